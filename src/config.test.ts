@@ -1,0 +1,54 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from './config';
+
+describe('config', () => {
+  it('has working defaults for an empty environment (sandbox mode)', () => {
+    const c = parseConfig({});
+    expect(c.DATABASE_URL).toBeUndefined();
+    expect(c.DISCORD_TOKEN).toBeUndefined();
+    expect(c.HTTP_PORT).toBe(3000);
+    expect(c.PG_DATA_DIR).toBe('./.data/pg');
+    expect(c.MIGRATE_ON_START).toBe(true);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseConfig({ DATABASE_URL: '', HTTP_PORT: ' ' }).HTTP_PORT).toBe(3000);
+  });
+
+  it('names every bad key at once', () => {
+    let err: unknown;
+    try {
+      parseConfig({ HTTP_PORT: 'abc', DATABASE_URL: 'not a url', LOG_LEVEL: 'loud', ADMIN_TOKEN: 'short' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const issues = (err as ConfigError).issues.join('\n');
+    for (const key of ['HTTP_PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ADMIN_TOKEN']) expect(issues).toContain(key);
+  });
+
+  it('`npm start` with a bad value exits 1 naming the key, before touching the database', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, HTTP_PORT: 'seventy', PG_PORT: '-5' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('HTTP_PORT');
+    expect(r.stderr).toContain('PG_PORT');
+  });
+});
+
+describe('.env.example', () => {
+  it('documents exactly the keys the schema reads', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configSchema } = await import('./config');
+    const documented = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+      .split('\n')
+      .map((l) => /^([A-Z][A-Z0-9_]*)=/.exec(l)?.[1])
+      .filter((k): k is string => Boolean(k))
+      .sort();
+    expect(documented).toEqual(Object.keys(configSchema.shape).sort());
+  });
+});

@@ -1,0 +1,29 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema';
+
+// BIGINT (20) and NUMERIC (1700) come back as exact bigint, never as a lossy JS number or a string.
+pg.types.setTypeParser(20, (v) => BigInt(v));
+pg.types.setTypeParser(1700, (v) => (/^-?\d+$/.test(v) ? BigInt(v) : v));
+
+export function createPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'solbound' });
+  // An idle client losing its connection (e.g. postgres restart) must not crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export function createDb(pool: pg.Pool): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+}
+
+export async function ping(db: Kysely<DB>): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+/** Replaces the database name in a postgres URL. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

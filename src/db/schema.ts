@@ -1,0 +1,48 @@
+import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+
+// The Kysely view of the schema in migrations/. Keep in step with every migration.
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Id = ColumnType<bigint, never, never>;
+
+export type UserRole = 'USER' | 'SUPPORT' | 'ADMIN';
+
+export interface UsersTable {
+  id: Id;
+  discord_id: string;
+  username: string;
+  role: ColumnType<UserRole, UserRole | undefined, UserRole>;
+  is_blocked: ColumnType<boolean, boolean | undefined, boolean>;
+  has_used_trial: ColumnType<boolean, boolean | undefined, boolean>;
+  email: string | null;
+  timezone: ColumnType<string, string | undefined, string>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface FederatedCredentialsTable {
+  id: Id;
+  user_id: bigint;
+  provider: string;
+  subject: string;
+  created_at: CreatedAt;
+}
+
+export interface ChainCredentialsTable {
+  id: Id;
+  user_id: bigint;
+  chain: string;
+  address: string;
+  created_at: CreatedAt;
+}
+
+export interface DB {
+  users: UsersTable;
+  federated_credentials: FederatedCredentialsTable;
+  chain_credentials: ChainCredentialsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;

@@ -1,0 +1,4 @@
+import type { Job } from './job';
+
+/** Every job the app schedules. Modules add theirs here. */
+export const allJobs: Job[] = [];

@@ -1,0 +1,85 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { sql } from 'kysely';
+import type { AppContext } from '../app-context';
+import type { Metrics } from '../metrics';
+import type { Job } from './job';
+
+// Namespace for job advisory locks (two-key form), so they can't collide with locks taken elsewhere.
+const JOB_LOCK_CLASS = 0x5013;
+
+export type JobOutcome = { status: 'ok'; result: unknown } | { status: 'skipped' } | { status: 'failed'; error: Error };
+
+/**
+ * Schedules jobs with node-cron (UTC, no overlap inside this process) and runs each under
+ * pg_try_advisory_lock so that across replicas only one runs a given job at a time; the others skip.
+ */
+export class JobRunner {
+  private readonly tasks: ScheduledTask[] = [];
+  private readonly running = new Set<Promise<JobOutcome>>();
+  private readonly byName: Map<string, Job>;
+
+  constructor(
+    private readonly ctx: AppContext,
+    jobs: readonly Job[],
+    private readonly metrics?: Metrics,
+  ) {
+    this.byName = new Map(jobs.map((j) => [j.name, j]));
+    if (this.byName.size !== jobs.length) throw new Error('duplicate job names');
+    for (const j of jobs) {
+      if (!cron.validate(j.schedule)) throw new Error(`job ${j.name}: invalid cron expression "${j.schedule}"`);
+    }
+  }
+
+  get jobs(): Job[] {
+    return [...this.byName.values()];
+  }
+
+  start(): void {
+    for (const job of this.byName.values()) {
+      this.tasks.push(
+        cron.schedule(job.schedule, () => this.runNow(job.name), { timezone: 'UTC', noOverlap: true, name: job.name }),
+      );
+    }
+  }
+
+  /** Runs one job now (still under the cluster-wide lock). */
+  runNow(name: string): Promise<JobOutcome> {
+    const job = this.byName.get(name);
+    if (!job) return Promise.reject(new Error(`unknown job ${name}`));
+    const p = this.runLocked(job).finally(() => this.running.delete(p));
+    this.running.add(p);
+    return p;
+  }
+
+  private async runLocked(job: Job): Promise<JobOutcome> {
+    const { db, log } = this.ctx;
+    const started = performance.now();
+    // The lock is session-scoped, so take and release it on one dedicated connection; the job itself uses the pool.
+    const outcome = await db.connection().execute(async (conn): Promise<JobOutcome> => {
+      const { rows } = await sql<{ locked: boolean }>`
+        SELECT pg_try_advisory_lock(${JOB_LOCK_CLASS}, hashtext(${job.name})) AS locked`.execute(conn);
+      if (!rows[0]?.locked) return { status: 'skipped' };
+      try {
+        return { status: 'ok', result: await job.run(this.ctx) };
+      } catch (err) {
+        return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
+      } finally {
+        await sql`SELECT pg_advisory_unlock(${JOB_LOCK_CLASS}, hashtext(${job.name}))`.execute(conn);
+      }
+    });
+    this.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
+    if (outcome.status === 'failed') log.error({ job: job.name, err: outcome.error }, 'job failed');
+    if (outcome.status !== 'skipped') {
+      this.metrics?.jobDuration.observe({ job: job.name }, (performance.now() - started) / 1000);
+      log.debug({ job: job.name, status: outcome.status }, 'job ran');
+    }
+    return outcome;
+  }
+
+  /** Stops scheduling and waits for runs in flight. */
+  async stop(): Promise<void> {
+    await Promise.all(this.tasks.map((t) => t.destroy()));
+    this.tasks.length = 0;
+    await Promise.allSettled([...this.running]);
+  }
+}

@@ -1,0 +1,15 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export function createLogger(level: string, name = 'solbound'): Logger {
+  return pino({
+    name,
+    level,
+    // Secrets must never reach the logs even if a caller logs a whole config or request.
+    redact: {
+      paths: ['DISCORD_TOKEN', 'ADMIN_TOKEN', 'DATABASE_URL', '*.DISCORD_TOKEN', '*.ADMIN_TOKEN', 'req.headers.authorization', 'headers.authorization'],
+      censor: '[redacted]',
+    },
+  });
+}
