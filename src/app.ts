@@ -62,6 +62,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const httpUrl =
       typeof address === 'object' && address ? `http://${config.HTTP_HOST}:${address.port}` : `http://${config.HTTP_HOST}`;
 
+    // Links sent to users (wallet-link page) need a reachable base; default to where we actually listen.
+    if (!config.PUBLIC_URL) ctx.config = { ...config, PUBLIC_URL: httpUrl };
+
     const jobs = new JobRunner(ctx, allJobs, metrics);
     if (config.JOBS_ENABLED) jobs.start();
     stops.push(() => jobs.stop());

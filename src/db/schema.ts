@@ -1,10 +1,11 @@
 import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+// Module table declarations (one import line per module):
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
-type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
-type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
-type Id = ColumnType<bigint, never, never>;
+export type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+export type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+export type Id = ColumnType<bigint, never, never>;
 
 export type UserRole = 'USER' | 'SUPPORT' | 'ADMIN';
 
@@ -37,11 +38,18 @@ export interface ChainCredentialsTable {
   created_at: CreatedAt;
 }
 
-export interface DB {
+export interface UserTables {
   users: UsersTable;
   federated_credentials: FederatedCredentialsTable;
   chain_credentials: ChainCredentialsTable;
 }
+
+/**
+ * Every table. Each module declares its own `<module>.tables.ts` (types only) and is listed here once.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the union of the module interfaces
+export interface DB
+  extends UserTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
