@@ -8,7 +8,7 @@ export function createLogger(level: string, name = 'solbound'): Logger {
     level,
     // Secrets must never reach the logs even if a caller logs a whole config or request.
     redact: {
-      paths: ['DISCORD_TOKEN', 'ADMIN_TOKEN', 'DATABASE_URL', '*.DISCORD_TOKEN', '*.ADMIN_TOKEN', 'req.headers.authorization', 'headers.authorization'],
+      paths: ['DISCORD_TOKEN', 'ADMIN_TOKEN', 'DATABASE_URL', 'TREASURY_SECRET_KEY', '*.DISCORD_TOKEN', '*.ADMIN_TOKEN', '*.TREASURY_SECRET_KEY', 'req.headers.authorization', 'headers.authorization'],
       censor: '[redacted]',
     },
   });
