@@ -8,6 +8,7 @@ import type { DB } from './db/schema';
 import { createHttpServer } from './http/server';
 import { allJobs } from './jobs';
 import { JobRunner } from './jobs/job-runner';
+import { startDiscord, type DiscordRuntime } from './discord/discord-runtime';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { UsersService } from './modules/users/users.service';
@@ -19,7 +20,14 @@ export interface App {
   /** Base URL the HTTP server listens on. */
   httpUrl: string;
   jobs: JobRunner;
+  /** Present when DISCORD_TOKEN is set (the sandbox sets it to the emulator's). */
+  discord?: DiscordRuntime;
   stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Register slash commands on start (the sandbox's fresh emulator needs it; production uses deploy-commands). */
+  deployCommands?: boolean;
 }
 
 export function createServices(db: Kysely<DB>): Services {
@@ -30,7 +38,7 @@ export function createServices(db: Kysely<DB>): Services {
  * Wires config → database → services → HTTP and jobs. Every started part is registered for shutdown
  * immediately, so a failure half-way through still releases what was started.
  */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(config: Config, log: Logger, options: StartOptions = {}): Promise<App> {
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -65,12 +73,26 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     // Links sent to users (wallet-link page) need a reachable base; default to where we actually listen.
     if (!config.PUBLIC_URL) ctx.config = { ...config, PUBLIC_URL: httpUrl };
 
+    let discord: DiscordRuntime | undefined;
+    if (config.DISCORD_TOKEN) {
+      const appId = config.DISCORD_APP_ID;
+      if (options.deployCommands && !appId) throw new Error('deploying commands needs DISCORD_APP_ID');
+      discord = await startDiscord(ctx, {
+        token: config.DISCORD_TOKEN,
+        ...(config.DISCORD_API_URL ? { apiUrl: config.DISCORD_API_URL } : {}),
+        ...(options.deployCommands && appId
+          ? { deploy: { appId, ...(config.DISCORD_GUILD_ID ? { guildId: config.DISCORD_GUILD_ID } : {}) } }
+          : {}),
+      });
+      stops.push(() => discord!.stop());
+    }
+
     const jobs = new JobRunner(ctx, allJobs, metrics);
     if (config.JOBS_ENABLED) jobs.start();
     stops.push(() => jobs.stop());
 
     metrics.up.set(1);
-    return { ctx, metrics, http, httpUrl, jobs, stop: stopAll };
+    return { ctx, metrics, http, httpUrl, jobs, ...(discord ? { discord } : {}), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

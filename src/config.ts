@@ -42,7 +42,14 @@ export const configSchema = z.object({
   DISCORD_API_URL: optionalUrl,
   DISCORD_GUILD_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
 
-  // Jobs.
+  // Solana. Without DISCORD_TOKEN the sandbox points these at the loopback Solana emulator.
+  SOLANA_CLUSTER: z.preprocess(emptyToUndefined, z.enum(['devnet', 'testnet', 'mainnet-beta', 'localnet']).default('devnet')),
+  SOLANA_RPC_URL: optionalUrl,
+  SOLANA_WS_URL: optionalUrl,
+  // Treasury keypair: a JSON byte array or base58 secret (TREASURY_SECRET_KEY) or a file holding the JSON array.
+  TREASURY_SECRET_KEY: optionalString,
+  TREASURY_KEYPAIR_PATH: optionalString,
+
   JOBS_ENABLED: bool(true),
 });
 

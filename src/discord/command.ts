@@ -1,0 +1,42 @@
+import type {
+  AutocompleteInteraction,
+  ChatInputCommandInteraction,
+  RESTPostAPIChatInputApplicationCommandsJSONBody,
+} from 'discord.js';
+import type { AppContext } from '../app-context';
+
+/** Staff roles a command or component can require; resolved by the router's `authorize` callback. */
+export type RequiredRole = 'SUPPORT' | 'ADMIN';
+
+export type CommandJson = RESTPostAPIChatInputApplicationCommandsJSONBody;
+
+/** A discord.js SlashCommandBuilder (any of its narrowed variants) or its JSON. */
+export type CommandData = CommandJson | { toJSON(): CommandJson };
+
+/**
+ * What a file under `commands/<group>/` default-exports:
+ * `export default { data: new SlashCommandBuilder()…, execute } satisfies Command;`
+ */
+export interface Command {
+  data: CommandData;
+  execute(interaction: ChatInputCommandInteraction, ctx: AppContext): Promise<unknown>;
+  autocomplete?(interaction: AutocompleteInteraction, ctx: AppContext): Promise<unknown>;
+  /** Reject use in DMs with a UserError. */
+  guildOnly?: boolean;
+  /** Per-user cooldown for this command. */
+  cooldownSeconds?: number;
+  requiredRole?: RequiredRole;
+}
+
+export interface LoadedCommand extends Command {
+  name: string;
+  /** Folder name under commands/ ("general", "wallet"…); used by /help. */
+  group: string;
+  json: CommandJson;
+  /** Source file, when loaded from disk. */
+  file?: string;
+}
+
+export function commandJson(data: CommandData): CommandJson {
+  return 'toJSON' in data && typeof data.toJSON === 'function' ? data.toJSON() : (data as CommandJson);
+}

@@ -1,0 +1,40 @@
+import { once } from 'node:events';
+import { Client, Events, GatewayIntentBits, Partials, type RESTOptions } from 'discord.js';
+
+export const DEFAULT_INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers, GatewayIntentBits.DirectMessages];
+
+export interface DiscordClientOptions {
+  token: string;
+  /** discord.js `rest.api`: `https://discord.com/api` by default; the emulator's `apiUrl` in tests and the sandbox. */
+  apiUrl?: string;
+  intents?: GatewayIntentBits[];
+  /** Extra REST options; load tests pass `{ globalRequestsPerSecond: Infinity }`. */
+  rest?: Partial<RESTOptions>;
+}
+
+/**
+ * A discord.js client with its REST token set, so commands can be deployed before (or without) logging in.
+ * zlib-sync is deliberately not installed: without it discord.js uses an uncompressed JSON gateway.
+ */
+export function createDiscordClient(options: DiscordClientOptions): Client {
+  const client = new Client({
+    intents: options.intents ?? DEFAULT_INTENTS,
+    // DM channels arrive partial; without this, interactions and messages in DMs are dropped.
+    partials: [Partials.Channel],
+    rest: { ...(options.apiUrl ? { api: options.apiUrl } : {}), ...options.rest },
+  });
+  client.token = options.token;
+  client.rest.setToken(options.token);
+  return client;
+}
+
+/** Logs in and resolves once the client is ready (guilds received). */
+export async function loginDiscordClient(client: Client, timeoutMs = 30_000): Promise<void> {
+  if (client.isReady()) return;
+  const token = client.token;
+  if (!token) throw new Error('the Discord client has no token');
+  const signal = AbortSignal.timeout(timeoutMs);
+  const ready = once(client, Events.ClientReady, { signal });
+  await client.login(token);
+  await ready;
+}

@@ -1,0 +1,17 @@
+export { commandJson, type Command, type CommandData, type CommandJson, type LoadedCommand, type RequiredRole } from './command';
+export { customId, parseCustomId, type ComponentHandler, type ComponentInteraction } from './component';
+export { InteractionRegistry } from './interaction-registry';
+export { buildRegistry, DEFAULT_COMMANDS_DIR, DEFAULT_COMPONENT_ROOTS, loadCommands, loadComponents } from './command-loader';
+export {
+  attachInteractionRouter,
+  authorizeByDiscordPermissions,
+  createInteractionRouter,
+  registryOf,
+  type AuthorizeFn,
+  type InteractionRouter,
+  type InteractionRouterOptions,
+} from './interaction-router';
+export { ERROR_MARK, errorRefOf, formatInternalError, formatUserError, isErrorReply, newErrorRef } from './error-reply';
+export { createDiscordClient, DEFAULT_INTENTS, loginDiscordClient, type DiscordClientOptions } from './discord-client';
+export { createRest, deployCommands, type DeployCommandsOptions } from './deploy-commands';
+export { startBotHarness, type BotHarness, type BotHarnessOptions } from './bot-harness';

@@ -1,0 +1,180 @@
+import {
+  Events,
+  MessageFlags,
+  PermissionFlagsBits,
+  type AutocompleteInteraction,
+  type ChatInputCommandInteraction,
+  type Client,
+  type Interaction,
+  type RepliableInteraction,
+} from 'discord.js';
+import type { AppContext } from '../app-context';
+import { UserError } from '../errors';
+import type { Logger } from '../logger';
+import type { RequiredRole } from './command';
+import { parseCustomId, type ComponentInteraction } from './component';
+import { formatInternalError, formatUserError, newErrorRef } from './error-reply';
+import type { InteractionRegistry } from './interaction-registry';
+
+/**
+ * Decides whether the user behind an interaction holds a staff role. The users module supplies one backed by the
+ * database; the default trusts Discord permissions.
+ */
+export type AuthorizeFn = (interaction: Interaction, role: RequiredRole, ctx: AppContext) => boolean | Promise<boolean>;
+
+/** ADMIN = Manage Server; SUPPORT = Manage Server or Manage Messages. */
+export const authorizeByDiscordPermissions: AuthorizeFn = (interaction, role) => {
+  const perms = interaction.memberPermissions;
+  if (!perms) return false;
+  if (perms.has(PermissionFlagsBits.ManageGuild)) return true;
+  return role === 'SUPPORT' && perms.has(PermissionFlagsBits.ManageMessages);
+};
+
+export interface InteractionRouterOptions {
+  registry: InteractionRegistry;
+  ctx: AppContext;
+  /** Defaults to ctx.log. */
+  log?: Logger;
+  authorize?: AuthorizeFn;
+  now?: () => number;
+}
+
+export interface InteractionRouter {
+  readonly registry: InteractionRegistry;
+  /** Never throws: every failure ends as an ephemeral message to the user and/or a log line. */
+  handle(interaction: Interaction): Promise<void>;
+}
+
+export function createInteractionRouter(options: InteractionRouterOptions): InteractionRouter {
+  const { registry, ctx } = options;
+  const log = (options.log ?? ctx.log).child({ component: 'interactions' });
+  const authorize = options.authorize ?? authorizeByDiscordPermissions;
+  const now = options.now ?? Date.now;
+  const cooldowns = new Map<string, number>();
+
+  async function checkRole(interaction: Interaction, role: RequiredRole | undefined): Promise<void> {
+    if (!role) return;
+    if (!(await authorize(interaction, role, ctx))) {
+      throw new UserError('FORBIDDEN', `This needs the ${role === 'ADMIN' ? 'admin' : 'support'} role.`);
+    }
+  }
+
+  function checkCooldown(name: string, userId: string, seconds: number | undefined): void {
+    if (!seconds) return;
+    const key = `${name}:${userId}`;
+    const t = now();
+    const until = cooldowns.get(key);
+    if (until !== undefined && until > t) {
+      throw new UserError('COOLDOWN', `Slow down — you can use /${name} again in ${Math.ceil((until - t) / 1000)} s.`);
+    }
+    cooldowns.set(key, t + seconds * 1000);
+    // Expired entries would otherwise accumulate for every user who ever ran a command.
+    if (cooldowns.size > 10_000) for (const [k, v] of cooldowns) if (v <= t) cooldowns.delete(k);
+  }
+
+  async function runCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    const command = registry.commands.get(interaction.commandName);
+    if (!command) throw new UserError('UNKNOWN_COMMAND', `/${interaction.commandName} is not available any more.`);
+    if (command.guildOnly && !interaction.inGuild()) throw new UserError('GUILD_ONLY', `/${command.name} only works in a server.`);
+    await checkRole(interaction, command.requiredRole);
+    checkCooldown(command.name, interaction.user.id, command.cooldownSeconds);
+    await command.execute(interaction, ctx);
+  }
+
+  async function runAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    const command = registry.commands.get(interaction.commandName);
+    try {
+      if (!command?.autocomplete) {
+        await interaction.respond([]);
+        return;
+      }
+      await command.autocomplete(interaction, ctx);
+    } catch (err) {
+      // Autocomplete has no message to show an error in: log and offer nothing.
+      if (!(err instanceof UserError)) log.error({ err, command: interaction.commandName }, 'autocomplete failed');
+      if (!interaction.responded) await interaction.respond([]).catch(() => undefined);
+    }
+  }
+
+  async function runComponent(interaction: ComponentInteraction): Promise<void> {
+    const { action, arg } = parseCustomId(interaction.customId);
+    const handler = registry.components.get(action);
+    if (!handler) throw new UserError('UNKNOWN_COMPONENT', 'This button or form is no longer active.');
+    await checkRole(interaction, handler.requiredRole);
+    await handler.execute(interaction, arg, ctx);
+  }
+
+  async function fail(interaction: RepliableInteraction, err: unknown): Promise<void> {
+    let content: string;
+    if (err instanceof UserError) {
+      log.debug({ code: err.code, interaction: describe(interaction) }, 'user error');
+      content = formatUserError(err);
+    } else {
+      const ref = newErrorRef();
+      log.error({ err, ref, interaction: describe(interaction) }, 'interaction failed');
+      content = formatInternalError(ref);
+    }
+    try {
+      await sendError(interaction, content);
+    } catch (replyErr) {
+      log.warn({ err: replyErr, interaction: describe(interaction) }, 'could not show the error to the user');
+    }
+  }
+
+  return {
+    registry,
+    async handle(interaction) {
+      if (interaction.isAutocomplete()) {
+        await runAutocomplete(interaction);
+        return;
+      }
+      if (!interaction.isRepliable()) return;
+      try {
+        if (interaction.isChatInputCommand()) await runCommand(interaction);
+        else if (interaction.isButton() || interaction.isAnySelectMenu() || interaction.isModalSubmit()) await runComponent(interaction);
+        else throw new UserError('UNSUPPORTED', 'This kind of interaction is not supported.');
+      } catch (err) {
+        await fail(interaction, err);
+      }
+    },
+  };
+}
+
+/**
+ * A deferred command reply is replaced by the error (its visibility was fixed by the deferral); once something was
+ * shown, or for a deferred component update, the error goes to a separate ephemeral follow-up so it never
+ * overwrites the message the user clicked on.
+ */
+async function sendError(interaction: RepliableInteraction, content: string): Promise<void> {
+  const editsOwnReply = interaction.isChatInputCommand() || (interaction.isModalSubmit() && !interaction.isFromMessage());
+  if (interaction.deferred && !interaction.replied && editsOwnReply) {
+    await interaction.editReply({ content, embeds: [], components: [], files: [] });
+  } else if (interaction.deferred || interaction.replied) {
+    await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+  } else {
+    await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+  }
+}
+
+function describe(interaction: Interaction): Record<string, unknown> {
+  return {
+    id: interaction.id,
+    type: interaction.type,
+    user: interaction.user.id,
+    guild: interaction.guildId,
+    ...(interaction.isChatInputCommand() ? { command: interaction.commandName, sub: interaction.options.getSubcommand(false) } : {}),
+    ...('customId' in interaction ? { customId: interaction.customId } : {}),
+  };
+}
+
+const registries = new WeakMap<Client, InteractionRegistry>();
+
+/** Routes the client's interactions; also lets commands such as /help see what the client serves. */
+export function attachInteractionRouter(client: Client, router: InteractionRouter): void {
+  registries.set(client, router.registry);
+  client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
+}
+
+export function registryOf(client: Client): InteractionRegistry | undefined {
+  return registries.get(client);
+}
