@@ -2,10 +2,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import bs58 from 'bs58';
+import nacl from 'tweetnacl';
+import { parseDecimalAmount } from '../src/chain/amounts';
+import { parseTransferRequestUrl } from '../src/chain/solana-pay';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { ConsoleSession } from '../src/sandbox/console';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
+
+// The wallet Alice links in the demo (a fresh key each run).
+const demoKeypair = nacl.sign.keyPair();
+const demoWallet = { address: bs58.encode(demoKeypair.publicKey), secretKey: demoKeypair.secretKey };
 
 /**
  * `npm run demo`: a scripted sandbox session, non-interactive. Every step must behave (an error reply fails the
@@ -19,6 +27,89 @@ const steps: Step[] = [
   '# --- general ---',
   'as alice /help',
   'as alice /ping',
+
+  '# --- wallet link (signed in-process, as a CLI user would) ---',
+  `as alice /wallet link address:${demoWallet.address}`,
+  async (sb) => {
+    // Alice copies the exact text from the bot's ephemeral reply and signs it with her key outside Discord.
+    const alice = sb.discord.user('alice');
+    const reply = sb.discord.replies.filter((m) => m.visibleTo === alice.id && m.content.includes('```')).at(-1);
+    const text = /```\n([\s\S]*?)\n```/.exec(reply?.content ?? '')?.[1];
+    if (!text) throw new Error('no message to sign in the /wallet link reply');
+    const signature = bs58.encode(nacl.sign.detached(Buffer.from(text, 'utf8'), demoWallet.secretKey));
+    return [`as alice /wallet verify address:${demoWallet.address} signature:${signature}`];
+  },
+  'as alice /wallet status',
+  `as bob /wallet verify address:${demoWallet.address} signature:${'1'.repeat(64)} # expect-error`,
+
+  '# --- deposit (paid from an emulator wallet with the Solana Pay link) → tip → withdraw to the linked wallet ---',
+  'as alice /deposit amount:2',
+  async (sb) => {
+    // Alice pays the link from a wallet on the emulated cluster, as a Solana Pay wallet would (reference included).
+    const alice = sb.discord.user('alice');
+    const reply = sb.discord.replies.filter((m) => m.visibleTo === alice.id && m.content.includes('solana:')).at(-1);
+    const url = /`(solana:[^`]+)`/.exec(reply?.content ?? '')?.[1];
+    if (!url) throw new Error('no Solana Pay link in the /deposit reply');
+    const req = parseTransferRequestUrl(url);
+    const payer = sb.solana.newWallet(5_000_000_000n);
+    await sb.solana.transferSol(payer, req.recipient, parseDecimalAmount(req.amount!, 9), { reference: req.references });
+    // deposit-watch runs every 15 s; run it now rather than wait (a scheduled run holding its lock is fine too).
+    const balance = () => sb.app.ctx.services.ledger.balance(alice.id, 'SOL');
+    for (let i = 0; i < 100 && (await balance()) === 0n; i++) {
+      await sb.app.jobs.runNow('deposit-watch');
+      if ((await balance()) === 0n) await new Promise((r) => setTimeout(r, 100));
+    }
+    if ((await balance()) === 0n) throw new Error('the deposit was not credited');
+    process.stdout.write(`(wallet ${payer.publicKey.toBase58()} paid ${req.amount} SOL; deposit-watch credited it)\n`);
+  },
+  'as alice /balance',
+  'as alice /tip user:@bob amount:0.5',
+  'as alice /withdraw amount:1',
+  async (sb) => {
+    const paid = sb.solana.balance(demoWallet.address);
+    if (paid !== 1_000_000_000n) throw new Error(`expected a 1 SOL payout on chain; ${demoWallet.address} holds ${paid} lamports`);
+    process.stdout.write(`(on chain: ${demoWallet.address} received 1 SOL from the treasury)\n`);
+  },
+  'as alice /withdraw amount:5 # expect-error',
+  'as alice /balance',
+
+  '# --- support tickets ---',
+  async (sb) => {
+    // Staff: Manage Server on the emulated guild.
+    sb.discord.user('sam', { admin: true });
+  },
+  'as alice /ticket open category:wallet priority:high',
+  'as alice modal ticket-open:wallet:high subject="Deposit missing" description="I sent 1 SOL an hour ago and it is not credited"',
+  'as bob /ticket claim id:1 # expect-error',
+  'as sam /ticket claim id:1',
+  'as sam /ticket reply id:1 message:"Looking into it now"',
+  'as sam /ticket request-close id:1',
+  'as alice click ticket-confirm-close:1',
+  'as alice click ticket-rate:1:5',
+  'as alice /ticket transcript id:1',
+
+  '# --- ledger: funding, tips, large-tip confirmation, history, airdrop, rain ---',
+  'as sam /admin credit user:@alice amount:25 reason:"demo funding"',
+  'as alice /admin credit user:@alice amount:1000 # expect-error',
+  'as alice /tip user:@bob amount:1.5 note:"thanks for the help"',
+  // Several recipients: a real Discord client turns typed @mentions into <@id>.
+  async (sb) => [`as alice /tip user:@bob users:"<@${sb.discord.user('carol').id}> <@${sb.discord.user('dave').id}>" amount:0.3`],
+  'as alice /tip user:@bob amount:1e-9 # expect-error',
+  'as bob /tip user:@alice amount:100 # expect-error',
+  'as alice /tip user:@bob amount:12',
+  'as alice click tip-confirm:1',
+  'as bob /balance',
+  'as alice /history',
+  'as alice /airdrop amount:1 claims:2 duration:10m',
+  'as bob click airdrop-claim:1',
+  'as bob click airdrop-claim:1 # expect-error',
+  'as carol click airdrop-claim:1',
+  'as dave /balance',
+  'as alice /rain amount:0.2 count:2',
+  'as alice /leaderboard period:day',
+  'as bob /tip-confirm-above amount:0.5',
+  'as bob /tip user:@alice amount:1',
+  'as bob click tip-cancel:2',
 ];
 
 const EXPECT_ERROR = /\s+#\s*expect-error\s*$/;

@@ -3,6 +3,13 @@ import type { Config } from './config';
 import type { DB } from './db/schema';
 import type { Logger } from './logger';
 import type { UsersService } from './modules/users/users.service';
+import type { TicketsService } from './modules/tickets/tickets.service';
+import type { WalletsService } from './modules/wallets/wallets.service';
+import type { LedgerService } from './modules/ledger/ledger.service';
+import type { ChainService } from './chain/chain.service';
+import type { DepositsService } from './modules/deposits/deposits.service';
+import type { SolvencyService } from './modules/solvency/solvency.service';
+import type { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -16,5 +23,12 @@ export interface AppContext {
 }
 
 export interface Services {
+  chain: ChainService;
+  deposits: DepositsService;
+  ledger: LedgerService;
+  solvency: SolvencyService;
+  tickets: TicketsService;
   users: UsersService;
+  wallets: WalletsService;
+  withdrawals: WithdrawalsService;
 }

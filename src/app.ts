@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { AppContext, Services } from './app-context';
-import type { Config } from './config';
+import { parseConfig, type Config } from './config';
 import { openDatabase } from './db/open-database';
 import { migrateToLatest } from './db/migrator';
 import type { DB } from './db/schema';
@@ -12,6 +12,20 @@ import { startDiscord, type DiscordRuntime } from './discord/discord-runtime';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
 import { UsersService } from './modules/users/users.service';
+import { TicketsService } from './modules/tickets/tickets.service';
+import { createDiscordWalletNotifier } from './modules/wallets/discord-wallet-notifier';
+import { ticketDiscordEffects } from './modules/tickets/tickets.discord';
+import { walletRoutes } from './modules/wallets/wallets.routes';
+import { ticketAdminRoutes } from './modules/tickets/tickets.routes';
+import { WalletsService } from './modules/wallets/wallets.service';
+import { LedgerService } from './modules/ledger/ledger.service';
+import { ChainService } from './chain/chain.service';
+import { Currencies } from './modules/ledger/currencies';
+import { DepositsService } from './modules/deposits/deposits.service';
+import { SolvencyService } from './modules/solvency/solvency.service';
+import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
+import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
 
 export interface App {
   ctx: AppContext;
@@ -30,8 +44,29 @@ export interface StartOptions {
   deployCommands?: boolean;
 }
 
-export function createServices(db: Kysely<DB>): Services {
-  return { users: new UsersService(db) };
+export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config = parseConfig({}), log?: Logger): Services {
+  const chain = new ChainService(config);
+  const currencies = Currencies.fromConfig(config);
+  const wallets = new WalletsService(db, metrics);
+  // Payouts go only to the member's verified wallet.
+  const withdrawals = new WithdrawalsService(
+    db,
+    chain,
+    currencies,
+    async (discordId) => (await wallets.status(discordId)).wallet?.address,
+    { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS },
+    log,
+  );
+  return {
+    chain,
+    deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES }, log),
+    ledger: new LedgerService(db, config),
+    solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
+    tickets: new TicketsService(db, new UsersService(db), metrics),
+    users: new UsersService(db),
+    wallets,
+    withdrawals,
+  };
 }
 
 /**
@@ -61,9 +96,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     }
 
     const metrics = createMetrics();
-    const ctx: AppContext = { config, log, db, services: createServices(db) };
+    const ctx: AppContext = { config, log, db, services: createServices(db, metrics, config, log) };
 
-    const http = await createHttpServer({ ctx, metrics });
+    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
     stops.push(() => http.close());
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     const address = http.server.address();
@@ -85,6 +120,10 @@ export async function startApp(config: Config, log: Logger, options: StartOption
           : {}),
       });
       stops.push(() => discord!.stop());
+      wirePaymentNotifiers(ctx.services, discord.client, log);
+      // Wallets verified on the web link page are confirmed in Discord (DM + edit of the /wallet link reply).
+      ctx.services.wallets.setNotifier(createDiscordWalletNotifier(discord.client, log));
+      ctx.services.tickets.attachDiscord(ticketDiscordEffects(discord.client, ctx));
     }
 
     const jobs = new JobRunner(ctx, allJobs, metrics);

@@ -16,6 +16,9 @@ const bool = (fallback: boolean) =>
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
 
+/** Circle's USDC on Solana devnet. */
+export const DEVNET_USDC_MINT = '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU';
+
 export const configSchema = z.object({
   NODE_ENV: z.preprocess(emptyToUndefined, z.enum(['development', 'production', 'test']).default('development')),
   LOG_LEVEL: z.preprocess(
@@ -34,6 +37,8 @@ export const configSchema = z.object({
   HTTP_HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
   HTTP_PORT: port(3000),
   PUBLIC_URL: optionalUrl,
+  // Behind a reverse proxy, trust X-Forwarded-For so per-IP rate limits see clients, not the proxy.
+  HTTP_TRUST_PROXY: bool(false),
   ADMIN_TOKEN: z.preprocess(emptyToUndefined, z.string().min(24, 'must be at least 24 characters').optional()),
 
   // Discord. Without DISCORD_TOKEN, `npm start` runs the sandbox against the loopback emulator.
@@ -51,6 +56,73 @@ export const configSchema = z.object({
   TREASURY_KEYPAIR_PATH: optionalString,
 
   JOBS_ENABLED: bool(true),
+
+  // Deposits and withdrawals (on-chain in/out of the ledger).
+  DEPOSIT_TTL_MINUTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_080).default(30)),
+  // Signed payout transactions tried per withdrawal (each with a fresh blockhash) before it is refunded.
+  WITHDRAW_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(3)),
+
+
+  // Ledger. SOL (9 decimals) is always a currency; LEDGER_TOKENS adds SPL tokens as CODE:MINT:DECIMALS, comma-separated.
+  LEDGER_TOKENS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(`USDC:${DEVNET_USDC_MINT}:6`)
+      .transform((v, c) => {
+        const tokens = v.split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+          const m = /^([A-Z][A-Z0-9]{1,9}):([1-9A-HJ-NP-Za-km-z]{32,44}):(\d{1,2})$/.exec(entry);
+          if (!m || Number(m[3]) > 18) {
+            c.addIssue({ code: 'custom', message: `"${entry}" is not CODE:MINT:DECIMALS (e.g. USDC:<base58 mint>:6, decimals 0-18)` });
+            return undefined;
+          }
+          return { code: m[1]!, mint: m[2]!, decimals: Number(m[3]) };
+        });
+        const codes = tokens.map((t) => t?.code);
+        if (codes.includes('SOL')) c.addIssue({ code: 'custom', message: 'SOL is built in; do not list it' });
+        if (new Set(codes).size !== codes.length) c.addIssue({ code: 'custom', message: 'a currency code is listed twice' });
+        return tokens.filter((t) => t !== undefined);
+      }),
+  ),
+  // Tips above these totals need a Confirm click: CODE:AMOUNT pairs (decimal amounts), comma-separated.
+  TIP_CONFIRM_ABOVE: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('SOL:10,USDC:1000')
+      .transform((v, c) => {
+        const out: Record<string, string> = {};
+        for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const m = /^([A-Z][A-Z0-9]{1,9}):(\d+(?:\.\d+)?)$/.exec(entry);
+          if (!m) c.addIssue({ code: 'custom', message: `"${entry}" is not CODE:AMOUNT (e.g. SOL:10)` });
+          else out[m[1]!] = m[2]!;
+        }
+        return out;
+      }),
+  ),
+  // Support tickets. Without a support channel, tickets open as private threads of the channel /ticket runs in.
+  TICKETS_SUPPORT_CHANNEL_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
+  TICKETS_STAFF_ROLE_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
+  TICKETS_CATEGORIES: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('general,billing,wallet,bug')
+      .transform((v, c) => {
+        const list = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+        // 5 buttons per row × 5 rows on the panel; names go into custom ids and the category column's CHECK.
+        if (list.length === 0 || list.length > 25) c.addIssue({ code: 'custom', message: 'list 1-25 categories' });
+        for (const name of list) {
+          if (!/^[a-z0-9_-]{1,32}$/.test(name)) c.addIssue({ code: 'custom', message: `"${name}" must be 1-32 of a-z 0-9 _ -` });
+        }
+        if (new Set(list).size !== list.length) c.addIssue({ code: 'custom', message: 'a category is listed twice' });
+        return list;
+      }),
+  ),
+  TICKETS_MAX_OPEN_PER_USER: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(50).default(3)),
+  TICKETS_OPEN_COOLDOWN_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400).default(60)),
+  TICKETS_AUTO_CLOSE_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(48)),
+  TICKETS_AUTO_CLOSE_WARNING_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(12)),
 });
 
 export type Config = z.infer<typeof configSchema>;

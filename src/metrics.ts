@@ -25,7 +25,40 @@ export function createMetrics() {
       labelNames: ['route', 'status'] as const,
       registers: [registry],
     }),
+    // Ticket SLAs, observed once per ticket when it closes.
+    ticketFirstResponseSeconds: new Histogram({
+      name: 'solbound_ticket_first_response_seconds',
+      help: 'Time from a ticket opening to the first staff response (claim or reply), for closed tickets',
+      labelNames: ['priority'] as const,
+      buckets: [60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400],
+      registers: [registry],
+    }),
+    ticketResolutionSeconds: new Histogram({
+      name: 'solbound_ticket_resolution_seconds',
+      help: 'Time from a ticket opening to its close',
+      labelNames: ['priority'] as const,
+      buckets: [300, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400],
+      registers: [registry],
+    }),
     up: new Gauge({ name: 'solbound_up', help: '1 once the app is ready', registers: [registry] }),
+    // Solvency check: liabilities (balances + withdrawals in flight) minus treasury holdings, when positive.
+    treasuryShortfall: new Gauge({
+      name: 'solbound_treasury_shortfall',
+      help: 'Ledger liabilities not covered by treasury holdings, base units per currency (0 = solvent)',
+      labelNames: ['currency'] as const,
+      registers: [registry],
+    }),
+    withdrawalsPaused: new Gauge({
+      name: 'solbound_withdrawals_paused',
+      help: '1 while the solvency check has paused withdrawals of the currency',
+      labelNames: ['currency'] as const,
+      registers: [registry],
+    }),
+    walletNoncesDeleted: new Counter({
+      name: 'solbound_wallet_nonces_deleted_total',
+      help: 'Expired wallet-link nonces deleted by the nonce-cleanup job',
+      registers: [registry],
+    }),
   };
 }
 

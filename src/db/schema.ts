@@ -1,5 +1,10 @@
 import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
 // Module table declarations (one import line per module):
+import type { WalletTables } from '../modules/wallets/wallets.tables';
+import type { TicketTables } from '../modules/tickets/tickets.tables';
+import type { LedgerTables } from '../modules/ledger/ledger.tables';
+import type { DepositTables } from '../modules/deposits/deposits.tables';
+import type { WithdrawalTables } from '../modules/withdrawals/withdrawals.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -47,9 +52,13 @@ export interface UserTables {
 /**
  * Every table. Each module declares its own `<module>.tables.ts` (types only) and is listed here once.
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- the union of the module interfaces
 export interface DB
-  extends UserTables {}
+  extends UserTables,
+    WalletTables,
+    TicketTables,
+    LedgerTables,
+    DepositTables,
+    WithdrawalTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

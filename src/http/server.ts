@@ -14,14 +14,17 @@ export interface HttpServerDeps {
   metrics: Metrics;
   /** Extra route plugins added by modules (wallet-link page, public API…). */
   plugins?: ((app: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
+  /** Extra /admin route registrars added by modules; they run inside the bearer-guarded /admin scope. */
+  adminPlugins?: ((admin: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
 }
 
-export async function createHttpServer({ ctx, metrics, plugins = [] }: HttpServerDeps): Promise<FastifyInstance> {
+export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [] }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the plain default one.
     loggerInstance: ctx.log.child({ mod: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    trustProxy: ctx.config.HTTP_TRUST_PROXY,
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
@@ -63,6 +66,7 @@ export async function createHttpServer({ ctx, metrics, plugins = [] }: HttpServe
   await app.register(async (admin) => {
     admin.addHook('onRequest', adminGuard(ctx.config.ADMIN_TOKEN));
     registerAdminRoutes(admin, ctx);
+    for (const register of adminPlugins) await register(admin, ctx);
   }, { prefix: '/admin' });
 
   for (const plugin of plugins) await app.register(async (scope) => plugin(scope, ctx));

@@ -41,6 +41,7 @@ export async function startSandbox(config: Config, log: Logger): Promise<Sandbox
       SOLANA_WS_URL: solana.wsUrl,
       TREASURY_SECRET_KEY: secretJson,
       TREASURY_KEYPAIR_PATH: undefined,
+      LEDGER_TOKENS: [{ code: 'USDC', mint: usdcMint, decimals: 6 }],
     };
     log.info({ discord: discord.url, solana: solana.rpcUrl, treasury: treasury.publicKey, usdcMint }, 'sandbox emulators started');
     const app = await startApp(sandboxConfig, log, { deployCommands: true });

@@ -1,0 +1,36 @@
+import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import type { Command } from '../../src/discord/command';
+import { currencyAutocomplete, refOf } from '../../src/modules/ledger/ledger.views';
+
+export default {
+  data: new SlashCommandBuilder()
+    .setName('admin')
+    .setDescription('Operator tools')
+    .addSubcommand((s) =>
+      s
+        .setName('credit')
+        .setDescription('Credit a member (sandbox funding / ops); journalled as admin_credit')
+        .addUserOption((o) => o.setName('user').setDescription('Who to credit').setRequired(true))
+        .addStringOption((o) => o.setName('amount').setDescription('Amount, e.g. 10').setRequired(true))
+        .addStringOption((o) => o.setName('currency').setDescription('Default SOL').setAutocomplete(true))
+        .addStringOption((o) => o.setName('reason').setDescription('Why (kept in the journal)').setMaxLength(200)),
+    ),
+  requiredRole: 'ADMIN',
+  async execute(interaction, ctx) {
+    const ledger = ctx.services.ledger;
+    const target = interaction.options.getUser('user', true);
+    const r = await ledger.adminCredit({
+      idempotencyKey: interaction.id,
+      user: refOf(target),
+      amount: interaction.options.getString('amount', true),
+      currency: interaction.options.getString('currency'),
+      reason: interaction.options.getString('reason'),
+      actor: refOf(interaction.user),
+    });
+    await interaction.reply({
+      content: `✅ Credited <@${target.id}> ${ledger.format(r.amount, r.currency.code)} — their balance is now ${ledger.format(r.balance, r.currency.code)}.`,
+      flags: MessageFlags.Ephemeral,
+    });
+  },
+  autocomplete: currencyAutocomplete,
+} satisfies Command;

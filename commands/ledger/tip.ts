@@ -1,0 +1,40 @@
+import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import type { Command } from '../../src/discord/command';
+import { actor, confirmView, currencyAutocomplete, mentionedUsers, refOf, tipText } from '../../src/modules/ledger/ledger.views';
+
+export default {
+  data: new SlashCommandBuilder()
+    .setName('tip')
+    .setDescription('Send part of your balance to other members')
+    .addUserOption((o) => o.setName('user').setDescription('Who gets the tip').setRequired(true))
+    .addStringOption((o) => o.setName('amount').setDescription('Total amount, e.g. 0.5 (split equally between recipients)').setRequired(true))
+    .addStringOption((o) => o.setName('currency').setDescription('Default SOL').setAutocomplete(true))
+    .addStringOption((o) => o.setName('note').setDescription('A message with the tip').setMaxLength(200))
+    .addStringOption((o) => o.setName('users').setDescription('More recipients: mention them, e.g. @alice @bob')),
+  async execute(interaction, ctx) {
+    const ledger = ctx.services.ledger;
+    const me = await actor(interaction, ctx);
+    const receivers = [refOf(interaction.options.getUser('user', true)), ...(await mentionedUsers(interaction, interaction.options.getString('users')))];
+    const note = interaction.options.getString('note');
+    const outcome = await ledger.requestTip({
+      interactionId: interaction.id,
+      sender: me,
+      receivers,
+      amount: interaction.options.getString('amount', true),
+      currency: interaction.options.getString('currency'),
+      note,
+    });
+    if (outcome.status === 'done') {
+      await interaction.reply({ content: tipText(ledger, me, outcome.result, note), allowedMentions: { users: outcome.result.receivers.map((r) => r.discordId) } });
+      return;
+    }
+    const total = ledger.format(outcome.total, outcome.currency.code);
+    const who = outcome.receivers.map((r) => `<@${r.discordId}>`).join(', ');
+    await interaction.reply({
+      content: `⚠️ You are about to send **${total}** to ${who}. Confirm within 5 minutes.`,
+      components: [confirmView(outcome.confirmationId)],
+      flags: MessageFlags.Ephemeral,
+    });
+  },
+  autocomplete: currencyAutocomplete,
+} satisfies Command;

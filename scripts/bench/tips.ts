@@ -1,0 +1,255 @@
+// Tip throughput vs pgbench tpcb-like on the same (embedded, throwaway) PostgreSQL in the same run.
+//   npx tsx scripts/bench/tips.ts [--seconds 10] [--clients 8,32] [--users 1000] [--scale 1] [--rounds 1]
+//                                 [--modes uniform,hot] [--pg-flags "-c name=value"]
+// Target (DESIGN §8): tips/s ≥ 0.9× pgbench with uniform random pairs, ≥ 0.5× when everyone tips one user.
+// Runs are interleaved (pgbench, uniform, hot per client count) so a noisy neighbour hits all of them alike.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { sql, type Kysely } from 'kysely';
+import { parseConfig } from '../../src/config';
+import { createDb, createPool, withDatabase } from '../../src/db/database';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
+import { migrateToLatest } from '../../src/db/migrator';
+import type { DB } from '../../src/db/schema';
+import { createLogger } from '../../src/logger';
+import { LedgerService, type DiscordUserRef } from '../../src/modules/ledger/ledger.service';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    clients: { type: 'string', default: '8,32' },
+    users: { type: 'string', default: '1000' },
+    scale: { type: 'string', default: '1' },
+    rounds: { type: 'string', default: '1' },
+    pgbench: { type: 'string', default: '/usr/bin/pgbench' },
+    modes: { type: 'string', default: 'uniform,hot' },
+    // Extra postgres flags for profiling experiments, e.g. "-c full_page_writes=off" (applies to both workloads).
+    'pg-flags': { type: 'string', default: '' },
+  },
+});
+const seconds = Number(values.seconds);
+const clientCounts = values.clients!.split(',').map(Number);
+const userCount = Number(values.users);
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+const log = createLogger('warn', 'bench-pg');
+const dataDir = await mkdtemp(path.join(tmpdir(), 'solbound-bench-pg-'));
+const port = await freePort();
+// Stock durability settings (fsync, synchronous_commit on): both workloads pay the same commit cost.
+const pg = await startEmbeddedPostgres({ dataDir, port, log, flags: ['-c', 'max_connections=200', ...values['pg-flags']!.split(' ').filter(Boolean)] });
+const pgEnv = { ...process.env, PGPASSWORD: 'postgres', PGHOST: '127.0.0.1', PGPORT: String(port), PGUSER: 'postgres' };
+
+try {
+  const admin = createDb(createPool(pg.url, 1));
+  await sql`CREATE DATABASE pgbench`.execute(admin);
+  await sql`CREATE DATABASE tips`.execute(admin);
+  await admin.destroy();
+
+  say(`pgbench -i -s ${values.scale} …`);
+  await run(values.pgbench!, ['-i', '-q', '-s', values.scale!, 'pgbench']);
+
+  const tipsUrl = withDatabase(pg.url, 'tips');
+  const setup = createDb(createPool(tipsUrl, 1));
+  await migrateToLatest(setup);
+  await sql`
+    INSERT INTO users (discord_id, username) SELECT (400000000000000000 + g)::text, 'bench' || g FROM generate_series(1, ${userCount}) g;
+    `.execute(setup);
+  // Funded as an external inflow, like /admin credit, so the journal still explains every balance.
+  await sql`INSERT INTO balances (user_id, currency, amount) SELECT id, 'SOL', 1000000000000000000 FROM users`.execute(setup);
+  await sql`
+    INSERT INTO journal (type, to_user_id, amount, currency, idempotency_key)
+    SELECT 'admin_credit', id, 1000000000000000000, 'SOL', 'bench-fund:' || id FROM users`.execute(setup);
+  await sql`VACUUM ANALYZE`.execute(setup);
+  const users = (await setup.selectFrom('users').select(['discord_id', 'username']).orderBy('id').execute()).map(
+    (u): DiscordUserRef => ({ discordId: u.discord_id, username: u.username }),
+  );
+  const sumBefore = await totalSol(setup);
+
+  type Row = { clients: number; pgbench: number[]; uniform: Sample[]; hot: Sample[] };
+  const rows: Row[] = clientCounts.map((clients) => ({ clients, pgbench: [], uniform: [], hot: [] }));
+  let runId = 0;
+  for (let round = 0; round < Number(values.rounds); round++) {
+    for (const row of rows) {
+      const waits = sampleWaits(pg.url, 'pgbench');
+      const walBefore = await walLsn(pg.url);
+      const out = await run(values.pgbench!, ['-c', String(row.clients), '-j', '2', '-T', String(seconds), '-b', 'tpcb-like', 'pgbench']);
+      const tps = Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN);
+      row.pgbench.push(tps);
+      const txns = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
+      const walPerTx = Number((await walLsn(pg.url)) - walBefore) / txns;
+      say(`pgbench tpcb-like  c=${row.clients}: ${tps.toFixed(0)} tps   WAL ${walPerTx.toFixed(0)} B/tx   waits: ${await waits.stop()}`);
+      for (const mode of values.modes!.split(',') as Array<'uniform' | 'hot'>) {
+        const s = await tipRun(tipsUrl, users, row.clients, mode, ++runId);
+        row[mode].push(s);
+        say(
+          `tips ${mode.padEnd(7)}       c=${row.clients}: ${s.tps.toFixed(0)} tps   WAL ${s.walPerTip.toFixed(0)} B/tip   ${s.errors} errors, ${s.txPerTip.toFixed(2)} transactions/tip, ` +
+            `node CPU ${s.nodeCpu.toFixed(0)}%   waits: ${s.waits}`,
+        );
+      }
+    }
+  }
+
+  const sumAfter = await totalSol(setup);
+  await setup.destroy();
+
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  say('');
+  say(`Summary (${seconds} s per run, ${values.rounds} round(s), median; ${userCount} users; pgbench scale ${values.scale}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs)`);
+  say('clients | pgbench tps | tips uniform tps (ratio, goal ≥ 0.9) | tips hot-receiver tps (ratio, goal ≥ 0.5)');
+  let pass = true;
+  for (const row of rows) {
+    const base = median(row.pgbench);
+    const u = row.uniform.length ? median(row.uniform.map((s) => s.tps)) : NaN;
+    const h = row.hot.length ? median(row.hot.map((s) => s.tps)) : NaN;
+    const ok = u / base >= 0.9 && h / base >= 0.5;
+    pass &&= ok;
+    say(`${String(row.clients).padStart(7)} | ${base.toFixed(0).padStart(11)} | ${u.toFixed(0).padStart(8)} (${(u / base).toFixed(2)}×) | ${h.toFixed(0).padStart(8)} (${(h / base).toFixed(2)}×)  ${ok ? 'PASS' : 'MISS'}`);
+  }
+  say(`SOL conserved across all tips: ${sumBefore === sumAfter ? 'yes' : `NO (${sumBefore} → ${sumAfter})`}`);
+  process.exitCode = pass && sumBefore === sumAfter ? 0 : 1;
+} finally {
+  await pg.stop();
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+interface Sample {
+  tps: number;
+  errors: number;
+  txPerTip: number;
+  walPerTip: number;
+  nodeCpu: number;
+  waits: string;
+}
+
+/** `clients` concurrent loops calling LedgerService.tip for `seconds` (after a 1 s warm-up), pool size = clients. */
+async function tipRun(url: string, users: DiscordUserRef[], clients: number, mode: 'uniform' | 'hot', id: number): Promise<Sample> {
+  const db = createDb(createPool(url, clients));
+  const ledger = new LedgerService(db, parseConfig({}));
+  const pick = () => users[Math.floor(Math.random() * users.length)]!;
+  let counting = false;
+  let stop = false;
+  let done = 0;
+  let errors = 0;
+  const worker = async (w: number) => {
+    for (let i = 0; !stop; i++) {
+      let sender = pick();
+      const receiver = mode === 'hot' ? users[0]! : pick();
+      while (sender === receiver) sender = pick();
+      try {
+        await ledger.tip({ interactionId: `bench-${id}-${w}-${i}`, sender, receivers: [receiver], amount: 1000n, currency: 'SOL' });
+        if (counting) done++;
+      } catch (err) {
+        if (counting) errors++;
+        if (errors < 3 && counting) say(`  tip error: ${String(err)}`);
+      }
+    }
+  };
+  const workers = Array.from({ length: clients }, (_, w) => worker(w));
+  await new Promise((r) => setTimeout(r, 1000));
+  const commitsBefore = await commits(db);
+  const walBefore = await walLsn(url);
+  const waits = sampleWaits(url.replace(/\/tips$/, '/postgres'), 'tips');
+  const cpuBefore = process.cpuUsage();
+  counting = true;
+  const started = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  counting = false;
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const waitSummary = await waits.stop();
+  const commitsAfter = await commits(db);
+  const walAfter = await walLsn(url);
+  stop = true;
+  await Promise.all(workers);
+  await db.destroy();
+  return {
+    tps: done / elapsed,
+    errors,
+    // Includes the sampler's and this probe's own transactions, so slightly above the true value.
+    txPerTip: Number(commitsAfter - commitsBefore) / Math.max(1, done),
+    walPerTip: Number(walAfter - walBefore) / Math.max(1, done),
+    nodeCpu: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
+    waits: waitSummary,
+  };
+}
+
+async function commits(db: Kysely<DB>): Promise<bigint> {
+  const { rows } = await sql<{ n: bigint }>`SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()`.execute(db);
+  // Statistics are flushed lazily; force this backend's view to be current.
+  await sql`SELECT pg_stat_clear_snapshot()`.execute(db);
+  return rows[0]!.n;
+}
+
+/** Samples what active backends of `datname` are waiting on, every 20 ms; "CPU" = running, not waiting. */
+function sampleWaits(url: string, datname: string): { stop(): Promise<string> } {
+  const db = createDb(createPool(withDatabase(url, 'postgres'), 1));
+  const counts = new Map<string, number>();
+  let total = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await sql<{ w: string; n: bigint }>`
+        SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, count(*) AS n FROM pg_stat_activity
+        WHERE datname = ${datname} AND state = 'active' AND pid <> pg_backend_pid() GROUP BY 1`.execute(db);
+      for (const r of rows) {
+        counts.set(r.w, (counts.get(r.w) ?? 0) + Number(r.n));
+        total += Number(r.n);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await db.destroy();
+      return [...counts.entries()]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([w, n]) => `${w} ${((n / Math.max(1, total)) * 100).toFixed(0)}%`)
+        .join(', ');
+    },
+  };
+}
+
+/** Current WAL insert position in bytes (server-wide). */
+async function walLsn(url: string): Promise<bigint> {
+  const db = createDb(createPool(url, 1));
+  try {
+    const { rows } = await sql<{ b: bigint }>`SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint AS b`.execute(db);
+    return rows[0]!.b;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function totalSol(db: Kysely<DB>): Promise<bigint> {
+  const { rows } = await sql<{ s: bigint }>`SELECT sum(amount) AS s FROM balances WHERE currency = 'SOL'`.execute(db);
+  return rows[0]!.s;
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: pgEnv });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -1,0 +1,373 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../config';
+import { UserError } from '../../errors';
+import airdropExpiry from '../../jobs/airdrop-expiry.job';
+import { JobRunner } from '../../jobs/job-runner';
+import { createTestContext } from '../../testing/test-context';
+import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { openEscrow } from './ledger.repository';
+import { LedgerService, type DiscordUserRef } from './ledger.service';
+
+let t: TestDatabase;
+let ledger: LedgerService;
+let seq = 0;
+const nextId = () => `9${String(Date.now()).slice(-9)}${String(++seq).padStart(6, '0')}`;
+const user = (name: string): DiscordUserRef => ({ discordId: `5${String(++seq).padStart(17, '0')}`, username: name });
+const admin = { discordId: '100000000000000001', username: 'ops' };
+const SOL = 1_000_000_000n;
+
+beforeAll(async () => {
+  t = await createTestDatabase({ poolMax: 32 });
+  ledger = new LedgerService(t.db, parseConfig({ TIP_CONFIRM_ABOVE: 'SOL:10,USDC:1000' }));
+});
+afterAll(() => t.drop());
+
+async function fund(u: DiscordUserRef, amount: string, currency = 'SOL') {
+  return ledger.adminCredit({ idempotencyKey: nextId(), user: u, amount, currency, actor: admin, reason: 'test funding' });
+}
+
+/** Everything a failed operation must leave untouched. */
+async function snapshot() {
+  const [balances, journal, tips, airdrops, claims] = await Promise.all([
+    t.db.selectFrom('balances').select(['user_id', 'currency', 'amount']).orderBy('id').execute(),
+    t.db.selectFrom('journal').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow(),
+    t.db.selectFrom('tips').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow(),
+    t.db.selectFrom('airdrops').selectAll().orderBy('id').execute(),
+    t.db.selectFrom('airdrop_claims').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { balances, journal: journal.n, tips: tips.n, airdrops, claims: claims.n };
+}
+
+/** Per currency: sum of balances, escrow still held by open airdrops, and net external inflow (admin credits). */
+async function totals(currency: string) {
+  const { rows } = await sql<{ balances: bigint; escrow: bigint; inflow: bigint; negatives: bigint }>`
+    select
+      (select coalesce(sum(amount), 0) from balances where currency = ${currency}) as balances,
+      (select coalesce(sum(remaining_amount), 0) from airdrops where currency = ${currency} and status = 'open') as escrow,
+      (select coalesce(sum(amount), 0) from journal where currency = ${currency} and type = 'admin_credit') as inflow,
+      (select count(*) from balances where amount < 0) as negatives`.execute(t.db);
+  return rows[0]!;
+}
+
+/** Every balance equals what its journal entries say. */
+async function journalMatchesBalances() {
+  const { rows } = await sql<{ user_id: bigint; currency: string; amount: bigint; journal: bigint }>`
+    with moves as (
+      select to_user_id as user_id, currency, amount from journal where to_user_id is not null and status = 'completed'
+      union all
+      select from_user_id, currency, -amount from journal where from_user_id is not null and status = 'completed'
+    )
+    select b.user_id, b.currency, b.amount, coalesce((select sum(m.amount) from moves m where m.user_id = b.user_id and m.currency = b.currency), 0) as journal
+    from balances b`.execute(t.db);
+  return rows.filter((r) => r.amount !== r.journal);
+}
+
+async function userError(p: Promise<unknown>): Promise<UserError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(UserError);
+  return err as UserError;
+}
+
+describe('tips', () => {
+  it('moves funds, journals both sides and records the tip', async () => {
+    const [alice, bob] = [user('alice'), user('bob')];
+    await fund(alice, '5');
+    const r = await ledger.tip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '1.25', note: ' thanks! ' });
+    expect(r).toMatchObject({ replayed: false, each: 1_250_000_000n, total: 1_250_000_000n, senderBalance: 3_750_000_000n });
+    expect(await ledger.balance(bob.discordId, 'SOL')).toBe(1_250_000_000n);
+    const tip = await t.db.selectFrom('tips').selectAll().where('id', '=', r.tipIds[0]!).executeTakeFirstOrThrow();
+    expect(tip).toMatchObject({ kind: 'tip', amount: 1_250_000_000n, currency: 'SOL', note: 'thanks!', leg: 0 });
+    const balances = await ledger.balances(bob);
+    expect(balances.map((b) => [b.currency.code, b.amount])).toEqual([['SOL', 1_250_000_000n], ['USDC', 0n]]);
+    expect(await journalMatchesBalances()).toEqual([]);
+  });
+
+  it('a retried interaction id moves money once and returns the first result (sequential and concurrent)', async () => {
+    const [alice, bob] = [user('alice'), user('bob')];
+    await fund(alice, '10');
+    const id = nextId();
+    const first = await ledger.tip({ interactionId: id, sender: alice, receivers: [bob], amount: '1' });
+    const again = await ledger.tip({ interactionId: id, sender: alice, receivers: [bob], amount: '1' });
+    expect(again).toMatchObject({ replayed: true, tipIds: first.tipIds, each: SOL, senderBalance: 9n * SOL });
+
+    const id2 = nextId();
+    const storm = await Promise.all(Array.from({ length: 12 }, () => ledger.tip({ interactionId: id2, sender: alice, receivers: [bob], amount: '2' })));
+    expect(storm.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(new Set(storm.map((r) => r.tipIds.join()))).toHaveProperty('size', 1);
+    expect(await ledger.balance(alice.discordId, 'SOL')).toBe(7n * SOL);
+    expect(await ledger.balance(bob.discordId, 'SOL')).toBe(3n * SOL);
+    const n = await t.db.selectFrom('tips').select((eb) => eb.fn.countAll<bigint>().as('n')).where('interaction_id', 'in', [id, id2]).executeTakeFirstOrThrow();
+    expect(n.n).toBe(2n);
+  });
+
+  it('splits a multi-recipient tip equally in one transaction; the remainder stays with the sender', async () => {
+    const [alice, bob, carol, dave] = [user('alice'), user('bob'), user('carol'), user('dave')];
+    await fund(alice, '1', 'USDC');
+    // 1 USDC = 1_000_000 base units / 3 = 333_333 each, 1 unit left with alice. Duplicated mentions count once.
+    const r = await ledger.tip({ interactionId: nextId(), sender: alice, receivers: [bob, carol, dave, bob], amount: '1', currency: 'usdc' });
+    expect(r.each).toBe(333_333n);
+    expect(r.total).toBe(999_999n);
+    expect(r.senderBalance).toBe(1n);
+    for (const u of [bob, carol, dave]) expect(await ledger.balance(u.discordId, 'USDC')).toBe(333_333n);
+    expect(await journalMatchesBalances()).toEqual([]);
+  });
+
+  it('bad inputs fail with a clear UserError and change nothing', async () => {
+    const [alice, bob] = [user('alice'), user('bob')];
+    await fund(alice, '1');
+    const before = await snapshot();
+    const tip = (over: Partial<Parameters<LedgerService['tip']>[0]>) =>
+      userError(ledger.tip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '0.5', ...over }));
+
+    expect((await tip({ receivers: [alice] })).code).toBe('SELF_TIP');
+    expect((await tip({ receivers: [{ ...bob, bot: true }] })).message).toBe('bob is a bot — bots cannot receive tips.');
+    expect((await tip({ sender: { ...alice, bot: true } })).code).toBe('BOT_SENDER');
+    expect((await tip({ receivers: [] })).code).toBe('NO_RECIPIENT');
+    expect((await tip({ currency: 'DOGE' })).message).toBe('Unknown currency "DOGE". Available: SOL, USDC.');
+    expect((await tip({ amount: '1e-9' })).code).toBe('INVALID_AMOUNT');
+    expect((await tip({ amount: '0.0000000001' })).message).toBe('SOL has at most 9 decimals (got 10).');
+    expect((await tip({ amount: '-1' })).message).toBe('The amount must be positive.');
+    expect((await tip({ amount: '0' })).message).toBe('The amount must be greater than zero.');
+    expect((await tip({ amount: 'NaN' })).code).toBe('INVALID_AMOUNT');
+    expect((await tip({ amount: '' })).code).toBe('INVALID_AMOUNT');
+    expect((await tip({ amount: '99999999999999999999999' })).message).toMatch(/too large/);
+    expect((await tip({ amount: '1.5' })).message).toBe('Insufficient funds: this needs 1.5 SOL but you have 1 SOL.');
+    expect((await tip({ currency: 'USDC' })).message).toBe('Insufficient funds: this needs 0.5 USDC but you have 0 USDC.');
+    expect((await tip({ amount: '0.000000002', receivers: [bob, user('x'), user('y')] })).code).toBe('AMOUNT_TOO_SMALL');
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('concurrent tip storm over 32 connections conserves every currency and never goes negative', async () => {
+    const people = Array.from({ length: 8 }, (_, i) => user(`storm${i}`));
+    for (const p of people) {
+      await fund(p, '50');
+      await fund(p, '500', 'USDC');
+    }
+    const before = { SOL: await totals('SOL'), USDC: await totals('USDC') };
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const jobs: Array<() => Promise<unknown>> = [];
+    for (let i = 0; i < 400; i++) {
+      const a = rand(people.length);
+      let b = rand(people.length - 1);
+      if (b >= a) b++;
+      const currency = rand(2) === 0 ? 'SOL' : 'USDC';
+      // Up to ~35% of a starting balance per tip, so insufficient funds happen regularly.
+      const amount = currency === 'SOL' ? `${1 + rand(17)}.${rand(1000)}` : `${1 + rand(170)}.${rand(100)}`;
+      jobs.push(() => ledger.tip({ interactionId: nextId(), sender: people[a]!, receivers: [people[b]!], amount, currency }));
+      // Mirror pair fired at the same moment: the classic deadlock shape.
+      if (i % 4 === 0) jobs.push(() => ledger.tip({ interactionId: nextId(), sender: people[b]!, receivers: [people[a]!], amount, currency }));
+      if (i % 25 === 0) {
+        const others = people.filter((_, k) => k !== a).slice(0, 3);
+        jobs.push(() => ledger.tip({ interactionId: nextId(), sender: people[a]!, receivers: others, amount: '3', currency }));
+      }
+    }
+    const results = await Promise.allSettled(jobs.map((j) => j()));
+    const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const unexpected = failures.filter((f) => !(f.reason instanceof UserError && f.reason.code === 'INSUFFICIENT_FUNDS'));
+    expect(unexpected.map((f) => String(f.reason))).toEqual([]);
+    expect(results.length - failures.length).toBeGreaterThan(100);
+    // The amounts are chosen so the insufficient-funds path is exercised under contention too.
+    expect(failures.length).toBeGreaterThan(0);
+
+    for (const c of ['SOL', 'USDC'] as const) {
+      const after = await totals(c);
+      expect(after.negatives).toBe(0n);
+      expect(after.balances).toBe(before[c].balances);
+      expect(after.balances + after.escrow).toBe(after.inflow);
+    }
+    expect(await journalMatchesBalances()).toEqual([]);
+  });
+});
+
+describe('confirmation of large tips', () => {
+  it('above the threshold waits for Confirm; double confirm sends once; only the sender may act', async () => {
+    const [alice, bob, mallory] = [user('alice'), user('bob'), user('mallory')];
+    await fund(alice, '100');
+    const small = await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '10' });
+    expect(small.status).toBe('done');
+
+    const id = nextId();
+    const pending = await ledger.requestTip({ interactionId: id, sender: alice, receivers: [bob], amount: '10.5' });
+    if (pending.status !== 'confirm') throw new Error('expected a confirmation');
+    const retried = await ledger.requestTip({ interactionId: id, sender: alice, receivers: [bob], amount: '10.5' });
+    expect(retried).toMatchObject({ status: 'confirm', confirmationId: pending.confirmationId });
+    expect(await ledger.balance(bob.discordId, 'SOL')).toBe(10n * SOL);
+
+    expect((await userError(ledger.confirmTip(pending.confirmationId, mallory))).code).toBe('NOT_YOUR_TIP');
+    const [c1, c2] = await Promise.all([ledger.confirmTip(pending.confirmationId, alice), ledger.confirmTip(pending.confirmationId, alice)]);
+    expect(c1.tipIds).toEqual(c2.tipIds);
+    expect(await ledger.balance(bob.discordId, 'SOL')).toBe(20_500_000_000n);
+    expect((await userError(ledger.cancelTip(pending.confirmationId, alice))).code).toBe('TIP_ALREADY_SENT');
+
+    const other = await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '50' });
+    if (other.status !== 'confirm') throw new Error('expected a confirmation');
+    await ledger.cancelTip(other.confirmationId, alice);
+    expect((await userError(ledger.confirmTip(other.confirmationId, alice))).code).toBe('TIP_CANCELED');
+    expect(await ledger.balance(bob.discordId, 'SOL')).toBe(20_500_000_000n);
+  });
+
+  it('a member can set their own threshold per currency, overriding the default', async () => {
+    const [alice, bob] = [user('alice'), user('bob')];
+    await fund(alice, '50');
+    await fund(alice, '50', 'USDC');
+    expect(await ledger.confirmThreshold(alice.discordId, 'SOL')).toBe(10n * SOL);
+    await ledger.setConfirmThreshold(alice, '1.5');
+    expect((await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '1.5' })).status).toBe('done');
+    expect((await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '1.6' })).status).toBe('confirm');
+    // Other currencies keep the default.
+    expect((await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '5', currency: 'USDC' })).status).toBe('done');
+    await ledger.setConfirmThreshold(alice, '0', 'usdc');
+    expect((await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '0.01', currency: 'USDC' })).status).toBe('confirm');
+    expect((await userError(ledger.setConfirmThreshold(alice, '-3'))).code).toBe('INVALID_AMOUNT');
+    expect(await ledger.confirmThreshold(alice.discordId, 'SOL')).toBe(1_500_000_000n);
+  });
+
+  it('refuses to ask for a confirmation it cannot pay; a confirm that became unpayable stays pending', async () => {
+    const [alice, bob, carol] = [user('alice'), user('bob'), user('carol')];
+    await fund(alice, '5');
+    const before = await snapshot();
+    const refused = await userError(ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '20' }));
+    expect(refused.message).toBe('Insufficient funds: this needs 20 SOL but you have 5 SOL.');
+    expect(await snapshot()).toEqual(before);
+
+    await fund(alice, '15');
+    const pending = await ledger.requestTip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: '20' });
+    if (pending.status !== 'confirm') throw new Error('expected a confirmation');
+    // Spent elsewhere between the prompt and the click.
+    await ledger.tip({ interactionId: nextId(), sender: alice, receivers: [carol], amount: '1' });
+    expect((await userError(ledger.confirmTip(pending.confirmationId, alice))).code).toBe('INSUFFICIENT_FUNDS');
+    await fund(alice, '1');
+    const r = await ledger.confirmTip(pending.confirmationId, alice);
+    expect(r.senderBalance).toBe(0n);
+  });
+});
+
+describe('admin credit', () => {
+  it('is idempotent on its key and journalled as admin_credit', async () => {
+    const u = user('funded');
+    const key = nextId();
+    const a = await ledger.adminCredit({ idempotencyKey: key, user: u, amount: '2', actor: admin, reason: 'sandbox' });
+    const b = await ledger.adminCredit({ idempotencyKey: key, user: u, amount: '2', actor: admin, reason: 'sandbox' });
+    expect(a).toMatchObject({ replayed: false, balance: 2n * SOL });
+    expect(b).toMatchObject({ replayed: true, balance: 2n * SOL });
+    const rows = await t.db.selectFrom('journal').selectAll().where('idempotency_key', '=', `admin_credit:${key}`).execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ type: 'admin_credit', from_user_id: null, ref: `by ${admin.discordId}: sandbox` });
+  });
+});
+
+describe('airdrops', () => {
+  it('escrow is conserved through concurrent claims and expiry', async () => {
+    const creator = user('dropper');
+    await fund(creator, '10');
+    const before = await totals('SOL');
+    const id = nextId();
+    // 1 SOL over 3 claims: 333333333 each, 1 lamport never leaves the creator.
+    const { airdrop } = await ledger.createAirdrop({ interactionId: id, creator, amount: '1', claims: 3, durationSeconds: 60, guildId: null, channelId: null });
+    expect(airdrop).toMatchObject({ per_claim_amount: 333_333_333n, total_amount: 999_999_999n, status: 'open' });
+    expect(await ledger.balance(creator.discordId, 'SOL')).toBe(10n * SOL - 999_999_999n);
+    const replay = await ledger.createAirdrop({ interactionId: id, creator, amount: '1', claims: 3, durationSeconds: 60, guildId: null, channelId: null });
+    expect(replay).toMatchObject({ replayed: true, airdrop: { id: airdrop.id } });
+
+    const claimer = user('claimer0');
+    await ledger.claimAirdrop(airdrop.id, claimer);
+    expect((await userError(ledger.claimAirdrop(airdrop.id, claimer))).code).toBe('ALREADY_CLAIMED');
+    expect((await userError(ledger.claimAirdrop(airdrop.id, creator))).code).toBe('OWN_AIRDROP');
+    expect((await userError(ledger.claimAirdrop(airdrop.id, { ...user('botty'), bot: true }))).code).toBe('BOT_RECEIVER');
+    expect((await totals('SOL')).balances + (await totals('SOL')).escrow).toBe(before.balances);
+
+    // A second drop that expires half-claimed; many race for the first drop's last 2 slots.
+    const other = await ledger.createAirdrop({ interactionId: nextId(), creator, amount: '2', claims: 4, durationSeconds: 60, guildId: null, channelId: null });
+    const racers = Array.from({ length: 10 }, (_, i) => user(`racer${i}`));
+    const raced = await Promise.allSettled(racers.map((r) => ledger.claimAirdrop(airdrop.id, r)));
+    expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const losers = raced.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(new Set(losers.map((l) => (l.reason as UserError).code))).toEqual(new Set(['AIRDROP_EMPTY']));
+    expect((await ledger.getAirdrop(airdrop.id))?.status).toBe('completed');
+    await ledger.claimAirdrop(other.airdrop.id, racers[0]!);
+
+    const mid = await totals('SOL');
+    expect(mid.balances + mid.escrow).toBe(before.balances);
+    expect(mid.escrow).toBe(3n * 500_000_000n);
+    expect((await openEscrow(t.db)).get('SOL')).toBe(mid.escrow);
+
+    await t.db.updateTable('airdrops').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', other.airdrop.id).execute();
+    expect((await userError(ledger.claimAirdrop(other.airdrop.id, racers[1]!))).code).toBe('AIRDROP_EXPIRED');
+    // Through the scheduled job, as production runs it (advisory lock and all).
+    const runner = new JobRunner(createTestContext(t), [airdropExpiry]);
+    expect(await runner.runNow('airdrop-expiry')).toEqual({ status: 'ok', result: { expired: 1 } });
+    expect(await ledger.expireAirdrops()).toBe(0);
+    const after = await totals('SOL');
+    expect(after.escrow).toBe(0n);
+    expect(after.balances).toBe(before.balances);
+    expect(await ledger.balance(creator.discordId, 'SOL')).toBe(10n * SOL - 999_999_999n - 500_000_000n);
+    expect((await ledger.getAirdrop(other.airdrop.id))?.status).toBe('expired');
+    expect(await journalMatchesBalances()).toEqual([]);
+  });
+
+  it('rejects bad airdrops without changing anything', async () => {
+    const creator = user('poor');
+    await fund(creator, '1');
+    const before = await snapshot();
+    const create = (over: Record<string, unknown>) =>
+      userError(ledger.createAirdrop({ interactionId: nextId(), creator, amount: '0.5', claims: 2, durationSeconds: 60, guildId: null, channelId: null, ...over }));
+    expect((await create({ amount: '2' })).code).toBe('INSUFFICIENT_FUNDS');
+    expect((await create({ claims: 0 })).code).toBe('INVALID_CLAIMS');
+    expect((await create({ claims: 1.5 })).code).toBe('INVALID_CLAIMS');
+    expect((await create({ durationSeconds: 1 })).code).toBe('INVALID_DURATION');
+    expect((await create({ amount: '0.000000001', claims: 2 })).code).toBe('AMOUNT_TOO_SMALL');
+    expect((await create({ amount: 'lots' })).code).toBe('INVALID_AMOUNT');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('rain, history and leaderboard', () => {
+  it('rain splits among the most recently active members of the guild, never the sender', async () => {
+    const guild = '700000000000000001';
+    const [rainer, a, b, c, elsewhere] = ['rainer', 'a', 'b', 'c', 'elsewhere'].map(user) as [DiscordUserRef, DiscordUserRef, DiscordUserRef, DiscordUserRef, DiscordUserRef];
+    await fund(rainer, '3');
+    for (const u of [a, b, c, rainer]) await ledger.touchActivity(guild, u);
+    await ledger.touchActivity('700000000000000002', elsewhere);
+    // Order of recency: c newest, then b (rainer excluded).
+    await t.db.updateTable('member_activity').set({ last_active_at: sql`now() - interval '1 hour'` }).where('guild_id', '=', guild).execute();
+    await t.db
+      .updateTable('member_activity')
+      .set({ last_active_at: sql`now() - interval '1 minute'` })
+      .where('user_id', 'in', t.db.selectFrom('users').select('id').where('discord_id', 'in', [b.discordId, c.discordId]))
+      .execute();
+    const r = await ledger.rain({ interactionId: nextId(), guildId: guild, sender: rainer, amount: '2', count: 2 });
+    expect(r.receivers.map((x) => x.username).sort()).toEqual(['b', 'c']);
+    expect(r.each).toBe(SOL);
+    expect((await t.db.selectFrom('journal').select('type').where('type', '=', 'rain').execute()).length).toBe(2);
+    expect((await userError(ledger.rain({ interactionId: nextId(), guildId: '700000000000000009', sender: rainer, amount: '1', count: 2 }))).code).toBe('NOBODY_ACTIVE');
+    expect((await userError(ledger.rain({ interactionId: nextId(), guildId: guild, sender: rainer, amount: '1', count: 0 }))).code).toBe('INVALID_COUNT');
+  });
+
+  it('history pages newest first; leaderboard ranks senders per period', async () => {
+    const [alice, bob] = [user('hist-alice'), user('hist-bob')];
+    await fund(alice, '100', 'USDC');
+    for (let i = 1; i <= 12; i++) await ledger.tip({ interactionId: nextId(), sender: alice, receivers: [bob], amount: String(i), currency: 'USDC' });
+    const p1 = await ledger.history(alice, 1);
+    expect(p1).toMatchObject({ page: 1, pages: 2, total: 13 });
+    expect(p1.entries.map((e) => e.amount)).toEqual([12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => BigInt(n) * 1_000_000n));
+    expect(p1.entries[0]).toMatchObject({ type: 'tip', direction: 'out', counterparty: bob.discordId });
+    const p2 = await ledger.history(alice, 99);
+    expect(p2.page).toBe(2);
+    expect(p2.entries.map((e) => e.type)).toEqual(['tip', 'tip', 'admin_credit']);
+    expect((await ledger.history(bob, 1)).entries[0]).toMatchObject({ direction: 'in', counterparty: alice.discordId });
+    expect(await ledger.history(user('nobody'), 1)).toEqual({ entries: [], page: 1, pages: 1, total: 0 });
+
+    const board = await ledger.leaderboard('USDC', 'day');
+    const mine = board.rows.find((r) => r.discordId === alice.discordId);
+    expect(mine).toEqual({ discordId: alice.discordId, username: 'hist-alice', total: 78_000_000n, tips: 12 });
+    expect(board.rows.map((r) => r.total)).toEqual([...board.rows.map((r) => r.total)].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0)));
+  });
+});

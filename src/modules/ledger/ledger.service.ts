@@ -1,0 +1,479 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Config } from '../../config';
+import type { DB } from '../../db/schema';
+import { UserError } from '../../errors';
+import { parseAmount } from './amounts';
+import { Currencies, type Currency } from './currencies';
+import * as repo from './ledger.repository';
+import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
+
+/** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
+export interface DiscordUserRef {
+  discordId: string;
+  username: string;
+  bot?: boolean;
+}
+
+export interface TipRequest {
+  /** The Discord interaction id: a retried interaction returns the first result and moves nothing. */
+  interactionId: string;
+  sender: DiscordUserRef;
+  receivers: DiscordUserRef[];
+  /** Total, as typed ("1.5") or in base units; split equally, the indivisible remainder stays with the sender. */
+  amount: string | bigint;
+  currency?: string | null;
+  note?: string | null;
+  kind?: TipKind;
+}
+
+export interface TipResult {
+  replayed: boolean;
+  tipIds: bigint[];
+  currency: Currency;
+  /** What each receiver got. */
+  each: bigint;
+  /** What left the sender: each × receivers. */
+  total: bigint;
+  senderBalance: bigint;
+  receivers: DiscordUserRef[];
+}
+
+export type TipOutcome =
+  | { status: 'done'; result: TipResult }
+  | { status: 'confirm'; confirmationId: bigint; total: bigint; each: bigint; currency: Currency; receivers: DiscordUserRef[] };
+
+export interface HistoryEntry {
+  id: bigint;
+  type: JournalType;
+  direction: 'in' | 'out';
+  amount: bigint;
+  currency: string;
+  /** Discord id of the other side; null for inflows/outflows with no user (admin credit, airdrop escrow). */
+  counterparty: string | null;
+  ref: string | null;
+  createdAt: Date;
+}
+
+export type LeaderboardPeriod = 'day' | 'week' | 'month' | 'all';
+export type Airdrop = Selectable<AirdropsTable>;
+
+const RETRYABLE = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 6;
+const MAX_RECIPIENTS = 25;
+const NOTE_MAX = 200;
+const CONFIRM_TTL_MS = 5 * 60_000;
+const PERIOD_MS: Record<Exclude<LeaderboardPeriod, 'all'>, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000 };
+
+/** How far back /rain looks for active members. */
+export const RAIN_ACTIVE_WINDOW_MS = 24 * 3_600_000;
+export const MAX_RAIN_COUNT = 25;
+export const MAX_AIRDROP_CLAIMS = 1000;
+export const MAX_AIRDROP_SECONDS = 7 * 86_400;
+export const HISTORY_PAGE_SIZE = 10;
+
+interface StoredTipRequest {
+  sender: DiscordUserRef;
+  receivers: DiscordUserRef[];
+  amount: string;
+  currency: string;
+  note: string | null;
+  kind: TipKind;
+}
+
+/**
+ * Balances, tips, airdrops and rain. Every balance change is a journal entry in the same transaction and every
+ * externally triggered change carries an idempotency key (the Discord interaction id). Serialization failures and
+ * deadlocks are retried here and never reach the user.
+ */
+export class LedgerService {
+  readonly currencies: Currencies;
+  private readonly confirmAbove: Map<string, bigint>;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    config: Pick<Config, 'LEDGER_TOKENS' | 'TIP_CONFIRM_ABOVE'>,
+  ) {
+    this.currencies = Currencies.fromConfig(config);
+    this.confirmAbove = new Map();
+    for (const [code, amount] of Object.entries(config.TIP_CONFIRM_ABOVE)) {
+      const currency = this.currencies.get(code);
+      this.confirmAbove.set(currency.code, parseAmount(amount, currency));
+    }
+  }
+
+  format(amount: bigint, currency: string): string {
+    return this.currencies.format(amount, currency);
+  }
+
+  /** Every currency, zero when the user never held it. */
+  async balances(user: DiscordUserRef): Promise<Array<{ currency: Currency; amount: bigint }>> {
+    const found = await repo.findUserByDiscordId(this.db, user.discordId);
+    const rows = found ? await repo.balancesOf(this.db, found.id) : [];
+    const held = new Map(rows.map((r) => [r.currency, r.amount]));
+    return this.currencies.all.map((currency) => ({ currency, amount: held.get(currency.code) ?? 0n }));
+  }
+
+  async balance(discordId: string, currency: string): Promise<bigint> {
+    const found = await repo.findUserByDiscordId(this.db, discordId);
+    return found ? repo.balanceOf(this.db, found.id, this.currencies.get(currency).code) : 0n;
+  }
+
+  /** Executes the tip now, whatever its size (the confirmation step is `requestTip`'s business). */
+  async tip(req: TipRequest): Promise<TipResult> {
+    const plan = this.planTip(req);
+    return this.executeTip(req.interactionId, plan);
+  }
+
+  /** /tip: large totals wait for a Confirm click (see confirmTip); the rest executes at once. */
+  async requestTip(req: TipRequest): Promise<TipOutcome> {
+    const plan = this.planTip(req);
+    const threshold = await this.confirmThreshold(req.sender.discordId, plan.currency.code);
+    if (threshold === undefined || plan.total <= threshold) {
+      return { status: 'done', result: await this.executeTip(req.interactionId, plan) };
+    }
+    // Asking to confirm what cannot be paid would only fail later; ledger_tip() still re-checks on Confirm.
+    const have = await this.balance(req.sender.discordId, plan.currency.code);
+    if (have < plan.total) throw this.insufficient(have, plan.total, plan.currency);
+    const stored: StoredTipRequest = {
+      sender: strip(req.sender),
+      receivers: plan.receivers.map(strip),
+      amount: plan.total.toString(),
+      currency: plan.currency.code,
+      note: plan.note,
+      kind: plan.kind,
+    };
+    const row = await repo.upsertConfirmation(this.db, {
+      interactionId: req.interactionId,
+      senderDiscordId: req.sender.discordId,
+      request: stored,
+      expiresAt: new Date(Date.now() + CONFIRM_TTL_MS),
+    });
+    return { status: 'confirm', confirmationId: row.id, total: plan.total, each: plan.each, currency: plan.currency, receivers: plan.receivers };
+  }
+
+  /** The member's own confirmation threshold for the currency, else the TIP_CONFIRM_ABOVE default (undefined = never ask). */
+  async confirmThreshold(discordId: string, currency: string): Promise<bigint | undefined> {
+    const code = this.currencies.get(currency).code;
+    return (await repo.confirmAboveOf(this.db, discordId, code)) ?? this.confirmAbove.get(code);
+  }
+
+  /** Tips whose total is above `amount` will ask this member to confirm ("0" = always ask). */
+  async setConfirmThreshold(user: DiscordUserRef, amount: string, currency?: string | null): Promise<{ currency: Currency; amount: bigint }> {
+    const c = this.currencies.get(currency);
+    const value = amount.trim() === '0' ? 0n : parseAmount(amount, c);
+    const userId = await repo.ensureUser(this.db, user);
+    await repo.setConfirmAbove(this.db, userId, c.code, value);
+    return { currency: c, amount: value };
+  }
+
+  /** Runs a pending large tip; a second click returns the same result. Only the sender may confirm. */
+  async confirmTip(confirmationId: bigint, clicker: DiscordUserRef): Promise<TipResult> {
+    const existing = await repo.findConfirmation(this.db, confirmationId);
+    if (!existing) throw new UserError('CONFIRMATION_NOT_FOUND', 'This tip confirmation no longer exists.');
+    if (existing.sender_discord_id !== clicker.discordId) throw new UserError('NOT_YOUR_TIP', 'Only the sender can confirm this tip.');
+    if (existing.status === 'canceled') throw new UserError('TIP_CANCELED', 'This tip was canceled.');
+    const stored = existing.request as StoredTipRequest;
+    const plan = this.planTip({ ...stored, interactionId: existing.interaction_id, amount: BigInt(stored.amount) });
+    return this.retrying(() =>
+      this.db.transaction().execute(async (trx) => {
+        const marked = await repo.markConfirmed(trx, confirmationId, clicker.discordId);
+        if (!marked) throw new UserError('CONFIRMATION_EXPIRED', 'This confirmation expired — run /tip again.');
+        const row = await repo.tip(trx, this.tipArgs(existing.interaction_id, plan));
+        return this.tipResult(row, plan);
+      }),
+      plan,
+    );
+  }
+
+  async cancelTip(confirmationId: bigint, clicker: DiscordUserRef): Promise<void> {
+    const existing = await repo.findConfirmation(this.db, confirmationId);
+    if (!existing) throw new UserError('CONFIRMATION_NOT_FOUND', 'This tip confirmation no longer exists.');
+    if (existing.sender_discord_id !== clicker.discordId) throw new UserError('NOT_YOUR_TIP', 'Only the sender can cancel this tip.');
+    const canceled = await repo.markCanceled(this.db, confirmationId, clicker.discordId);
+    if (!canceled) throw new UserError('TIP_ALREADY_SENT', 'This tip was already confirmed and sent.');
+  }
+
+  /** /rain: the total is split among the `count` members most recently active in this guild (see RAIN_ACTIVE_WINDOW_MS). */
+  async rain(req: { interactionId: string; guildId: string; sender: DiscordUserRef; amount: string; currency?: string | null; count: number }): Promise<TipResult> {
+    if (!Number.isInteger(req.count) || req.count < 1 || req.count > MAX_RAIN_COUNT) {
+      throw new UserError('INVALID_COUNT', `Rain on 1 to ${MAX_RAIN_COUNT} members.`);
+    }
+    const { currency, amount } = this.currencies.parse(req.amount, req.currency);
+    if (req.sender.bot) throw new UserError('BOT_SENDER', 'Bots cannot send tips.');
+    const sender = await repo.findUserByDiscordId(this.db, req.sender.discordId);
+    const since = new Date(Date.now() - RAIN_ACTIVE_WINDOW_MS);
+    const active = sender ? await repo.recentlyActive(this.db, req.guildId, sender.id, since, req.count) : [];
+    if (active.length === 0) throw new UserError('NOBODY_ACTIVE', 'Nobody else has been active here in the last 24 hours — no one to rain on.');
+    return this.tip({
+      interactionId: req.interactionId,
+      sender: req.sender,
+      receivers: active.map((a) => ({ discordId: a.discord_id, username: a.username })),
+      amount,
+      currency: currency.code,
+      kind: 'rain',
+    });
+  }
+
+  /** Sandbox/ops funding: an external inflow, journalled as admin_credit, idempotent on `idempotencyKey`. */
+  async adminCredit(req: { idempotencyKey: string; user: DiscordUserRef; amount: string; currency?: string | null; reason?: string | null; actor: DiscordUserRef }) {
+    const { currency, amount } = this.currencies.parse(req.amount, req.currency);
+    if (req.user.bot) throw new UserError('BOT_RECEIVER', 'Bots cannot hold a balance.');
+    const reason = req.reason?.trim().slice(0, NOTE_MAX) || null;
+    return this.retrying(() =>
+      this.db.transaction().execute(async (trx) => {
+        const userId = await repo.ensureUser(trx, req.user);
+        const journalId = await repo.insertJournal(trx, {
+          type: 'admin_credit',
+          fromUserId: null,
+          toUserId: userId,
+          amount,
+          currency: currency.code,
+          idempotencyKey: `admin_credit:${req.idempotencyKey}`,
+          ref: `by ${req.actor.discordId}${reason ? `: ${reason}` : ''}`,
+        });
+        const balance = journalId === undefined ? await repo.balanceOf(trx, userId, currency.code) : await repo.credit(trx, userId, currency.code, amount);
+        return { replayed: journalId === undefined, currency, amount, balance };
+      }),
+    );
+  }
+
+  async history(user: DiscordUserRef, page: number): Promise<{ entries: HistoryEntry[]; page: number; pages: number; total: number }> {
+    const found = await repo.findUserByDiscordId(this.db, user.discordId);
+    if (!found) return { entries: [], page: 1, pages: 1, total: 0 };
+    const first = await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE, 0);
+    const pages = Math.max(1, Math.ceil(first.total / HISTORY_PAGE_SIZE));
+    const p = Math.min(Math.max(1, Math.trunc(page) || 1), pages);
+    const { rows, total } = p === 1 ? first : await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE, (p - 1) * HISTORY_PAGE_SIZE);
+    const entries = rows.map((r): HistoryEntry => {
+      const out = r.from_user_id === found.id;
+      return {
+        id: r.id,
+        type: r.type,
+        direction: out ? 'out' : 'in',
+        amount: r.amount,
+        currency: r.currency,
+        counterparty: out ? r.to_discord_id : r.from_discord_id,
+        ref: r.ref,
+        createdAt: r.created_at,
+      };
+    });
+    return { entries, page: p, pages, total };
+  }
+
+  /** Top senders of tips and rain in the period. */
+  async leaderboard(currency: string | null | undefined, period: LeaderboardPeriod, limit = 10) {
+    const c = this.currencies.get(currency);
+    const since = period === 'all' ? null : new Date(Date.now() - PERIOD_MS[period]);
+    const rows = await repo.topTippers(this.db, c.code, since, limit);
+    return { currency: c, period, rows: rows.map((r) => ({ discordId: r.discord_id, username: r.username, total: BigInt(r.total), tips: Number(r.tips) })) };
+  }
+
+  /** Marks the user as active in the guild (feeds /rain). */
+  async touchActivity(guildId: string, user: DiscordUserRef): Promise<void> {
+    if (user.bot) return;
+    const userId = await repo.ensureUser(this.db, user);
+    await repo.touchActivity(this.db, guildId, userId);
+  }
+
+  // ---------------------------------------------------------------- airdrops
+
+  /**
+   * Escrows per-claim × claims from the creator into a new airdrop (the amount is the total; what does not divide
+   * evenly stays with the creator). Idempotent on the interaction id.
+   */
+  async createAirdrop(req: {
+    interactionId: string;
+    creator: DiscordUserRef;
+    amount: string;
+    currency?: string | null;
+    claims: number;
+    durationSeconds: number;
+    guildId: string | null;
+    channelId: string | null;
+  }): Promise<{ airdrop: Airdrop; replayed: boolean; currency: Currency }> {
+    const { currency, amount } = this.currencies.parse(req.amount, req.currency);
+    if (req.creator.bot) throw new UserError('BOT_SENDER', 'Bots cannot create airdrops.');
+    if (!Number.isInteger(req.claims) || req.claims < 1 || req.claims > MAX_AIRDROP_CLAIMS) {
+      throw new UserError('INVALID_CLAIMS', `Claims must be a whole number from 1 to ${MAX_AIRDROP_CLAIMS}.`);
+    }
+    if (!Number.isFinite(req.durationSeconds) || req.durationSeconds < 10 || req.durationSeconds > MAX_AIRDROP_SECONDS) {
+      throw new UserError('INVALID_DURATION', 'The duration must be between 10 seconds and 7 days.');
+    }
+    const perClaim = amount / BigInt(req.claims);
+    if (perClaim === 0n) {
+      throw new UserError('AMOUNT_TOO_SMALL', `${this.format(amount, currency.code)} is too small to split into ${req.claims} claims.`);
+    }
+    return this.retrying(() =>
+      this.db.transaction().execute(async (trx) => {
+        const creatorId = await repo.ensureUser(trx, req.creator);
+        const inserted = await repo.insertAirdrop(trx, {
+          interactionId: req.interactionId,
+          creatorId,
+          currency: currency.code,
+          perClaim,
+          claims: req.claims,
+          expiresAt: new Date(Date.now() + req.durationSeconds * 1000),
+          guildId: req.guildId,
+          channelId: req.channelId,
+        });
+        if (!inserted) {
+          const airdrop = (await repo.findAirdropByInteraction(trx, req.interactionId))!;
+          return { airdrop, replayed: true, currency: this.currencies.get(airdrop.currency) };
+        }
+        const total = inserted.total_amount;
+        if ((await repo.debit(trx, creatorId, currency.code, total)) === undefined) {
+          await this.throwInsufficient(trx, creatorId, currency, total);
+        }
+        await repo.insertJournal(trx, {
+          type: 'airdrop_escrow',
+          fromUserId: creatorId,
+          toUserId: null,
+          amount: total,
+          currency: currency.code,
+          idempotencyKey: `airdrop_escrow:${req.interactionId}`,
+          ref: `airdrop:${inserted.id}`,
+        });
+        return { airdrop: inserted, replayed: false, currency };
+      }),
+    );
+  }
+
+  getAirdrop(id: bigint): Promise<Airdrop | undefined> {
+    return repo.findAirdrop(this.db, id);
+  }
+
+  setAirdropMessage(id: bigint, channelId: string, messageId: string): Promise<void> {
+    return repo.setAirdropMessage(this.db, id, channelId, messageId);
+  }
+
+  /** One claim per user; pays per_claim_amount out of the escrow. */
+  async claimAirdrop(airdropId: bigint, user: DiscordUserRef): Promise<{ airdrop: Airdrop; amount: bigint; currency: Currency }> {
+    if (user.bot) throw new UserError('BOT_RECEIVER', 'Bots cannot claim airdrops.');
+    return this.retrying(() =>
+      this.db.transaction().execute(async (trx) => {
+        const current = await repo.findAirdrop(trx, airdropId);
+        if (!current) throw new UserError('AIRDROP_NOT_FOUND', 'This airdrop does not exist.');
+        const userId = await repo.ensureUser(trx, user);
+        if (current.creator_id === userId) throw new UserError('OWN_AIRDROP', 'You cannot claim your own airdrop.');
+        if (!(await repo.insertClaim(trx, airdropId, userId, current.per_claim_amount))) {
+          throw new UserError('ALREADY_CLAIMED', 'You already claimed this airdrop.');
+        }
+        const airdrop = await repo.takeClaimSlot(trx, airdropId);
+        if (!airdrop) {
+          const latest = (await repo.findAirdrop(trx, airdropId))!;
+          if (latest.claims_made >= latest.claims_allowed) throw new UserError('AIRDROP_EMPTY', 'All claims of this airdrop are taken.');
+          throw new UserError('AIRDROP_EXPIRED', 'This airdrop has expired.');
+        }
+        const amount = airdrop.per_claim_amount;
+        await repo.credit(trx, userId, airdrop.currency, amount);
+        await repo.insertJournal(trx, {
+          type: 'airdrop_claim',
+          fromUserId: null,
+          toUserId: userId,
+          amount,
+          currency: airdrop.currency,
+          idempotencyKey: `airdrop_claim:${airdropId}:${userId}`,
+          ref: `airdrop:${airdropId}`,
+        });
+        return { airdrop, amount, currency: this.currencies.get(airdrop.currency) };
+      }),
+    );
+  }
+
+  /** Refunds the unclaimed rest of every expired open airdrop to its creator. Returns how many were closed. */
+  async expireAirdrops(batch = 500): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { expired } = await this.retrying(() => this.db.transaction().execute((trx) => repo.expireAirdrops(trx, batch)));
+      total += expired;
+      if (expired < batch) return total;
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private planTip(req: TipRequest) {
+    const currency = this.currencies.get(req.currency);
+    const total = typeof req.amount === 'bigint' ? req.amount : parseAmount(req.amount, currency);
+    if (total <= 0n) throw new UserError('INVALID_AMOUNT', 'The amount must be greater than zero.');
+    if (req.sender.bot) throw new UserError('BOT_SENDER', 'Bots cannot send tips.');
+    const unique = [...new Map(req.receivers.map((r) => [r.discordId, r])).values()];
+    if (unique.length === 0) throw new UserError('NO_RECIPIENT', 'Mention at least one member to tip.');
+    if (unique.length > MAX_RECIPIENTS) throw new UserError('TOO_MANY_RECIPIENTS', `Tip at most ${MAX_RECIPIENTS} members at once.`);
+    if (unique.some((r) => r.discordId === req.sender.discordId)) throw new UserError('SELF_TIP', 'You cannot tip yourself.');
+    const bot = unique.find((r) => r.bot);
+    if (bot) throw new UserError('BOT_RECEIVER', `${bot.username} is a bot — bots cannot receive tips.`);
+    const each = total / BigInt(unique.length);
+    if (each === 0n) {
+      throw new UserError('AMOUNT_TOO_SMALL', `${this.format(total, currency.code)} is too small to split between ${unique.length} members.`);
+    }
+    const note = req.note?.trim() ? req.note.trim().slice(0, NOTE_MAX) : null;
+    return {
+      currency,
+      total: each * BigInt(unique.length),
+      each,
+      sender: strip(req.sender),
+      receivers: unique.map(strip),
+      note,
+      kind: req.kind ?? ('tip' as TipKind),
+    };
+  }
+
+  private tipArgs(interactionId: string, plan: ReturnType<LedgerService['planTip']>) {
+    return { interactionId, kind: plan.kind, currency: plan.currency.code, each: plan.each, note: plan.note, sender: plan.sender, receivers: plan.receivers };
+  }
+
+  private async executeTip(interactionId: string, plan: ReturnType<LedgerService['planTip']>): Promise<TipResult> {
+    const row = await this.retrying(() => repo.tip(this.db, this.tipArgs(interactionId, plan)), plan);
+    return this.tipResult(row, plan);
+  }
+
+  private tipResult(row: repo.TipRow, plan: ReturnType<LedgerService['planTip']>): TipResult {
+    return {
+      replayed: row.replayed,
+      tipIds: row.tip_ids,
+      currency: plan.currency,
+      each: row.each_amount,
+      total: row.each_amount * BigInt(row.receiver_ids.length),
+      senderBalance: row.sender_balance,
+      receivers: plan.receivers,
+    };
+  }
+
+  private async throwInsufficient(db: Kysely<DB>, userId: bigint, currency: Currency, needed: bigint): Promise<never> {
+    const have = await repo.balanceOf(db, userId, currency.code);
+    throw this.insufficient(have, needed, currency);
+  }
+
+  private insufficient(have: bigint, needed: bigint, currency: Currency): UserError {
+    return new UserError(
+      'INSUFFICIENT_FUNDS',
+      `Insufficient funds: this needs ${this.format(needed, currency.code)} but you have ${this.format(have, currency.code)}.`,
+    );
+  }
+
+  /**
+   * Runs `fn` again on serialization failures and deadlocks; maps ledger_tip()'s SQL errors (SB001 insufficient
+   * funds with the balance as DETAIL, SB002 reused key) to UserErrors.
+   */
+  private async retrying<T>(fn: () => Promise<T>, plan?: { currency: Currency; total: bigint }): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const { code, detail } = err as { code?: string; detail?: string };
+        if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
+          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+          continue;
+        }
+        if (code === 'SB001' && plan) throw this.insufficient(BigInt(detail ?? '0'), plan.total, plan.currency);
+        if (code === 'SB002') throw new UserError('IDEMPOTENCY_CONFLICT', 'This interaction was already used for a different tip.');
+        throw err;
+      }
+    }
+  }
+}
+
+function strip(u: DiscordUserRef): DiscordUserRef {
+  return { discordId: u.discordId, username: u.username };
+}

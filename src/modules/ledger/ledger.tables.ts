@@ -1,0 +1,120 @@
+import type { ColumnType, Generated } from 'kysely';
+import type { CreatedAt, Id, Timestamp } from '../../db/schema';
+
+// Kysely view of migrations/2026_11_23_001000_ledger.ts. Amounts are NUMERIC(39,0) base units, read as bigint.
+
+type Amount = ColumnType<bigint, bigint | string, bigint | string>;
+
+export type JournalType =
+  | 'tip'
+  | 'rain'
+  | 'admin_credit'
+  | 'airdrop_escrow'
+  | 'airdrop_claim'
+  | 'airdrop_refund'
+  // On-chain flows (deposits/withdrawals modules; allowed by migration 2026_11_23_004000).
+  | 'deposit'
+  | 'withdrawal'
+  | 'withdrawal_refund';
+export type JournalStatus = 'pending' | 'completed' | 'failed' | 'reversed';
+export type TipKind = 'tip' | 'rain';
+export type AirdropStatus = 'open' | 'completed' | 'expired';
+export type ConfirmationStatus = 'pending' | 'confirmed' | 'canceled';
+
+export interface BalancesTable {
+  id: Id;
+  user_id: bigint;
+  currency: string;
+  amount: ColumnType<bigint, bigint | string | undefined, bigint | string>;
+  created_at: CreatedAt;
+}
+
+export interface JournalTable {
+  id: Id;
+  type: JournalType;
+  from_user_id: bigint | null;
+  to_user_id: bigint | null;
+  amount: Amount;
+  currency: string;
+  status: ColumnType<JournalStatus, JournalStatus | undefined, JournalStatus>;
+  idempotency_key: string;
+  ref: string | null;
+  created_at: CreatedAt;
+}
+
+export interface TipsTable {
+  id: Id;
+  interaction_id: string;
+  leg: number;
+  kind: TipKind;
+  sender_id: bigint;
+  receiver_id: bigint;
+  amount: Amount;
+  currency: string;
+  note: string | null;
+  created_at: CreatedAt;
+}
+
+export interface AirdropsTable {
+  id: Id;
+  interaction_id: string;
+  creator_id: bigint;
+  currency: string;
+  total_amount: Amount;
+  per_claim_amount: Amount;
+  claims_allowed: number;
+  claims_made: Generated<number>;
+  remaining_amount: Amount;
+  status: ColumnType<AirdropStatus, AirdropStatus | undefined, AirdropStatus>;
+  expires_at: Timestamp;
+  guild_id: string | null;
+  channel_id: string | null;
+  message_id: string | null;
+  closed_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface AirdropClaimsTable {
+  id: Id;
+  airdrop_id: bigint;
+  user_id: bigint;
+  amount: Amount;
+  created_at: CreatedAt;
+}
+
+export interface TipConfirmationsTable {
+  id: Id;
+  interaction_id: string;
+  sender_discord_id: string;
+  request: ColumnType<unknown, string, string>;
+  status: ColumnType<ConfirmationStatus, ConfirmationStatus | undefined, ConfirmationStatus>;
+  expires_at: Timestamp;
+  decided_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MemberActivityTable {
+  guild_id: string;
+  user_id: bigint;
+  last_active_at: Timestamp;
+}
+
+export interface TipSettingsTable {
+  user_id: bigint;
+  currency: string;
+  confirm_above: Amount;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface LedgerTables {
+  balances: BalancesTable;
+  journal: JournalTable;
+  tips: TipsTable;
+  airdrops: AirdropsTable;
+  airdrop_claims: AirdropClaimsTable;
+  tip_confirmations: TipConfirmationsTable;
+  member_activity: MemberActivityTable;
+  tip_settings: TipSettingsTable;
+}

@@ -1,0 +1,14 @@
+import type { ComponentHandler } from '../../../discord/component';
+import { A, openModal, ticketPolicy } from '../tickets.discord';
+
+/** "Open <category> ticket" on the panel: same checks and modal as /ticket open. */
+export default {
+  action: A.panel,
+  async execute(interaction, arg, ctx) {
+    if (!interaction.isButton()) return;
+    const policy = ticketPolicy(ctx.config);
+    const category = ctx.services.tickets.category(arg, policy);
+    await ctx.services.tickets.checkCanOpen(interaction.user.id, policy);
+    await interaction.showModal(openModal(category, 'normal'));
+  },
+} satisfies ComponentHandler;

@@ -1,0 +1,23 @@
+import { defineJob } from '../../jobs/job';
+import { ticketPolicy } from './tickets.service';
+
+/**
+ * Closes tickets nobody wrote in for TICKETS_AUTO_CLOSE_HOURS, after a warning posted in the thread
+ * TICKETS_AUTO_CLOSE_WARNING_HOURS earlier. Needs the Discord side (warning, archive, DM): until a client is attached
+ * with `ctx.services.tickets.attachDiscord(ticketDiscordEffects(client, ctx))` it does nothing, so no ticket is ever
+ * closed without its warning.
+ */
+export default defineJob({
+  name: 'tickets-auto-close',
+  schedule: '*/10 * * * *',
+  async run(ctx) {
+    const effects = ctx.services.tickets.discord;
+    if (!effects) {
+      ctx.log.debug('tickets-auto-close: no Discord client attached; skipping');
+      return { skipped: 'no discord client' };
+    }
+    const result = await ctx.services.tickets.autoClose(ticketPolicy(ctx.config), effects);
+    if (result.failed.length) ctx.log.warn({ tickets: result.failed.map(String) }, 'could not post the auto-close warning');
+    return { warned: result.warned.length, closed: result.closed.length, failed: result.failed.length };
+  },
+});

@@ -1,0 +1,227 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../../db/schema';
+import type { WithdrawalStatus } from './withdrawals.tables';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** Money that left a balance but has not left the treasury for good (or come back). */
+export const OPEN_STATUSES: WithdrawalStatus[] = ['requested', 'approved', 'sent', 'failed'];
+
+export interface MethodDefaults {
+  currency: string;
+  min: bigint;
+  max: bigint;
+  approvalThreshold: bigint;
+}
+
+export async function insertMissingMethods(db: Db, defaults: MethodDefaults[]): Promise<void> {
+  if (defaults.length === 0) return;
+  await db
+    .insertInto('withdraw_methods')
+    .values(
+      defaults.map((d) => ({
+        currency: d.currency,
+        min_amount: d.min.toString(),
+        max_amount: d.max.toString(),
+        approval_threshold: d.approvalThreshold.toString(),
+      })),
+    )
+    .onConflict((oc) => oc.column('currency').doNothing())
+    .execute();
+}
+
+export function listMethods(db: Db) {
+  return db.selectFrom('withdraw_methods').selectAll().orderBy('currency').execute();
+}
+
+export function findMethod(db: Db, currency: string) {
+  return db.selectFrom('withdraw_methods').selectAll().where('currency', '=', currency).executeTakeFirst();
+}
+
+export function updateMethod(
+  db: Db,
+  currency: string,
+  patch: { enabled?: boolean; min?: bigint; max?: bigint; approvalThreshold?: bigint; fee?: bigint },
+) {
+  return db
+    .updateTable('withdraw_methods')
+    .set({
+      ...(patch.enabled !== undefined ? { enabled: patch.enabled } : {}),
+      ...(patch.min !== undefined ? { min_amount: patch.min.toString() } : {}),
+      ...(patch.max !== undefined ? { max_amount: patch.max.toString() } : {}),
+      ...(patch.approvalThreshold !== undefined ? { approval_threshold: patch.approvalThreshold.toString() } : {}),
+      ...(patch.fee !== undefined ? { fee: patch.fee.toString() } : {}),
+    })
+    .where('currency', '=', currency)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Solvency pause; keeps the first pause time while it stays paused. */
+export async function pauseMethod(db: Db, currency: string, reason: string): Promise<boolean> {
+  const r = await db
+    .updateTable('withdraw_methods')
+    .set({ paused_at: sql`coalesce(paused_at, now())`, paused_reason: reason })
+    .where('currency', '=', currency)
+    .where('paused_at', 'is', null)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}
+
+export async function resumeMethod(db: Db, currency: string): Promise<boolean> {
+  const r = await db
+    .updateTable('withdraw_methods')
+    .set({ paused_at: null, paused_reason: null })
+    .where('currency', '=', currency)
+    .where('paused_at', 'is not', null)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}
+
+export interface NewWithdrawal {
+  userId: bigint;
+  currency: string;
+  amount: bigint;
+  fee: bigint;
+  destination: string;
+  status: 'requested' | 'approved';
+  idempotencyKey: string;
+}
+
+/** Undefined when the idempotency key was used before. */
+export function insertWithdrawal(db: Db, w: NewWithdrawal) {
+  return db
+    .insertInto('withdrawals')
+    .values({
+      user_id: w.userId,
+      currency: w.currency,
+      amount: w.amount.toString(),
+      fee: w.fee.toString(),
+      destination: w.destination,
+      status: w.status,
+      idempotency_key: w.idempotencyKey,
+    })
+    .onConflict((oc) => oc.column('idempotency_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function findByKey(db: Db, key: string) {
+  return db.selectFrom('withdrawals').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
+}
+
+export function findById(db: Db, id: bigint) {
+  return db
+    .selectFrom('withdrawals as w')
+    .innerJoin('users as u', 'u.id', 'w.user_id')
+    .selectAll('w')
+    .select('u.discord_id')
+    .where('w.id', '=', id)
+    .executeTakeFirst();
+}
+
+export function listByStatus(db: Db, statuses: WithdrawalStatus[], limit: number) {
+  return db
+    .selectFrom('withdrawals as w')
+    .innerJoin('users as u', 'u.id', 'w.user_id')
+    .selectAll('w')
+    .select('u.discord_id')
+    .where('w.status', 'in', statuses)
+    .orderBy('w.id')
+    .limit(limit)
+    .execute();
+}
+
+export function listOfUser(db: Db, userId: bigint, limit: number) {
+  return db.selectFrom('withdrawals').selectAll().where('user_id', '=', userId).orderBy('id', 'desc').limit(limit).execute();
+}
+
+/** requested → approved by a moderator. */
+export function approve(db: Db, id: bigint, approver: string) {
+  return db
+    .updateTable('withdrawals')
+    .set({ status: 'approved', approved_by: approver, approved_at: sql`now()` })
+    .where('id', '=', id)
+    .where('status', '=', 'requested')
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Stores a freshly signed transaction, replacing `replacing` (null for the first one). Compare-and-set on the
+ * current signature: only the transaction the caller proved dead can be replaced.
+ */
+export function storeSignedTx(
+  db: Db,
+  id: bigint,
+  replacing: string | null,
+  tx: { signature: string; serialized: string; blockhash: string; lastValidBlockHeight: number },
+) {
+  return db
+    .updateTable('withdrawals')
+    .set({
+      status: 'approved',
+      signature: tx.signature,
+      serialized_tx: tx.serialized,
+      blockhash: tx.blockhash,
+      last_valid_block_height: tx.lastValidBlockHeight,
+      attempts: sql`attempts + 1`,
+      previous_signatures: replacing === null ? sql`previous_signatures` : sql`array_append(previous_signatures, ${replacing})`,
+      failure_reason: null,
+    })
+    .where('id', '=', id)
+    .where('status', 'in', ['approved', 'sent'])
+    .where((eb) => (replacing === null ? eb('signature', 'is', null) : eb('signature', '=', replacing)))
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function markSent(db: Db, id: bigint, signature: string): Promise<void> {
+  await db
+    .updateTable('withdrawals')
+    .set({ status: 'sent', sent_at: sql`coalesce(sent_at, now())` })
+    .where('id', '=', id)
+    .where('signature', '=', signature)
+    .where('status', 'in', ['approved', 'sent'])
+    .execute();
+}
+
+export async function noteFailure(db: Db, id: bigint, reason: string): Promise<void> {
+  await db.updateTable('withdrawals').set({ failure_reason: reason }).where('id', '=', id).execute();
+}
+
+export function markConfirmed(db: Db, id: bigint, signature: string) {
+  return db
+    .updateTable('withdrawals')
+    .set({ status: 'confirmed', confirmed_at: sql`now()`, failure_reason: null })
+    .where('id', '=', id)
+    .where('signature', '=', signature)
+    .where('status', 'in', ['approved', 'sent'])
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * → refunded, only from `from` and (when given) while the in-flight signature is still the one proven dead.
+ * The caller credits the balance and journals in the same transaction.
+ */
+export function markRefunded(db: Db, id: bigint, from: WithdrawalStatus[], signature: string | null | undefined, reason: string) {
+  let q = db
+    .updateTable('withdrawals')
+    .set({ status: 'refunded', refunded_at: sql`now()`, failure_reason: reason })
+    .where('id', '=', id)
+    .where('status', 'in', from);
+  if (signature !== undefined) q = q.where((eb) => (signature === null ? eb('signature', 'is', null) : eb('signature', '=', signature)));
+  return q.returningAll().executeTakeFirst();
+}
+
+/** Per currency: balances, open withdrawals (amount + fee), credited deposits, confirmed withdrawals, admin credits. */
+export async function liabilities(db: Db): Promise<Map<string, { balances: bigint; pendingWithdrawals: bigint }>> {
+  const { rows } = await sql<{ currency: string; balances: string; pending: string }>`
+    select currency, sum(balances)::text as balances, sum(pending)::text as pending from (
+      select currency, amount as balances, 0 as pending from balances
+      union all
+      select currency, 0, amount + fee from withdrawals where status in ('requested', 'approved', 'sent', 'failed')
+    ) x group by currency`.execute(db);
+  return new Map(rows.map((r) => [r.currency, { balances: BigInt(r.balances), pendingWithdrawals: BigInt(r.pending) }]));
+}

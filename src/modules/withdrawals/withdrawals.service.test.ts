@@ -1,0 +1,370 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChainService } from '../../chain/chain.service';
+import { newReference } from '../../chain/solana-pay';
+import { sendRaw } from '../../chain/transfers';
+import { generateTreasury } from '../../chain/treasury';
+import { parseConfig, type Config } from '../../config';
+import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import { createLogger } from '../../logger';
+import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { Currencies } from '../ledger/currencies';
+import { LedgerService, type DiscordUserRef } from '../ledger/ledger.service';
+import { DepositsService } from '../deposits/deposits.service';
+import { WithdrawalsService, type WithdrawalEvent } from './withdrawals.service';
+
+let t: TestDatabase;
+let emu: SolanaEmulator;
+let config: Config;
+let ledger: LedgerService;
+let usdc: string;
+let treasury: string;
+const wallets = new Map<string, string>();
+const events: WithdrawalEvent[] = [];
+const SOL = 1_000_000_000n;
+const log = createLogger('silent');
+
+/** A service instance as a freshly started process would build it (own Connection, no memory of the last one). */
+function freshService(maxAttempts = 2): WithdrawalsService {
+  const svc = new WithdrawalsService(
+    t.db,
+    new ChainService(config),
+    Currencies.fromConfig(config),
+    async (discordId) => wallets.get(discordId),
+    { maxAttempts },
+    log,
+  );
+  svc.setNotifier(async (e) => void events.push(e));
+  return svc;
+}
+let svc: WithdrawalsService;
+
+beforeAll(async () => {
+  [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
+  usdc = (await emu.createMint(6)).toBase58();
+  const gen = generateTreasury();
+  treasury = gen.treasury.publicKey;
+  emu.fund(treasury, 1_000n * SOL);
+  await emu.mintTo(usdc, treasury, 1_000_000_000n);
+  config = parseConfig({
+    LOG_LEVEL: 'silent',
+    SOLANA_RPC_URL: emu.rpcUrl,
+    SOLANA_WS_URL: emu.wsUrl,
+    TREASURY_SECRET_KEY: gen.secretJson,
+    LEDGER_TOKENS: `USDC:${usdc}:6`,
+  });
+  ledger = new LedgerService(t.db, config);
+  svc = freshService();
+});
+
+afterAll(async () => {
+  expect(emu?.failures).toEqual([]);
+  await emu?.close();
+  await t?.drop();
+});
+
+let seq = 0;
+const admin = { discordId: '100000000000000001', username: 'ops' };
+const moderator = { discordId: '100000000000000002', username: 'mod' };
+
+/** A member with a linked wallet and a funded balance. */
+async function member(name: string, amount = '10', currency = 'SOL'): Promise<DiscordUserRef & { wallet: string }> {
+  const u = { discordId: `7${String(++seq).padStart(17, '0')}`, username: name };
+  const wallet = newReference();
+  wallets.set(u.discordId, wallet);
+  await ledger.adminCredit({ idempotencyKey: `fund-${u.discordId}-${currency}`, user: u, amount, currency, actor: admin });
+  return { ...u, wallet };
+}
+
+let interaction = 0;
+const withdraw = (u: DiscordUserRef, amount: string, currency = 'SOL', s = svc) =>
+  s.request({ interactionId: `w-${++interaction}`, user: u, amount, currency });
+
+async function rpc<T>(method: string, params: unknown[]): Promise<T> {
+  const res = await fetch(emu.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  return ((await res.json()) as { result: T }).result;
+}
+/** Landed transactions that touched the destination: the payout count. */
+const payoutsTo = async (address: string) => (await rpc<unknown[]>('getSignaturesForAddress', [address])).length;
+const landed = async (signature: string) =>
+  (await rpc<{ value: unknown[] }>('getSignatureStatuses', [[signature], { searchTransactionHistory: true }])).value[0] !== null;
+const row = (id: bigint) => t.db.selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+const journal = (key: string) => t.db.selectFrom('journal').selectAll().where('idempotency_key', '=', key).execute();
+
+async function snapshot() {
+  const [balances, journalRows, withdrawals] = await Promise.all([
+    t.db.selectFrom('balances').select(['user_id', 'currency', 'amount']).orderBy('id').execute(),
+    t.db.selectFrom('journal').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow(),
+    t.db.selectFrom('withdrawals').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { balances, journal: journalRows.n, withdrawals: withdrawals.n };
+}
+
+describe('withdrawal requests', () => {
+  it('debits into an approved withdrawal (journal withdraw:<id>), idempotent per interaction', async () => {
+    const alice = await member('alice');
+    const first = await svc.request({ interactionId: 'w-alice', user: alice, amount: '1.5' });
+    const again = await svc.request({ interactionId: 'w-alice', user: alice, amount: '1.5' });
+    expect(first.replayed).toBe(false);
+    expect(again).toMatchObject({ replayed: true, withdrawal: { id: first.withdrawal.id } });
+    expect(first.withdrawal).toMatchObject({ status: 'approved', amount: 1_500_000_000n, fee: 0n, destination: alice.wallet, signature: null });
+    expect(await ledger.balance(alice.discordId, 'SOL')).toBe(8_500_000_000n);
+    expect(await journal(`withdraw:${first.withdrawal.id}`)).toEqual([
+      expect.objectContaining({ type: 'withdrawal', amount: 1_500_000_000n, to_user_id: null }),
+    ]);
+  });
+
+  it('rejects bad requests with specific errors and changes nothing', async () => {
+    const bob = await member('bob', '1');
+    const nowallet = { discordId: '799999999999999999', username: 'nowallet' };
+    await ledger.adminCredit({ idempotencyKey: 'fund-nowallet', user: nowallet, amount: '5', actor: admin });
+    await svc.updateMethod('USDC', { enabled: false });
+    const before = await snapshot();
+    await expect(withdraw(bob, '0.0001')).rejects.toMatchObject({ code: 'AMOUNT_TOO_SMALL', message: 'The minimum withdrawal is 0.001 SOL.' });
+    await expect(withdraw(bob, '101')).rejects.toMatchObject({ code: 'AMOUNT_TOO_LARGE', message: 'The maximum withdrawal is 100 SOL.' });
+    await expect(withdraw(bob, '2')).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS', message: 'Insufficient funds: this needs 2 SOL but you have 1 SOL.' });
+    await expect(withdraw(bob, '1', 'USDC')).rejects.toMatchObject({ code: 'WITHDRAW_DISABLED' });
+    await expect(withdraw(nowallet, '1')).rejects.toMatchObject({ code: 'NO_WALLET' });
+    await expect(withdraw(bob, '-1')).rejects.toMatchObject({ code: 'INVALID_AMOUNT' });
+    await expect(withdraw(bob, '1', 'DOGE')).rejects.toMatchObject({ code: 'UNKNOWN_CURRENCY' });
+    await svc.pause('SOL', 'test pause');
+    await expect(withdraw(bob, '0.5')).rejects.toMatchObject({ code: 'WITHDRAW_PAUSED' });
+    await svc.resume('SOL');
+    await svc.updateMethod('USDC', { enabled: true });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('above the approval threshold waits for a moderator; owners cannot approve; reject refunds in full', async () => {
+    const carol = await member('carol', '50');
+    const big = await withdraw(carol, '20');
+    const other = await withdraw(carol, '15');
+    expect(big.withdrawal.status).toBe('requested');
+    expect((await svc.advance(big.withdrawal.id)).status).toBe('requested');
+    await svc.processPending();
+    expect((await row(big.withdrawal.id)).status).toBe('requested');
+    expect((await svc.awaitingReview()).map((w) => w.id)).toEqual([big.withdrawal.id, other.withdrawal.id]);
+    await expect(svc.approve(big.withdrawal.id, carol)).rejects.toMatchObject({ code: 'OWN_WITHDRAWAL' });
+
+    await svc.approve(big.withdrawal.id, moderator);
+    await expect(svc.approve(big.withdrawal.id, moderator)).rejects.toMatchObject({ code: 'ALREADY_REVIEWED' });
+    expect((await svc.advance(big.withdrawal.id)).status).toBe('confirmed');
+    expect(emu.balance(carol.wallet)).toBe(20n * SOL);
+    expect(await row(big.withdrawal.id)).toMatchObject({ approved_by: moderator.discordId });
+
+    const rejected = await svc.reject(other.withdrawal.id, moderator, 'looks odd');
+    expect(rejected).toMatchObject({ status: 'refunded', failure_reason: `rejected by ${moderator.discordId}: looks odd` });
+    await expect(svc.reject(other.withdrawal.id, moderator)).rejects.toMatchObject({ code: 'ALREADY_REVIEWED' });
+    expect(await ledger.balance(carol.discordId, 'SOL')).toBe(30n * SOL);
+    expect(await journal(`withdraw_refund:${other.withdrawal.id}`)).toHaveLength(1);
+    expect(events.filter((e) => e.discordId === carol.discordId).map((e) => e.kind)).toEqual(['confirmed', 'refunded']);
+  });
+});
+
+describe('payout outbox: a restart in any state ends in exactly one payout or a refund', () => {
+  it('straight through: SOL and SPL (recipient token account created)', async () => {
+    const dave = await member('dave', '5');
+    await ledger.adminCredit({ idempotencyKey: 'fund-dave-usdc', user: dave, amount: '100', currency: 'USDC', actor: admin });
+    const sol = await withdraw(dave, '1');
+    const tok = await withdraw(dave, '12.5', 'USDC');
+    const [a, b] = [await svc.advance(sol.withdrawal.id), await svc.advance(tok.withdrawal.id)];
+    expect(a).toMatchObject({ status: 'confirmed', attempts: 1 });
+    expect(b).toMatchObject({ status: 'confirmed', attempts: 1 });
+    expect(emu.balance(dave.wallet)).toBe(SOL);
+    expect(emu.tokenBalance(dave.wallet, usdc)).toBe(12_500_000n);
+    expect(await ledger.balance(dave.discordId, 'USDC')).toBe(87_500_000n);
+  });
+
+  it('crash after the debit, before signing: a fresh process pays once', async () => {
+    const u = await member('erin');
+    const { withdrawal } = await withdraw(u, '1');
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'confirmed', attempts: 1 });
+    expect(await payoutsTo(u.wallet)).toBe(1);
+    expect(emu.balance(u.wallet)).toBe(SOL);
+  });
+
+  it('crash after the signed tx is committed, before sending: the same signature is sent', async () => {
+    const u = await member('frank');
+    const { withdrawal } = await withdraw(u, '1');
+    const signed = await svc.sign(withdrawal.id);
+    expect(signed.signature).toBeTruthy();
+    expect(await landed(signed.signature!)).toBe(false);
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'confirmed', signature: signed.signature, attempts: 1, previous_signatures: [] });
+    expect(await payoutsTo(u.wallet)).toBe(1);
+  });
+
+  it('crash after the send landed, before recording it: no second payout', async () => {
+    const u = await member('gina');
+    const { withdrawal } = await withdraw(u, '1');
+    const signed = await svc.sign(withdrawal.id);
+    await sendRaw(new ChainService(config).connection, signed.serialized_tx!);
+    expect((await row(withdrawal.id)).status).toBe('approved');
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'confirmed', signature: signed.signature, attempts: 1 });
+    expect(await payoutsTo(u.wallet)).toBe(1);
+    expect(emu.balance(u.wallet)).toBe(SOL);
+  });
+
+  it('a dropped send is re-sent byte for byte while its blockhash lives', async () => {
+    const u = await member('hank');
+    const { withdrawal } = await withdraw(u, '1');
+    emu.faults.dropNextSend();
+    const waiting = await svc.advance(withdrawal.id);
+    expect(waiting.status).toBe('sent');
+    expect(await payoutsTo(u.wallet)).toBe(0);
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'confirmed', signature: waiting.signature, attempts: 1 });
+    expect(await payoutsTo(u.wallet)).toBe(1);
+  });
+
+  it('dropped and expired: rebuilt with a fresh blockhash (new signature committed first), paid once', async () => {
+    const u = await member('ivy');
+    const { withdrawal } = await withdraw(u, '1');
+    emu.faults.dropNextSend();
+    const dropped = await svc.advance(withdrawal.id);
+    expect(dropped.status).toBe('sent');
+    emu.expireBlockhashes();
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'confirmed', attempts: 2, previous_signatures: [dropped.signature] });
+    expect(after.signature).not.toBe(dropped.signature);
+    expect(await landed(dropped.signature!)).toBe(false);
+    expect(await payoutsTo(u.wallet)).toBe(1);
+    expect(emu.balance(u.wallet)).toBe(SOL);
+  });
+
+  it('expired again after the last attempt: refunded, nothing paid', async () => {
+    const u = await member('jack', '3');
+    const { withdrawal } = await withdraw(u, '2');
+    emu.faults.dropNextSend();
+    await svc.advance(withdrawal.id);
+    emu.expireBlockhashes();
+    emu.faults.dropNextSend();
+    const rebuilt = await freshService().advance(withdrawal.id);
+    expect(rebuilt).toMatchObject({ status: 'sent', attempts: 2 });
+    emu.expireBlockhashes();
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'refunded', failure_reason: 'payout not confirmed after 2 attempts' });
+    expect(await payoutsTo(u.wallet)).toBe(0);
+    expect(await ledger.balance(u.discordId, 'SOL')).toBe(3n * SOL);
+    expect(await journal(`withdraw_refund:${withdrawal.id}`)).toEqual([expect.objectContaining({ type: 'withdrawal_refund', amount: 2n * SOL })]);
+    // A refunded withdrawal stays refunded.
+    expect((await freshService().advance(withdrawal.id)).status).toBe('refunded');
+    expect(await payoutsTo(u.wallet)).toBe(0);
+  });
+
+  it('a payout the treasury cannot cover is never forced through: it waits out its blockhash, then is refunded', async () => {
+    const u = await member('nina', '1');
+    await ledger.adminCredit({ idempotencyKey: 'fund-nina-usdc', user: u, amount: '5000', currency: 'USDC', actor: admin });
+    await svc.updateMethod('USDC', { approvalThreshold: 10_000n * 1_000_000n });
+    const { withdrawal } = await withdraw(u, '5000', 'USDC');
+    const first = await svc.advance(withdrawal.id);
+    expect(first).toMatchObject({ status: 'approved', attempts: 1, failure_reason: expect.stringMatching(/^send simulation-failed/) });
+    emu.expireBlockhashes();
+    expect(await freshService().advance(withdrawal.id)).toMatchObject({ status: 'approved', attempts: 2 });
+    emu.expireBlockhashes();
+    const after = await freshService().advance(withdrawal.id);
+    expect(after).toMatchObject({ status: 'refunded', previous_signatures: [first.signature] });
+    expect(emu.tokenBalance(u.wallet, usdc)).toBe(0n);
+    expect(await ledger.balance(u.discordId, 'USDC')).toBe(5_000_000_000n);
+  });
+
+  it('a slow confirmation waits (no rebuild) and then confirms', async () => {
+    const u = await member('kate');
+    const { withdrawal } = await withdraw(u, '1');
+    emu.faults.delayConfirmation(400);
+    const waiting = await svc.advance(withdrawal.id);
+    expect(waiting.status).toBe('sent');
+    await expect.poll(async () => (await freshService().advance(withdrawal.id)).status, { timeout: 5000, interval: 100 }).toBe('confirmed');
+    expect((await row(withdrawal.id)).attempts).toBe(1);
+    expect(await payoutsTo(u.wallet)).toBe(1);
+  });
+
+  it('RPC failures mid-way leave a resumable state', async () => {
+    const u = await member('liam');
+    const { withdrawal } = await withdraw(u, '1');
+    emu.faults.failNextRpc('getBlockHeight', 503);
+    await expect(svc.advance(withdrawal.id)).rejects.toThrow();
+    expect((await row(withdrawal.id)).status).toBe('sent');
+    expect((await freshService().advance(withdrawal.id)).status).toBe('confirmed');
+
+    const v = await member('mia');
+    const w2 = (await withdraw(v, '1')).withdrawal;
+    emu.faults.failNextRpc('sendTransaction', 502);
+    const after = await svc.advance(w2.id);
+    expect(after.status).toBe('confirmed');
+    expect(await payoutsTo(u.wallet)).toBe(1);
+    expect(await payoutsTo(v.wallet)).toBe(1);
+  });
+
+  it('two processes advancing the same withdrawal at once pay once', async () => {
+    const u = await member('noah');
+    const { withdrawal } = await withdraw(u, '1');
+    const [a, b] = [freshService(), freshService()];
+    await Promise.all([a.advance(withdrawal.id), b.advance(withdrawal.id), a.advance(withdrawal.id)]);
+    await freshService().advance(withdrawal.id);
+    expect((await row(withdrawal.id)).status).toBe('confirmed');
+    expect(await payoutsTo(u.wallet)).toBe(1);
+  });
+
+  it('the processor job resumes every open withdrawal and skips paused currencies for new transactions', async () => {
+    const u = await member('olga', '5');
+    const ids = [(await withdraw(u, '1')).withdrawal.id, (await withdraw(u, '1')).withdrawal.id];
+    await svc.pause('SOL', 'test');
+    try {
+      await freshService().processPending();
+      for (const id of ids) expect(await row(id)).toMatchObject({ status: 'approved', signature: null });
+    } finally {
+      await svc.resume('SOL');
+    }
+    const result = await freshService().processPending();
+    expect(result.errors).toBe(0);
+    for (const id of ids) expect((await row(id)).status).toBe('confirmed');
+    expect(await t.db.selectFrom('withdrawals').select('id').where('status', 'in', ['approved', 'sent']).execute()).toEqual([]);
+    expect(emu.balance(u.wallet)).toBe(2n * SOL);
+  });
+});
+
+describe('ledger invariant', () => {
+  it('balances + open withdrawals = external inflows − confirmed withdrawals, per currency', async () => {
+    // Everything above plus tips (internal moves) and a pending, unreviewed withdrawal.
+    const p = await member('pat', '50');
+    const q = await member('quinn', '1');
+    // Quinn also deposits on chain (an external inflow like admin credits).
+    const deposits = new DepositsService(t.db, new ChainService(config), Currencies.fromConfig(config), { ttlMinutes: 30 }, log);
+    const intent = await deposits.create({ interactionId: 'inv-dep', user: q, amount: '0.75' });
+    const payer = emu.newWallet();
+    await emu.transferSol(payer, treasury, 750_000_000n, { reference: intent.deposit.reference });
+    expect(await deposits.watch()).toMatchObject({ credited: 1 });
+    await ledger.tip({ interactionId: 'inv-tip', sender: p, receivers: [q], amount: '2.5' });
+    await svc.advance((await withdraw(q, '3')).withdrawal.id);
+    expect((await withdraw(p, '30')).withdrawal.status).toBe('requested');
+    await withdraw(p, '7', 'SOL');
+    const sums = await t.db
+      .selectFrom('balances')
+      .select((eb) => ['currency', eb.fn.sum<bigint>('amount').as('n')])
+      .groupBy('currency')
+      .execute();
+    const ws = await t.db.selectFrom('withdrawals').select(['currency', 'status', 'amount', 'fee']).execute();
+    const inflows = await t.db
+      .selectFrom('journal')
+      .select((eb) => ['currency', eb.fn.sum<bigint>('amount').as('n')])
+      .where('type', 'in', ['admin_credit', 'deposit'])
+      .groupBy('currency')
+      .execute();
+    for (const c of ['SOL', 'USDC']) {
+      const balances = BigInt(sums.find((s) => s.currency === c)?.n ?? 0);
+      const open = ws.filter((w) => w.currency === c && ['requested', 'approved', 'sent', 'failed'].includes(w.status)).reduce((a, w) => a + w.amount + w.fee, 0n);
+      const out = ws.filter((w) => w.currency === c && w.status === 'confirmed').reduce((a, w) => a + w.amount + w.fee, 0n);
+      const inflow = BigInt(inflows.find((s) => s.currency === c)?.n ?? 0);
+      expect(balances + open, c).toBe(inflow - out);
+    }
+    expect(ws.some((w) => w.status === 'refunded')).toBe(true);
+    expect(inflows.length).toBeGreaterThan(0);
+    expect(await t.db.selectFrom('journal').select('id').where('type', '=', 'deposit').execute()).toHaveLength(1);
+    expect(ws.some((w) => w.status === 'requested')).toBe(true);
+  });
+});

@@ -1,0 +1,407 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { ChainService } from '../../chain/chain.service';
+import {
+  buildSignedTransfer,
+  ChainSendError,
+  getBlockHeight,
+  getLatestBlockhash,
+  getSignatureStatus,
+  isBlockhashValid,
+  sendRaw,
+} from '../../chain/transfers';
+import type { DB } from '../../db/schema';
+import { UserError } from '../../errors';
+import type { Logger } from '../../logger';
+import type { Currencies, Currency } from '../ledger/currencies';
+import * as ledger from '../ledger/ledger.repository';
+import type { DiscordUserRef } from '../ledger/ledger.service';
+import * as repo from './withdrawals.repository';
+import type { WithdrawalsTable, WithdrawMethodsTable } from './withdrawals.tables';
+
+export type Withdrawal = Selectable<WithdrawalsTable> & { discord_id?: string };
+export type WithdrawMethod = Selectable<WithdrawMethodsTable>;
+
+export interface WithdrawalEvent {
+  kind: 'confirmed' | 'refunded';
+  discordId: string;
+  withdrawal: Withdrawal;
+  currency: Currency;
+}
+
+/** Must not throw for delivery failures it can log itself. */
+export type WithdrawalNotifier = (event: WithdrawalEvent) => Promise<void>;
+
+/** Where a member's payouts go: their verified wallet (wallets module), or undefined when none is linked. */
+export type DestinationLookup = (discordId: string) => Promise<string | undefined>;
+
+export type ReconcileOutcome = 'confirmed' | 'refunded' | 'rebuilt' | 'resent' | 'waiting';
+
+const LOCK_CLASS = 0x5014;
+const PROCESS_BATCH = 100;
+const MAX_STEPS = 10;
+
+/**
+ * Withdrawals as a crash-safe outbox. The balance is debited into the withdrawal row (journal `withdraw:<id>`) in
+ * one transaction; the payout transaction is built and signed against a recent blockhash, and its signature,
+ * wire bytes and last valid block height are COMMITTED before the first send. From then on the only transaction
+ * that can pay is that one: it is re-sent byte for byte (same signature, so at most one can land) until it
+ * confirms or the cluster's block height passes its last valid height without it having landed. Only then is it
+ * replaced — by a new transaction with a fresh blockhash, itself committed before sending — or, after
+ * WITHDRAW_MAX_ATTEMPTS, refunded (journal `withdraw_refund:<id>`). A restart in any state resumes from the row.
+ *
+ * Two advancers never work on one withdrawal at once: each holds a session advisory lock on its id, which a
+ * crashed process releases with its connection.
+ */
+export class WithdrawalsService {
+  private notifier: WithdrawalNotifier | undefined;
+  private methodsSeeded: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly chain: ChainService,
+    private readonly currencies: Currencies,
+    private readonly destinationOf: DestinationLookup,
+    private readonly opts: { maxAttempts: number },
+    private readonly log?: Logger,
+  ) {}
+
+  setNotifier(notifier: WithdrawalNotifier | undefined): void {
+    this.notifier = notifier;
+  }
+
+  // ---------------------------------------------------------------- methods (limits)
+
+  /** Configured tokens get default limits on first use (1 / 10,000 / approval above 1,000 whole units). */
+  private seedMethods(): Promise<void> {
+    this.methodsSeeded ??= repo
+      .insertMissingMethods(
+        this.db,
+        this.currencies.all
+          .filter((c) => c.mint)
+          .map((c) => {
+            const unit = 10n ** BigInt(c.decimals);
+            return { currency: c.code, min: unit, max: 10_000n * unit, approvalThreshold: 1_000n * unit };
+          }),
+      )
+      .catch((err: unknown) => {
+        this.methodsSeeded = undefined;
+        throw err;
+      });
+    return this.methodsSeeded;
+  }
+
+  async methods(): Promise<WithdrawMethod[]> {
+    await this.seedMethods();
+    return repo.listMethods(this.db);
+  }
+
+  async method(code: string): Promise<WithdrawMethod> {
+    await this.seedMethods();
+    const currency = this.currencies.get(code);
+    const m = await repo.findMethod(this.db, currency.code);
+    if (!m) throw new UserError('WITHDRAW_UNAVAILABLE', `Withdrawals of ${currency.code} are not available.`);
+    return m;
+  }
+
+  /** Admin edit of a currency's limits (amounts in base units). */
+  async updateMethod(code: string, patch: { enabled?: boolean; min?: bigint; max?: bigint; approvalThreshold?: bigint; fee?: bigint }) {
+    const m = await this.method(code);
+    const min = patch.min ?? m.min_amount;
+    const max = patch.max ?? m.max_amount;
+    if (min <= 0n || max < min) throw new UserError('INVALID_LIMITS', 'The minimum must be positive and not above the maximum.');
+    return (await repo.updateMethod(this.db, m.currency, patch))!;
+  }
+
+  async pause(currency: string, reason: string): Promise<boolean> {
+    await this.seedMethods();
+    return repo.pauseMethod(this.db, currency, reason);
+  }
+
+  async resume(currency: string): Promise<boolean> {
+    return repo.resumeMethod(this.db, currency);
+  }
+
+  // ---------------------------------------------------------------- request / review
+
+  /**
+   * /withdraw: debits amount + fee into a new withdrawal keyed by the interaction id (a retry returns the first).
+   * Above the currency's approval threshold it waits in `requested` for a moderator; otherwise it is `approved`
+   * and ready for {@link advance}.
+   */
+  async request(req: { interactionId: string; user: DiscordUserRef; amount: string; currency?: string | null }): Promise<{ withdrawal: Withdrawal; replayed: boolean }> {
+    const { currency, amount } = this.currencies.parse(req.amount, req.currency);
+    if (req.user.bot) throw new UserError('BOT_USER', 'Bots cannot withdraw.');
+    this.chain.treasury();
+    const existing = await repo.findByKey(this.db, req.interactionId);
+    if (existing) return { withdrawal: existing, replayed: true };
+
+    const m = await this.method(currency.code);
+    if (!m.enabled) throw new UserError('WITHDRAW_DISABLED', `Withdrawals of ${currency.code} are disabled.`);
+    if (m.paused_at) throw new UserError('WITHDRAW_PAUSED', `Withdrawals of ${currency.code} are paused for a treasury check — try again later.`);
+    if (amount < m.min_amount) throw new UserError('AMOUNT_TOO_SMALL', `The minimum withdrawal is ${this.currencies.format(m.min_amount, currency.code)}.`);
+    if (amount > m.max_amount) throw new UserError('AMOUNT_TOO_LARGE', `The maximum withdrawal is ${this.currencies.format(m.max_amount, currency.code)}.`);
+    const destination = await this.destinationOf(req.user.discordId);
+    if (!destination) {
+      throw new UserError('NO_WALLET', 'Link a wallet first with `/wallet link` — withdrawals go to your verified wallet.');
+    }
+    const total = amount + m.fee;
+
+    const result = await this.db.transaction().execute(async (trx) => {
+      const userId = await ledger.ensureUser(trx, req.user);
+      const inserted = await repo.insertWithdrawal(trx, {
+        userId,
+        currency: currency.code,
+        amount,
+        fee: m.fee,
+        destination,
+        status: amount > m.approval_threshold ? 'requested' : 'approved',
+        idempotencyKey: req.interactionId,
+      });
+      if (!inserted) return undefined;
+      const left = await ledger.debit(trx, userId, currency.code, total);
+      if (left === undefined) {
+        const have = await ledger.balanceOf(trx, userId, currency.code);
+        throw new UserError(
+          'INSUFFICIENT_FUNDS',
+          `Insufficient funds: this needs ${this.currencies.format(total, currency.code)}${m.fee > 0n ? ' (including the fee)' : ''} but you have ${this.currencies.format(have, currency.code)}.`,
+        );
+      }
+      await ledger.insertJournal(trx, {
+        type: 'withdrawal',
+        fromUserId: userId,
+        toUserId: null,
+        amount: total,
+        currency: currency.code,
+        idempotencyKey: `withdraw:${inserted.id}`,
+        ref: `withdrawal:${inserted.id} to ${destination}`,
+      });
+      return inserted;
+    });
+    if (!result) return { withdrawal: (await repo.findByKey(this.db, req.interactionId))!, replayed: true };
+    this.log?.info({ withdrawalId: result.id, currency: currency.code, amount: amount.toString(), status: result.status }, 'withdrawal requested');
+    return { withdrawal: result, replayed: false };
+  }
+
+  async get(id: bigint): Promise<Withdrawal | undefined> {
+    return repo.findById(this.db, id);
+  }
+
+  /** Waiting for a moderator, oldest first. */
+  async awaitingReview(limit = 10): Promise<Withdrawal[]> {
+    return repo.listByStatus(this.db, ['requested'], limit);
+  }
+
+  async approve(id: bigint, moderator: DiscordUserRef): Promise<Withdrawal> {
+    const w = await this.reviewable(id, moderator);
+    const approved = await repo.approve(this.db, w.id, moderator.discordId);
+    if (!approved) throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} was already reviewed.`);
+    return approved;
+  }
+
+  /** Rejecting refunds the member in full (amount + fee). */
+  async reject(id: bigint, moderator: DiscordUserRef, reason?: string | null): Promise<Withdrawal> {
+    const w = await this.reviewable(id, moderator);
+    const refunded = await this.refund(w, ['requested'], undefined, `rejected by ${moderator.discordId}${reason?.trim() ? `: ${reason.trim().slice(0, 200)}` : ''}`);
+    if (!refunded) throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} was already reviewed.`);
+    return refunded;
+  }
+
+  private async reviewable(id: bigint, moderator: DiscordUserRef): Promise<Withdrawal> {
+    const w = await repo.findById(this.db, id);
+    if (!w) throw new UserError('NOT_FOUND', `There is no withdrawal #${id}.`);
+    if (w.discord_id === moderator.discordId) throw new UserError('OWN_WITHDRAWAL', 'You cannot review your own withdrawal.');
+    if (w.status !== 'requested') throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} is already ${w.status}.`);
+    return w;
+  }
+
+  // ---------------------------------------------------------------- the outbox
+
+  /**
+   * Moves one withdrawal as far as it can go now (sign → send → confirm, or rebuild/refund when its transaction
+   * provably expired). Returns the row afterwards; a non-final status means "look again later" (the
+   * withdrawal-processor job does). Skips (returns the row unchanged) when another process is advancing it.
+   */
+  async advance(id: bigint): Promise<Withdrawal> {
+    return this.db.connection().execute(async (conn) => {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS}, (${id.toString()}::bigint % 2147483647)::int) as locked`.execute(conn);
+      if (!rows[0]?.locked) return (await repo.findById(this.db, id))!;
+      try {
+        return await this.advanceLocked(id);
+      } finally {
+        await sql`select pg_advisory_unlock(${LOCK_CLASS}, (${id.toString()}::bigint % 2147483647)::int)`.execute(conn);
+      }
+    });
+  }
+
+  /** The withdrawal-processor job: advances every withdrawal that is approved and not final. */
+  async processPending(batch = PROCESS_BATCH): Promise<{ processed: number; confirmed: number; refunded: number; waiting: number; errors: number }> {
+    const out = { processed: 0, confirmed: 0, refunded: 0, waiting: 0, errors: 0 };
+    if (!this.chain.hasTreasury) return out;
+    for (const w of await repo.listByStatus(this.db, ['approved', 'sent', 'failed'], batch)) {
+      out.processed += 1;
+      try {
+        const after = await this.advance(w.id);
+        if (after.status === 'confirmed') out.confirmed += 1;
+        else if (after.status === 'refunded') out.refunded += 1;
+        else out.waiting += 1;
+      } catch (err) {
+        out.errors += 1;
+        this.log?.warn({ err, withdrawalId: w.id }, 'withdrawal step failed; retrying next run');
+      }
+    }
+    return out;
+  }
+
+  private async advanceLocked(id: bigint): Promise<Withdrawal> {
+    // The signature sent in this call: look once more before waiting, but do not hammer the RPC with re-sends.
+    let sentNow: string | null = null;
+    // A failed send still moves on to reconcile: the tx may be dead (expired) or merely unsent.
+    let triedSend: string | null = null;
+    for (let step = 0; step < MAX_STEPS; step++) {
+      const w = (await repo.findById(this.db, id))!;
+      if (w.status === 'requested' || w.status === 'confirmed' || w.status === 'refunded') return w;
+      if (w.status === 'failed') {
+        await this.refund(w, ['failed'], undefined, w.failure_reason ?? 'payout failed');
+        continue;
+      }
+      if (!w.signature) {
+        // A solvency pause stops new payout transactions; ones already signed are still seen through.
+        const m = await repo.findMethod(this.db, w.currency);
+        if (m?.paused_at || m?.enabled === false) return w;
+        await this.sign(w.id);
+        continue;
+      }
+      if (w.status === 'approved' && triedSend !== w.signature) {
+        triedSend = w.signature;
+        if ((await this.send(w.id)) === 'sent') sentNow = w.signature;
+        continue;
+      }
+      const outcome = await this.reconcile(w.id, { justSent: sentNow === w.signature });
+      if (outcome === 'resent') sentNow = w.signature;
+      else if (outcome === 'waiting') return (await repo.findById(this.db, id))!;
+    }
+    return (await repo.findById(this.db, id))!;
+  }
+
+  /**
+   * Step 1: builds and signs the payout over a fresh blockhash and commits it. `replacing` is the dead
+   * transaction's signature when rebuilding. Nothing is sent here.
+   */
+  async sign(id: bigint, replacing: string | null = null): Promise<Withdrawal> {
+    const w = await this.mustGet(id);
+    const currency = this.currencies.get(w.currency);
+    const treasury = this.chain.treasury();
+    const mint = currency.mint ? await this.chain.mintInfo(currency.mint) : undefined;
+    const blockhash = await getLatestBlockhash(this.chain.connection);
+    const signed = buildSignedTransfer(treasury, {
+      recipient: w.destination,
+      amount: w.amount,
+      ...(mint ? { mint } : {}),
+      memo: `solbound withdrawal ${w.id}`,
+      ...blockhash,
+    });
+    const stored = await repo.storeSignedTx(this.db, w.id, replacing, signed);
+    if (!stored) throw new Error(`withdrawal ${w.id} changed while signing (expected signature ${replacing ?? 'none'})`);
+    this.log?.info({ withdrawalId: w.id, signature: signed.signature, attempt: stored.attempts, replacing }, 'withdrawal signed');
+    return stored;
+  }
+
+  /** Step 2: sends the stored bytes (again). Safe to repeat: the same bytes can land at most once. */
+  async send(id: bigint): Promise<'sent' | 'not-sent'> {
+    const w = await this.mustGet(id);
+    if (!w.signature || !w.serialized_tx) throw new Error(`withdrawal ${w.id} has no signed transaction`);
+    try {
+      await sendRaw(this.chain.connection, w.serialized_tx);
+    } catch (err) {
+      if (!(err instanceof ChainSendError) || err.kind !== 'already-processed') {
+        // Not proof of anything: a transport error may hide a delivered tx, and preflight can lag the cluster.
+        const reason = err instanceof ChainSendError ? `send ${err.kind}: ${err.message}` : `send: ${(err as Error).message}`;
+        await repo.noteFailure(this.db, w.id, reason.slice(0, 500));
+        this.log?.warn({ withdrawalId: w.id, signature: w.signature, reason }, 'withdrawal send failed');
+        return 'not-sent';
+      }
+    }
+    await repo.markSent(this.db, w.id, w.signature);
+    return 'sent';
+  }
+
+  /**
+   * Step 3: decides from the chain. Landed → confirmed (or refunded if it failed on chain, which consumes the
+   * signature). Not landed → resend while the blockhash lives; once the block height is past its last valid
+   * height (read BEFORE the status, so nothing can land between the two reads) → rebuild or refund.
+   */
+  async reconcile(id: bigint, opts: { justSent?: boolean } = {}): Promise<ReconcileOutcome> {
+    const w = await this.mustGet(id);
+    if (!w.signature || w.last_valid_block_height === null || (w.status !== 'approved' && w.status !== 'sent')) {
+      throw new Error(`withdrawal ${w.id} has no transaction in flight`);
+    }
+    const conn = this.chain.connection;
+    const height = await getBlockHeight(conn);
+    const status = await getSignatureStatus(conn, w.signature);
+    if (status.status !== 'not-found') {
+      if (status.err !== null && status.err !== undefined) {
+        const refunded = await this.refund(w, ['approved', 'sent'], w.signature, `payout ${w.signature} failed on chain: ${JSON.stringify(status.err)}`);
+        return refunded ? 'refunded' : 'waiting';
+      }
+      if (status.status === 'processed') return 'waiting';
+      const confirmed = await repo.markConfirmed(this.db, w.id, w.signature);
+      if (confirmed) {
+        this.log?.info({ withdrawalId: w.id, signature: w.signature }, 'withdrawal confirmed');
+        await this.notify('confirmed', { ...confirmed, ...(w.discord_id ? { discord_id: w.discord_id } : {}) });
+      }
+      return 'confirmed';
+    }
+    const expired = BigInt(height) > w.last_valid_block_height && !(await isBlockhashValid(conn, w.blockhash!));
+    if (!expired) {
+      if (opts.justSent) return 'waiting';
+      return (await this.send(w.id)) === 'sent' ? 'resent' : 'waiting';
+    }
+    if (w.attempts < this.opts.maxAttempts) {
+      await this.sign(w.id, w.signature);
+      return 'rebuilt';
+    }
+    const refunded = await this.refund(w, ['approved', 'sent'], w.signature, `payout not confirmed after ${w.attempts} attempts`);
+    return refunded ? 'refunded' : 'waiting';
+  }
+
+  /** Credits amount + fee back; only from `from` and, when given, while `signature` is still the one in flight. */
+  private async refund(w: Withdrawal, from: Withdrawal['status'][], signature: string | null | undefined, reason: string): Promise<Withdrawal | undefined> {
+    const refunded = await this.db.transaction().execute(async (trx) => {
+      const row = await repo.markRefunded(trx, w.id, from, signature, reason);
+      if (!row) return undefined;
+      const total = row.amount + row.fee;
+      const journalId = await ledger.insertJournal(trx, {
+        type: 'withdrawal_refund',
+        fromUserId: null,
+        toUserId: row.user_id,
+        amount: total,
+        currency: row.currency,
+        idempotencyKey: `withdraw_refund:${row.id}`,
+        ref: `withdrawal:${row.id}`,
+      });
+      if (journalId === undefined) throw new Error(`withdrawal ${row.id} was already refunded`);
+      await ledger.credit(trx, row.user_id, row.currency, total);
+      return row;
+    });
+    if (!refunded) return undefined;
+    const out: Withdrawal = { ...refunded, ...(w.discord_id ? { discord_id: w.discord_id } : {}) };
+    this.log?.warn({ withdrawalId: w.id, reason }, 'withdrawal refunded');
+    await this.notify('refunded', out);
+    return out;
+  }
+
+  private async notify(kind: WithdrawalEvent['kind'], withdrawal: Withdrawal): Promise<void> {
+    if (!withdrawal.discord_id) return;
+    try {
+      await this.notifier?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
+    } catch (err) {
+      this.log?.warn({ err, withdrawalId: withdrawal.id }, 'withdrawal notification failed');
+    }
+  }
+
+  private async mustGet(id: bigint): Promise<Withdrawal> {
+    const w = await repo.findById(this.db, id);
+    if (!w) throw new Error(`withdrawal ${id} does not exist`);
+    return w;
+  }
+}

@@ -1,0 +1,54 @@
+import type { ColumnType } from 'kysely';
+import type { CreatedAt, Id, Timestamp } from '../../db/schema';
+
+// Kysely view of migrations/2026_11_23_004000_deposits_withdrawals.ts (withdraw_methods, withdrawals).
+
+type Amount = ColumnType<bigint, bigint | string, bigint | string>;
+type OptionalAmount = ColumnType<bigint, bigint | string | undefined, bigint | string>;
+type NullableTime = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+/** requested → approved → sent → confirmed, or → failed → refunded (a rejected request is refunded too). */
+export type WithdrawalStatus = 'requested' | 'approved' | 'sent' | 'confirmed' | 'failed' | 'refunded';
+
+export interface WithdrawMethodsTable {
+  currency: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  min_amount: Amount;
+  max_amount: Amount;
+  approval_threshold: Amount;
+  fee: OptionalAmount;
+  paused_at: NullableTime;
+  paused_reason: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WithdrawalsTable {
+  id: Id;
+  user_id: bigint;
+  currency: string;
+  amount: Amount;
+  fee: OptionalAmount;
+  destination: string;
+  status: WithdrawalStatus;
+  idempotency_key: string;
+  approved_by: string | null;
+  approved_at: NullableTime;
+  signature: string | null;
+  serialized_tx: string | null;
+  blockhash: string | null;
+  last_valid_block_height: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
+  previous_signatures: ColumnType<string[], string[] | undefined, string[]>;
+  attempts: ColumnType<number, number | undefined, number>;
+  failure_reason: string | null;
+  sent_at: NullableTime;
+  confirmed_at: NullableTime;
+  refunded_at: NullableTime;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface WithdrawalTables {
+  withdraw_methods: WithdrawMethodsTable;
+  withdrawals: WithdrawalsTable;
+}
