@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import bs58 from 'bs58';
@@ -10,6 +9,7 @@ import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
 import { ConsoleSession } from '../src/sandbox/console';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
+import { freePort } from '../src/db/embedded-postgres';
 
 // The wallet Alice links in the demo (a fresh key each run).
 const demoKeypair = nacl.sign.keyPair();
@@ -160,17 +160,6 @@ async function main(): Promise<void> {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }
   process.exit(failed ? 1 : 0);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 await main();

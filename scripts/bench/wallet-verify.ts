@@ -4,7 +4,6 @@
 // Target (DESIGN §8): ≥ 5,000 signature verifies/s on one core.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +11,7 @@ import bs58 from 'bs58';
 import { sql } from 'kysely';
 import nacl from 'tweetnacl';
 import { createDb, createPool } from '../../src/db/database';
-import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
+import { startEmbeddedPostgres, freePort } from '../../src/db/embedded-postgres';
 import { migrateToLatest } from '../../src/db/migrator';
 import { createLogger } from '../../src/logger';
 import { buildLinkMessage } from '../../src/modules/wallets/link-message';
@@ -126,15 +125,4 @@ if (!values['skip-db']) {
     await pg.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }

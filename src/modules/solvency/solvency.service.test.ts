@@ -95,4 +95,14 @@ describe('solvency-check', () => {
     expect(await runner.runNow('solvency-check')).toMatchObject({ result: expect.arrayContaining([expect.objectContaining({ currency: 'USDC', action: 'resumed' })]) });
     expect(await method('USDC')).toMatchObject({ enabled: false, paused_at: null });
   });
+
+  it('open airdrop escrow still counts as owed: moving a balance into an airdrop leaves liabilities unchanged', async () => {
+    await credit('1');
+    const before = (await solvency.check())[0]!;
+    await ctx.services.ledger.createAirdrop({
+      interactionId: 'escrow-airdrop', creator: alice, amount: '1', currency: 'SOL', claims: 2, durationSeconds: 3600, guildId: null, channelId: null,
+    });
+    const after = (await solvency.check())[0]!;
+    expect(after.liabilities).toBe(before.liabilities);
+  });
 });

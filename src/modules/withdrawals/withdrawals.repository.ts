@@ -222,6 +222,9 @@ export async function liabilities(db: Db): Promise<Map<string, { balances: bigin
       select currency, amount as balances, 0 as pending from balances
       union all
       select currency, 0, amount + fee from withdrawals where status in ('requested', 'approved', 'sent', 'failed')
+      union all
+      -- Open airdrop escrow left its creator's balance but is still owed to members (claims or refund).
+      select currency, remaining_amount, 0 from airdrops where status = 'open'
     ) x group by currency`.execute(db);
   return new Map(rows.map((r) => [r.currency, { balances: BigInt(r.balances), pendingWithdrawals: BigInt(r.pending) }]));
 }
