@@ -69,7 +69,7 @@ function measure(name: string, verifyOne: (v: (typeof vectors)[number]) => boole
 }
 
 out(`node ${process.version}, ${availableParallelism()} cores, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; single thread`);
-const nodeRate = measure('node:crypto verify (SPKI DER per call)', (v) => verifyEd25519(v.message, v.sig, v.pub));
+const nodeRate = measure('node:crypto verify (JWK key import per call)', (v) => verifyEd25519(v.message, v.sig, v.pub));
 measure('node:crypto, full input path (decode b58 + verify)', (v) =>
   decodeSignature(v.sigB58).some((s) => verifyEd25519(v.message, s, decodeAddress(v.address))),
 );
