@@ -48,7 +48,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 // Only a person at a terminal gets the console; piped or detached, the sandbox just keeps serving.
 if (sandbox && interactive) {
   process.stdout.write(
-    `\nSolbound sandbox — HTTP ${app.httpUrl}. Logs: .data/sandbox.log. Act as users, e.g. "as alice /help". "quit" stops.\n`,
+    `\nSolbound sandbox — HTTP ${app.httpUrl}. Logs: .data/sandbox.log.\nAct as anyone, e.g. "as alice /help"; "admin" has Manage Server (try "as admin /admin credit user:@alice amount:5"). "help" lists verbs, "quit" stops.\n`,
   );
   void runConsole(sandbox.discord, process.stdin, process.stdout).then(() => shutdown('console quit'));
 }

@@ -69,6 +69,10 @@ export class ConsoleSession {
   private command(user: EmuUser, name: string, args: string[]): InteractionResult {
     const path = args.filter((a) => !a.includes(':'));
     const options = Object.fromEntries(args.filter((a) => a.includes(':')).map((a) => splitPair(a, ':')));
+    // Mentioning someone new brings them into the guild, like acting as them does.
+    for (const value of Object.values(options)) {
+      for (const [, mentioned] of value.matchAll(/(?:^|\s)@([\w.-]+)/g)) if (mentioned) this.emu.user(mentioned);
+    }
     return this.emu.runCommand(user, [name, ...path].join(' '), options);
   }
 
@@ -87,7 +91,7 @@ export class ConsoleSession {
       lines.push(`  answer with: as ${user.username} modal ${modal.custom_id} ${fields.map((f) => `${f}=...`).join(' ')}`);
     }
     const produced = [...new Set([...result.messages, ...this.emu.messages.slice(before)])].filter((m) => !m.deleted);
-    for (const message of produced) lines.push(`${this.header(message, user)}\n${indent(renderMessage(message))}`);
+    for (const message of produced) lines.push(`${this.header(message, user)}\n${indent(this.humanize(renderMessage(message)))}`);
     return { output: lines.join('\n'), isError: produced.some((m) => isErrorReply(m.content)) };
   }
 
@@ -99,6 +103,14 @@ export class ConsoleSession {
     }
     const where = channel ? `#${channel.name}` : message.channel_id;
     return message.ephemeral ? `bot → ${actor.username} in ${where}:` : `bot in ${where}:`;
+  }
+
+  /** What a Discord client shows instead of raw markup: names for user/channel mentions, dates for timestamps. */
+  private humanize(text: string): string {
+    return text
+      .replace(/<@!?(\d+)>/g, (raw, id: string) => (this.emu.users.get(id) ? `@${this.emu.users.get(id)!.username}` : raw))
+      .replace(/<#(\d+)>/g, (raw, id: string) => (this.emu.channels.get(id) ? `#${this.emu.channels.get(id)!.name}` : raw))
+      .replace(/<t:(\d+)(?::[tTdDfFR])?>/g, (_raw, secs: string) => new Date(Number(secs) * 1000).toISOString().replace('.000Z', 'Z'));
   }
 
   /** Latest live message with that component that this user can see. */

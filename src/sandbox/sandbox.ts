@@ -29,6 +29,8 @@ export async function startSandbox(config: Config, log: Logger): Promise<Sandbox
     const { treasury, secretJson } = generateTreasury();
     solana.fund(treasury.publicKey, TREASURY_FUNDING_LAMPORTS);
     const usdcMint = (await solana.createMint(6)).toBase58();
+    // Someone to run staff commands as (Manage Server on the emulated guild).
+    discord.user('admin', { admin: true });
 
     const sandboxConfig: Config = {
       ...config,
