@@ -83,6 +83,15 @@ const steps: Step[] = [
   'as bob /ticket claim id:1 # expect-error',
   'as sam /ticket claim id:1',
   'as sam /ticket reply id:1 message:"Looking into it now"',
+  // Written straight into the ticket thread (no command): the bot records it into the transcript.
+  'as alice say #ticket-1-deposit-missing "It was sent from my Phantom wallet, if that helps"',
+  async (sb) => {
+    const staff = { discordId: sb.discord.user('sam').id, username: 'sam', isStaff: true };
+    const recorded = async () => (await sb.app.ctx.services.tickets.transcript(1n, staff)).entries.some((e) => e.body.includes('Phantom wallet'));
+    for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!(await recorded())) throw new Error("alice's thread message is not in the ticket transcript");
+    process.stdout.write("(transcript: alice's thread message was recorded)\n");
+  },
   'as sam /ticket request-close id:1',
   'as alice click ticket-confirm-close:1',
   'as alice click ticket-rate:1:5',

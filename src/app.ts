@@ -19,6 +19,7 @@ import { walletRoutes } from './modules/wallets/wallets.routes';
 import { ticketAdminRoutes } from './modules/tickets/tickets.routes';
 import { WalletsService } from './modules/wallets/wallets.service';
 import { LedgerService } from './modules/ledger/ledger.service';
+import { airdropDiscordEffects } from './modules/ledger/ledger.discord';
 import { ChainService } from './chain/chain.service';
 import { Currencies } from './modules/ledger/currencies';
 import { DepositsService } from './modules/deposits/deposits.service';
@@ -124,6 +125,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       // Wallets verified on the web link page are confirmed in Discord (DM + edit of the /wallet link reply).
       ctx.services.wallets.setNotifier(createDiscordWalletNotifier(discord.client, log));
       ctx.services.tickets.attachDiscord(ticketDiscordEffects(discord.client, ctx));
+      ctx.services.ledger.attachDiscord(airdropDiscordEffects(discord.client, ctx.services.ledger));
     }
 
     const jobs = new JobRunner(ctx, allJobs, metrics);

@@ -23,6 +23,7 @@ export default {
       amount: interaction.options.getString('amount', true),
       currency: interaction.options.getString('currency'),
       note,
+      guildId: interaction.guildId,
     });
     if (outcome.status === 'done') {
       await interaction.reply({ content: tipText(ledger, me, outcome.result, note), allowedMentions: { users: outcome.result.receivers.map((r) => r.discordId) } });

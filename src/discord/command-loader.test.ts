@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadCommands, loadComponents } from './command-loader';
+import { loadCommands, loadComponents, loadMessageHandlers } from './command-loader';
 import { InteractionRegistry } from './interaction-registry';
 
 const dirs: string[] = [];
@@ -58,5 +58,23 @@ describe('command loader', () => {
     const registry = new InteractionRegistry();
     await loadComponents(registry, [join(root, 'tickets'), join(root, 'more'), join(root, 'missing')]);
     expect([...registry.components.keys()].sort()).toEqual(['claim', 'ticket-close']);
+  });
+
+  it('loads *.message.ts handlers and rejects invalid or duplicate ones', async () => {
+    const handler = (name: string) => `export default { name: '${name}', async execute() {} };`;
+    const root = await tree({
+      'tickets/ticket-thread.message.ts': handler('ticket-thread'),
+      'tickets/ticket-close.component.ts': 'throw new Error("components are not message handlers")',
+      'tickets/ticket-thread.message.test.ts': 'throw new Error("must not load")',
+    });
+    const registry = new InteractionRegistry();
+    await loadMessageHandlers(registry, [root]);
+    expect([...registry.messageHandlers.values()].map((h) => [h.name, h.file])).toEqual([['ticket-thread', join(root, 'tickets/ticket-thread.message.ts')]]);
+    await expect(loadMessageHandlers(new InteractionRegistry(), [await tree({ 'x.message.ts': 'export default { execute() {} };' })])).rejects.toThrow(
+      /must default-export \{ name, execute \}/,
+    );
+    await expect(loadMessageHandlers(new InteractionRegistry(), [await tree({ 'a/x.message.ts': handler('same'), 'b/y.message.ts': handler('same') })])).rejects.toThrow(
+      /duplicate message handler "same"/,
+    );
   });
 });

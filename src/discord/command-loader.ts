@@ -4,10 +4,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from './command';
 import type { ComponentHandler } from './component';
 import { InteractionRegistry } from './interaction-registry';
+import type { MessageHandler } from './message-handler';
 
 /** `<repo>/commands`, resolved from this file so it works from scripts, tests and main alike. */
 export const DEFAULT_COMMANDS_DIR = fileURLToPath(new URL('../../commands', import.meta.url));
-/** Roots scanned for `*.component.ts`: src/discord/components and every module folder. */
+/** Roots scanned for `*.component.ts` and `*.message.ts`: src/discord/components and every module folder. */
 export const DEFAULT_COMPONENT_ROOTS = [
   fileURLToPath(new URL('./components', import.meta.url)),
   fileURLToPath(new URL('../modules', import.meta.url)),
@@ -50,6 +51,11 @@ function isComponentHandler(value: unknown): value is ComponentHandler {
   return typeof v === 'object' && v !== null && typeof v.action === 'string' && typeof v.execute === 'function';
 }
 
+function isMessageHandler(value: unknown): value is MessageHandler {
+  const v = value as Partial<MessageHandler> | undefined;
+  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.execute === 'function';
+}
+
 /**
  * Loads every `commands/<group>/<name>.ts` (any depth) into the registry. The group is the first folder under `dir`
  * (files directly in `dir` go to "general"). A file without a valid default export is a startup error.
@@ -76,12 +82,25 @@ export async function loadComponents(registry: InteractionRegistry, roots: strin
   }
 }
 
-/** The registry the bot serves: commands from `commandsDir`, components from `componentRoots`. */
+/** Loads every `*.message.ts` under the roots into the registry. */
+export async function loadMessageHandlers(registry: InteractionRegistry, roots: string[] = DEFAULT_COMPONENT_ROOTS): Promise<void> {
+  for (const root of roots) {
+    for (const file of await walk(root)) {
+      if (!/\.message\.[mc]?[tj]s$/.test(basename(file))) continue;
+      const handler = await importDefault(file);
+      if (!isMessageHandler(handler)) throw new Error(`${file} must default-export { name, execute } (a MessageHandler)`);
+      registry.registerMessageHandler({ ...handler, file });
+    }
+  }
+}
+
+/** The registry the bot serves: commands from `commandsDir`, components and message handlers from `componentRoots`. */
 export async function buildRegistry(
   opts: { commandsDir?: string; componentRoots?: string[] } = {},
 ): Promise<InteractionRegistry> {
   const registry = new InteractionRegistry();
   await loadCommands(registry, opts.commandsDir ?? DEFAULT_COMMANDS_DIR);
   await loadComponents(registry, opts.componentRoots ?? DEFAULT_COMPONENT_ROOTS);
+  await loadMessageHandlers(registry, opts.componentRoots ?? DEFAULT_COMPONENT_ROOTS);
   return registry;
 }

@@ -1,7 +1,17 @@
 import { once } from 'node:events';
 import { Client, Events, GatewayIntentBits, Partials, type RESTOptions } from 'discord.js';
 
-export const DEFAULT_INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMembers, GatewayIntentBits.DirectMessages];
+/**
+ * GuildMessages + MessageContent let ticket threads be transcribed from what people write there. MessageContent is
+ * privileged: enable "Message Content Intent" for the bot in the Discord developer portal, or login fails (4014).
+ */
+export const DEFAULT_INTENTS = [
+  GatewayIntentBits.Guilds,
+  GatewayIntentBits.GuildMembers,
+  GatewayIntentBits.DirectMessages,
+  GatewayIntentBits.GuildMessages,
+  GatewayIntentBits.MessageContent,
+];
 
 export interface DiscordClientOptions {
   token: string;

@@ -1,7 +1,8 @@
 export { commandJson, type Command, type CommandData, type CommandJson, type LoadedCommand, type RequiredRole } from './command';
 export { customId, parseCustomId, type ComponentHandler, type ComponentInteraction } from './component';
+export type { MessageHandler } from './message-handler';
 export { InteractionRegistry } from './interaction-registry';
-export { buildRegistry, DEFAULT_COMMANDS_DIR, DEFAULT_COMPONENT_ROOTS, loadCommands, loadComponents } from './command-loader';
+export { buildRegistry, DEFAULT_COMMANDS_DIR, DEFAULT_COMPONENT_ROOTS, loadCommands, loadComponents, loadMessageHandlers } from './command-loader';
 export {
   attachInteractionRouter,
   authorizeByDiscordPermissions,

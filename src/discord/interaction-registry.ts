@@ -1,11 +1,13 @@
 import type { Command, LoadedCommand, CommandJson } from './command';
 import { commandJson } from './command';
 import type { ComponentHandler } from './component';
+import type { MessageHandler } from './message-handler';
 
 /** The commands and component handlers one client serves. */
 export class InteractionRegistry {
   readonly commands = new Map<string, LoadedCommand>();
   readonly components = new Map<string, ComponentHandler>();
+  readonly messageHandlers = new Map<string, MessageHandler>();
 
   addCommand(command: Command, group = 'general', file?: string): LoadedCommand {
     const json = commandJson(command.data);
@@ -25,6 +27,14 @@ export class InteractionRegistry {
       throw new Error(`duplicate component action "${handler.action}" (${existing.file ?? 'inline'} and ${handler.file ?? 'inline'})`);
     }
     this.components.set(handler.action, handler);
+  }
+
+  registerMessageHandler(handler: MessageHandler): void {
+    const existing = this.messageHandlers.get(handler.name);
+    if (existing) {
+      throw new Error(`duplicate message handler "${handler.name}" (${existing.file ?? 'inline'} and ${handler.file ?? 'inline'})`);
+    }
+    this.messageHandlers.set(handler.name, handler);
   }
 
   /** Bodies for a bulk PUT of application commands. */

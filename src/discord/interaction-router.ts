@@ -6,6 +6,7 @@ import {
   type ChatInputCommandInteraction,
   type Client,
   type Interaction,
+  type Message,
   type RepliableInteraction,
 } from 'discord.js';
 import type { AppContext } from '../app-context';
@@ -43,6 +44,8 @@ export interface InteractionRouter {
   readonly registry: InteractionRegistry;
   /** Never throws: every failure ends as an ephemeral message to the user and/or a log line. */
   handle(interaction: Interaction): Promise<void>;
+  /** Runs every message handler; never throws: failures are logged with a reference id, nothing is shown. */
+  handleMessage(message: Message): Promise<void>;
 }
 
 export function createInteractionRouter(options: InteractionRouterOptions): InteractionRouter {
@@ -121,8 +124,24 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     }
   }
 
+  async function runMessageHandler(name: string, execute: () => Promise<unknown>, message: Message): Promise<void> {
+    try {
+      await execute();
+    } catch (err) {
+      if (err instanceof UserError) {
+        log.debug({ code: err.code, handler: name, message: describeMessage(message) }, 'message handler declined');
+        return;
+      }
+      log.error({ err, ref: newErrorRef(), handler: name, message: describeMessage(message) }, 'message handler failed');
+    }
+  }
+
   return {
     registry,
+    async handleMessage(message) {
+      // Independent handlers: one failing or slow must not hold back the others.
+      await Promise.all([...registry.messageHandlers.values()].map((h) => runMessageHandler(h.name, () => h.execute(message, ctx), message)));
+    },
     async handle(interaction) {
       if (interaction.isAutocomplete()) {
         await runAutocomplete(interaction);
@@ -167,12 +186,17 @@ function describe(interaction: Interaction): Record<string, unknown> {
   };
 }
 
+function describeMessage(message: Message): Record<string, unknown> {
+  return { id: message.id, channel: message.channelId, guild: message.guildId, author: message.author.id };
+}
+
 const registries = new WeakMap<Client, InteractionRegistry>();
 
-/** Routes the client's interactions; also lets commands such as /help see what the client serves. */
+/** Routes the client's interactions and messages; also lets commands such as /help see what the client serves. */
 export function attachInteractionRouter(client: Client, router: InteractionRouter): void {
   registries.set(client, router.registry);
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
+  client.on(Events.MessageCreate, (message) => void router.handleMessage(message));
 }
 
 export function registryOf(client: Client): InteractionRegistry | undefined {

@@ -11,6 +11,7 @@ const HELP = `Commands:
   as <user> click <customId>                     click that button on the latest message showing it
   as <user> select <customId> <value>[,<value>]  choose options in a select menu
   as <user> modal <customId> field=value ...     submit the modal the bot last showed that user
+  as <user> say <#channel-or-thread> text ...    write a message in a channel or thread (e.g. a ticket thread)
   users                                          list users and their roles
   help                                           this text
   quit                                           leave
@@ -61,6 +62,10 @@ export class ConsoleSession {
         const fields = Object.fromEntries(args.slice(1).map((a) => splitPair(a, '=')));
         return this.run(user, () => this.emu.submitModal(user, shownBy, id, fields));
       }
+      case 'say': {
+        const where = need(args[0], 'say <#channel-or-thread> text');
+        return this.say(user, where, need(args.slice(1).join(' '), 'say <#channel-or-thread> text'));
+      }
       default:
         throw new Error(`unknown action "${verb}" (type help)`);
     }
@@ -92,6 +97,18 @@ export class ConsoleSession {
     }
     const produced = [...new Set([...result.messages, ...this.emu.messages.slice(before)])].filter((m) => !m.deleted);
     for (const message of produced) lines.push(`${this.header(message, user)}\n${indent(this.humanize(renderMessage(message)))}`);
+    return { output: lines.join('\n'), isError: produced.some((m) => isErrorReply(m.content)) };
+  }
+
+  /** A user message has no reply to wait for: show it, then whatever the bot posted while it settled. */
+  private async say(user: EmuUser, where: string, text: string): Promise<StepOutcome> {
+    const before = this.emu.messages.length;
+    const message = this.emu.say(user, where, text);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const channel = this.emu.channels.get(message.channel_id);
+    const lines = [`${user.username} in #${channel?.name ?? message.channel_id}:\n${indent(renderMessage(message))}`];
+    const produced = this.emu.messages.slice(before).filter((m) => m !== message && !m.deleted);
+    for (const m of produced) lines.push(`${this.header(m, user)}\n${indent(renderMessage(m))}`);
     return { output: lines.join('\n'), isError: produced.some((m) => isErrorReply(m.content)) };
   }
 

@@ -119,6 +119,70 @@ describe('discord emulator', () => {
     expect((await api(`/guilds/${emu.guild.id}/members/123456789012345678`)).status).toBe(404);
   });
 
+  it('say: stores the user message and sends MESSAGE_CREATE by intents; content only with MessageContent', async () => {
+    const identify = async (intents: number) => {
+      const g = await gateway();
+      await g.next(); // HELLO
+      g.ws.send(JSON.stringify({ op: 2, d: { token: emu.token, intents, properties: {} } }));
+      await g.next(); // READY
+      await g.next(); // GUILD_CREATE
+      return g;
+    };
+    const GUILDS = 1;
+    const GUILD_MESSAGES = 1 << 9;
+    const MESSAGE_CONTENT = 1 << 15;
+    const full = await identify(GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT);
+    const noContent = await identify(GUILDS | GUILD_MESSAGES);
+    const noMessages = await identify(GUILDS);
+    const alice = emu.user('alice');
+    for (const g of [full, noContent, noMessages]) expect(await g.next()).toMatchObject({ t: 'GUILD_MEMBER_ADD' });
+
+    const sent = emu.say(alice, '#general', `hey <@${emu.appId}>`);
+    expect(emu.channelMessages('general')).toEqual([sent]);
+    const event = (await full.next()) as Packet & { d: Record<string, unknown> };
+    expect(event).toMatchObject({
+      t: 'MESSAGE_CREATE',
+      d: { id: sent.id, channel_id: emu.channel('general').id, guild_id: emu.guild.id, content: sent.content, author: { id: alice.id }, type: 0, tts: false, pinned: false },
+    });
+    expect(event.d.member).toMatchObject({ roles: [], joined_at: expect.any(String) });
+    expect(event.d).not.toHaveProperty('ephemeral');
+    // Mentioning the bot exempts a message from the MessageContent gate.
+    expect(await noContent.next()).toMatchObject({ t: 'MESSAGE_CREATE', d: { content: sent.content, mentions: [expect.objectContaining({ id: emu.appId })] } });
+
+    emu.say(alice, 'general', 'secret plans');
+    expect(await full.next()).toMatchObject({ t: 'MESSAGE_CREATE', d: { content: 'secret plans' } });
+    expect(await noContent.next()).toMatchObject({ t: 'MESSAGE_CREATE', d: { content: '', author: { id: alice.id } } });
+    // No GuildMessages intent: nothing, so the next packet that session sees is the next guild event.
+    emu.user('bob');
+    expect(await noMessages.next()).toMatchObject({ t: 'GUILD_MEMBER_ADD', d: { user: { username: 'bob' } } });
+
+    // The bot's own channel messages come back over the gateway too.
+    await api(`/channels/${emu.channel('general').id}/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ content: 'from the bot' }) });
+    expect(await full.next()).toMatchObject({ t: 'GUILD_MEMBER_ADD' });
+    expect(await full.next()).toMatchObject({ t: 'MESSAGE_CREATE', d: { content: 'from the bot', author: { id: emu.appId, bot: true } } });
+    for (const g of [full, noContent, noMessages]) g.ws.close();
+  });
+
+  it('say: private threads need membership, unknown channels are refused', async () => {
+    const g = await gateway();
+    await g.next();
+    g.ws.send(JSON.stringify({ op: 2, d: { token: emu.token, intents: 1 | (1 << 9) | (1 << 15), properties: {} } }));
+    const created = await api(`/channels/${emu.channel('general').id}/threads`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'private-talk', type: 12 }),
+    });
+    const thread = emu.channels.get(((await created.json()) as { id: string }).id)!;
+    const carol = emu.user('carol');
+    expect(() => emu.say(carol, '#private-talk', 'hi')).toThrow('carol cannot see private thread #private-talk');
+    expect(() => emu.say(carol, '#nowhere', 'hi')).toThrow('no channel or thread #nowhere');
+    emu.joinThread(carol, thread);
+    const message = emu.say(carol, `<#${thread.id}>`, 'hi');
+    expect(emu.channelMessages(thread)).toEqual([message]);
+    expect(emu.say(emu.user('admin', { admin: true }), thread, 'staff here').channel_id).toBe(thread.id);
+    g.ws.close();
+  });
+
   it('parses multipart bodies with several files', () => {
     const body = Buffer.from(
       '--XyZ\r\nContent-Disposition: form-data; name="payload_json"\r\n\r\n{"a":1}\r\n' +

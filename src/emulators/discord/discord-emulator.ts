@@ -8,6 +8,7 @@ import {
   ChannelType,
   ComponentType,
   GatewayDispatchEvents,
+  GatewayIntentBits,
   GatewayOpcodes,
   InteractionContextType,
   InteractionResponseType,
@@ -24,6 +25,7 @@ import {
   type APIInteraction,
   type APIInteractionDataResolved,
   type APIInteractionGuildMember,
+  type APIMessage,
   type APIModalInteractionResponseCallbackData,
   type GatewayReceivePayload,
 } from 'discord-api-types/v10';
@@ -119,6 +121,7 @@ interface GatewayCommand {
     session_id?: string;
     seq?: number | null;
     shard?: [number, number];
+    intents?: number | string;
     guild_id?: string;
     user_ids?: string | string[];
     nonce?: string;
@@ -129,6 +132,8 @@ type CommandBody = Record<string, unknown> & { name: string };
 
 interface GatewaySession {
   id: string;
+  /** Intents sent with IDENTIFY; kept across RESUMEs like Discord does. */
+  intents: number;
   seq: number;
   buffer: Array<{ s: number; t: string; d: unknown }>;
   ws: WebSocket | undefined;
@@ -339,7 +344,10 @@ export class DiscordEmulator {
     return roleId !== undefined && (this.guild.members.get(user.id)?.roleIds.has(roleId) ?? false);
   }
 
-  /** What the bot posted through the channel API to a channel (or a user's DMs), oldest first; interaction replies are in `replies`. */
+  /**
+   * Messages in a channel (or a user's DMs), oldest first: what the bot posted through the channel API and what users
+   * wrote with `say`; interaction replies are in `replies`.
+   */
   channelMessages(target: EmuChannel | EmuUser | string): EmuMessage[] {
     let channelId: string | undefined;
     if (typeof target === 'string') channelId = this.channel(target).id;
@@ -387,6 +395,77 @@ export class DiscordEmulator {
       session.ws?.send(JSON.stringify({ op: GatewayOpcodes.InvalidSession, d: false }));
     }
     this.sessions.clear();
+  }
+
+  // ---------------------------------------------------------------- driver: user messages
+
+  /**
+   * A user writes `content` in a guild channel or thread: the message is stored and MESSAGE_CREATE goes to every bot
+   * session that identified with GuildMessages (DirectMessages for DMs); `content` stays empty unless the session has
+   * MessageContent, as on Discord. A private thread needs thread membership or Manage Threads (see `joinThread`).
+   */
+  say(user: EmuUser, target: EmuChannel | string, content: string): EmuMessage {
+    const channel = typeof target === 'object' ? target : this.findChannel(target);
+    if (!channel) throw new Error(`no channel or thread ${target as string}`);
+    if (channel.guildId !== null) {
+      const member = this.guild.members.get(user.id);
+      if (!member) throw new Error(`${user.username} is not a member of ${this.guild.name}`);
+      const manageThreads = (memberPermissions(this.guild, member) & PermissionFlagsBits.ManageThreads) !== 0n;
+      if (channel.type === ChannelType.PrivateThread && !channel.threadMemberIds?.has(user.id) && !manageThreads) {
+        throw new Error(`${user.username} cannot see private thread #${channel.name} (not a thread member; use emu.joinThread)`);
+      }
+      if (channel.locked && !manageThreads) throw new Error(`thread #${channel.name} is locked`);
+      if (channel.archived) {
+        // Writing in an archived (unlocked) thread unarchives it.
+        channel.archived = false;
+        this.dispatch(GatewayDispatchEvents.ThreadUpdate, toApiChannel(channel, this.users));
+      }
+    }
+    if (this.sessions.size === 0) throw new Error('no bot is connected to the gateway');
+    const message = newMessage({ channelId: channel.id, author: user, input: { content }, files: [] });
+    message.mentions = [...content.matchAll(/<@!?(\d+)>/g)].map((m) => this.users.get(m[1]!)).filter((u): u is EmuUser => u !== undefined).map(toApiUser);
+    message.mention_roles = [...content.matchAll(/<@&(\d+)>/g)].map((m) => m[1]!).filter((id) => this.guild.roles.has(id));
+    this.messages.push(message);
+    this.messageIndex.set(message.id, message);
+    this.dispatchMessageCreate(message);
+    return message;
+  }
+
+  /** Adds a user to a thread, as joining it (or being mentioned into a private one) does. */
+  joinThread(user: EmuUser, thread: EmuChannel): void {
+    if (!thread.threadMemberIds) throw new Error(`#${thread.name} is not a thread`);
+    thread.threadMemberIds.add(user.id);
+    this.threadMembers.push({ threadId: thread.id, userId: user.id });
+  }
+
+  /**
+   * Sends MESSAGE_CREATE for a stored message to every session whose intents cover it. Public so tests can deliver the
+   * same message twice (Discord may replay events).
+   */
+  dispatchMessageCreate(message: EmuMessage): void {
+    const channel = this.channels.get(message.channel_id);
+    const inGuild = channel !== undefined && channel.guildId !== null;
+    const member = inGuild ? this.guild.members.get(message.author.id) : undefined;
+    const api = toApiMessage(message);
+    const full = {
+      ...api,
+      ...(inGuild ? { guild_id: channel.guildId } : {}),
+      ...(member ? { member: withoutUser(toApiMember(member, this.users)) } : {}),
+    };
+    // Without MessageContent, Discord blanks these except in DMs, the bot's own messages and messages mentioning it.
+    const contentExempt = !inGuild || message.author.id === this.bot.id || message.mentions.some((u) => u.id === this.bot.id);
+    const blanked = { ...full, content: '', embeds: [], attachments: [], components: [] } satisfies Partial<APIMessage>;
+    const needed = inGuild ? GatewayIntentBits.GuildMessages : GatewayIntentBits.DirectMessages;
+    for (const session of this.sessions.values()) {
+      if ((session.intents & needed) === 0) continue;
+      const withContent = contentExempt || (session.intents & GatewayIntentBits.MessageContent) !== 0;
+      this.sendDispatch(session, GatewayDispatchEvents.MessageCreate, withContent ? full : blanked);
+    }
+  }
+
+  /** A channel or thread by `<#id>`, id or name (with or without '#'); undefined when there is none. */
+  findChannel(ref: string): EmuChannel | undefined {
+    return this.channelByRef(ref);
   }
 
   // ---------------------------------------------------------------- driver: interactions
@@ -766,7 +845,7 @@ export class DiscordEmulator {
             return;
           }
           this.gatewayStats.identifies++;
-          session = { id: randomToken(16), seq: 0, buffer: [], ws, resumeWaiters: [] };
+          session = { id: randomToken(16), intents: Number(packet.d?.intents ?? 0), seq: 0, buffer: [], ws, resumeWaiters: [] };
           this.sessions.set(session.id, session);
           this.sendDispatch(session, GatewayDispatchEvents.Ready, {
             v: 10,
@@ -1082,6 +1161,8 @@ export class DiscordEmulator {
       if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
       const message = this.storeMessage(channel.id, body.json as MessageInput, body.files, {});
       sendJson(res, 200, toApiMessage(message));
+      // Discord echoes a bot's own channel messages to it over the gateway too.
+      this.dispatchMessageCreate(message);
     });
     this.route('GET', 'channels/:channelId/messages', ({ res, params, query }) => {
       const channel = this.mustChannel(params.channelId);
@@ -1326,6 +1407,11 @@ function modalInputIds(modal: APIModalInteractionResponseCallbackData): Set<stri
   };
   for (const row of modal.components ?? []) visit(row);
   return ids;
+}
+
+function withoutUser<T extends { user?: unknown }>(member: T): Omit<T, 'user'> {
+  const { user: _u, ...rest } = member;
+  return rest;
 }
 
 function describeValue(raw: OptionValue): string {

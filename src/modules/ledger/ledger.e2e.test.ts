@@ -4,10 +4,13 @@ import type { AppContext } from '../../app-context';
 import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
 import { loadCommands, loadComponents } from '../../discord/command-loader';
 import { InteractionRegistry } from '../../discord/interaction-registry';
+import airdropExpiry from '../../jobs/airdrop-expiry.job';
+import { JobRunner } from '../../jobs/job-runner';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { airdropDiscordEffects } from './ledger.discord';
 
 let t: TestDatabase;
 let ctx: AppContext;
@@ -22,6 +25,8 @@ beforeAll(async () => {
   await loadCommands(registry, fileURLToPath(new URL('../../../commands/ledger', import.meta.url)));
   await loadComponents(registry, [fileURLToPath(new URL('.', import.meta.url))]);
   bot = await startBotHarness({ ctx, registry });
+  // What src/app.ts wires after startDiscord.
+  ctx.services.ledger.attachDiscord(airdropDiscordEffects(bot.client, ctx.services.ledger));
 });
 afterAll(async () => {
   await bot?.close();
@@ -180,8 +185,33 @@ describe('ledger commands through the Discord emulator', () => {
     expect(renderMessage(message)).toContain('Expired — the rest went back to the creator.');
     expect(renderMessage(message)).toContain('(disabled)');
     expect(await balanceOf(alice.id)).toBe(before - SOL / 5n);
-    expect(await ctx.services.ledger.expireAirdrops()).toBe(1);
+    expect(await ctx.services.ledger.expireAirdrops()).toHaveLength(1);
     expect(await balanceOf(alice.id)).toBe(before);
+  });
+
+  it('the expiry job ends the airdrop message nobody clicked: claim count, disabled button, refund journalled', async () => {
+    const alice = bot.emu.user('alice');
+    const [kim, lou] = [bot.emu.user('kim'), bot.emu.user('lou')];
+    const before = await balanceOf(alice.id);
+    const message = await bot.emu.runCommand(alice, '/airdrop', { amount: '0.3', claims: 3, duration: '10m' }).reply();
+    const stored = () => t.db.selectFrom('airdrops').select('id').where('message_id', '=', message.id).executeTakeFirst();
+    await expect.poll(async () => (await stored())?.id).toBeDefined();
+    const id = (await stored())!.id;
+    const claimId = `airdrop-claim:${id}`;
+    await bot.emu.click(kim, message, claimId).followUp(0);
+    expect(renderMessage(message)).toContain('1/3 claimed. Ends');
+
+    await t.db.updateTable('airdrops').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();
+    const runner = new JobRunner(ctx, [airdropExpiry]);
+    expect(await runner.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { expired: 1, notUpdated: 0 } });
+    const text = renderMessage(message);
+    expect(text).toContain('Claim **0.1 SOL** — 1/3 claimed. Expired — the rest went back to the creator.');
+    expect(text).toContain(`[Claim 0.1 SOL](${claimId}) (disabled)`);
+    expect(() => bot.emu.click(lou, message, claimId)).toThrow(/disabled/);
+    expect(await balanceOf(alice.id)).toBe(before - SOL / 10n);
+    const aliceId = (await t.db.selectFrom('users').select('id').where('discord_id', '=', alice.id).executeTakeFirstOrThrow()).id;
+    const refund = await t.db.selectFrom('journal').select(['to_user_id', 'amount', 'currency']).where('type', '=', 'airdrop_refund').where('ref', '=', `airdrop:${id}`).execute();
+    expect(refund).toEqual([{ to_user_id: aliceId, amount: SOL / 5n, currency: 'SOL' }]);
   });
 
   it('/rain splits among recently active members; /leaderboard ranks tippers', async () => {
@@ -191,7 +221,14 @@ describe('ledger commands through the Discord emulator', () => {
     const rain = await bot.emu.runCommand(alice, '/rain', { amount: '0.3', count: 1 }).reply();
     // ivan was the most recently active member besides alice.
     expect(rain.content).toBe(`<@${alice.id}> 🌧️ made it rain on <@${ivan.id}> 0.3 SOL`);
+    // A tip sent in DMs counts bot-wide only.
+    const dmTip = await bot.emu.runCommand(alice, '/tip', { user: ivan, amount: '0.7' }, { dm: true }).reply();
+    expect(dmTip.content).toBe(`<@${alice.id}> 💸 tipped <@${ivan.id}> 0.7 SOL`);
     const board = await bot.emu.runCommand(ivan, '/leaderboard', { period: 'day' }).reply();
+    expect(renderMessage(board)).toContain('Top tippers in this server · SOL · last 24 hours');
     expect(renderMessage(board)).toContain(`🥇 <@${alice.id}> — **14.8 SOL** in 5 tips`);
+    const everywhere = await bot.emu.runCommand(ivan, '/leaderboard', { period: 'day' }, { dm: true }).reply();
+    expect(renderMessage(everywhere)).toContain('Top tippers · SOL · last 24 hours');
+    expect(renderMessage(everywhere)).toContain(`🥇 <@${alice.id}> — **15.5 SOL** in 6 tips`);
   });
 });

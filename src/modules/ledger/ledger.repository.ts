@@ -1,6 +1,6 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
-import type { JournalType, TipKind } from './ledger.tables';
+import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -21,13 +21,23 @@ export interface TipRow {
 /** One round trip: the plpgsql ledger_tip() does users, idempotency, ordered locks, debit, credits and journal. */
 export async function tip(
   db: Db,
-  args: { interactionId: string; kind: TipKind; currency: string; each: bigint; note: string | null; sender: UserRef; receivers: UserRef[] },
+  args: {
+    interactionId: string;
+    kind: TipKind;
+    currency: string;
+    each: bigint;
+    note: string | null;
+    sender: UserRef;
+    receivers: UserRef[];
+    guildId: string | null;
+  },
 ): Promise<TipRow> {
   const { rows } = await sql<TipRow>`
     select * from ledger_tip(
       ${args.interactionId}, ${args.kind}, ${args.currency}, ${args.each.toString()}::numeric, ${args.note},
       ${args.sender.discordId}, ${args.sender.username},
-      ${args.receivers.map((r) => r.discordId)}::text[], ${args.receivers.map((r) => r.username)}::text[]
+      ${args.receivers.map((r) => r.discordId)}::text[], ${args.receivers.map((r) => r.username)}::text[],
+      ${args.guildId}::text
     )`.execute(db);
   return rows[0]!;
 }
@@ -157,18 +167,27 @@ export async function historyPage(db: Db, userId: bigint, limit: number, offset:
   return { rows, total: Number(count.n) };
 }
 
-export function topTippers(db: Db, currency: string, since: Date | null, limit: number) {
-  let q = db
+export function topTippers(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
+  return topTippersQuery(db, currency, since, guildId, limit).execute();
+}
+
+/** `guildId` null = bot-wide; otherwise only tips sent in that guild (served by tips_guild_leaderboard_idx). */
+export function topTippersQuery(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
+  // Aggregate by sender id first and join users for the top rows only.
+  let totals = db
     .selectFrom('tips as t')
-    .innerJoin('users as u', 'u.id', 't.sender_id')
-    .select((eb) => ['u.discord_id', 'u.username', eb.fn.sum<bigint>('t.amount').as('total'), eb.fn.countAll<bigint>().as('tips')])
+    .select((eb) => ['t.sender_id', eb.fn.sum<bigint>('t.amount').as('total'), eb.fn.countAll<bigint>().as('tips')])
     .where('t.currency', '=', currency)
-    .groupBy(['u.discord_id', 'u.username'])
-    .orderBy('total', 'desc')
+    .groupBy('t.sender_id');
+  if (since) totals = totals.where('t.created_at', '>=', since);
+  if (guildId !== null) totals = totals.where('t.guild_id', '=', guildId);
+  return db
+    .selectFrom(totals.as('s'))
+    .innerJoin('users as u', 'u.id', 's.sender_id')
+    .select(['u.discord_id', 'u.username', 's.total', 's.tips'])
+    .orderBy('s.total', 'desc')
     .orderBy('u.discord_id')
     .limit(limit);
-  if (since) q = q.where('t.created_at', '>=', since);
-  return q.execute();
 }
 
 /** At most one write per member per minute: activity is a recency signal, not an audit log. */
@@ -276,11 +295,11 @@ export function takeClaimSlot(db: Db, airdropId: bigint) {
 }
 
 /**
- * Closes up to `limit` expired open airdrops and refunds what is left to their creators, in one statement.
- * SKIP LOCKED leaves an airdrop that is being claimed right now to the next run.
+ * Closes up to `limit` expired open airdrops and refunds what is left to their creators, in one statement; returns
+ * the closed rows. SKIP LOCKED leaves an airdrop that is being claimed right now to the next run.
  */
-export async function expireAirdrops(db: Db, limit: number): Promise<{ expired: number; refunded: number }> {
-  const { rows } = await sql<{ expired: bigint; refunded: bigint }>`
+export async function expireAirdrops(db: Db, limit: number): Promise<Selectable<AirdropsTable>[]> {
+  const { rows } = await sql<Selectable<AirdropsTable>>`
     with picked as (
       select id, creator_id, currency, remaining_amount from airdrops
       where status = 'open' and expires_at <= now()
@@ -289,7 +308,7 @@ export async function expireAirdrops(db: Db, limit: number): Promise<{ expired: 
     ), closed as (
       update airdrops a set status = 'expired', remaining_amount = 0, closed_at = now()
       from picked p where a.id = p.id
-      returning a.id
+      returning a.*
     ), credited as (
       insert into balances (user_id, currency, amount)
       select creator_id, currency, sum(remaining_amount) from picked where remaining_amount > 0
@@ -303,9 +322,8 @@ export async function expireAirdrops(db: Db, limit: number): Promise<{ expired: 
       returning 1
     )
     -- Data-modifying CTEs always run to completion, referenced or not.
-    select (select count(*) from closed) as expired, (select count(*) from journaled) as refunded`.execute(db);
-  const r = rows[0]!;
-  return { expired: Number(r.expired), refunded: Number(r.refunded) };
+    select * from closed order by id`.execute(db);
+  return rows;
 }
 
 // ---------------------------------------------------------------- confirmations
@@ -318,6 +336,24 @@ export async function upsertConfirmation(db: Db, c: { interactionId: string; sen
     .onConflict((oc) => oc.column('interaction_id').doUpdateSet({ interaction_id: sql`excluded.interaction_id` }))
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** Deletes up to `limit` confirmations that expired more than `retention` (an SQL interval) ago, oldest first. */
+export async function deleteExpiredConfirmations(db: Db, retention: string, limit: number): Promise<number> {
+  const result = await db
+    .deleteFrom('tip_confirmations')
+    .where(
+      'id',
+      'in',
+      db
+        .selectFrom('tip_confirmations')
+        .select('id')
+        .where('expires_at', '<', sql<Date>`now() - ${retention}::interval`)
+        .orderBy('expires_at')
+        .limit(limit),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 export function findConfirmation(db: Db, id: bigint) {

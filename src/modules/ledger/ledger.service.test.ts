@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../config';
 import { UserError } from '../../errors';
@@ -6,8 +6,8 @@ import airdropExpiry from '../../jobs/airdrop-expiry.job';
 import { JobRunner } from '../../jobs/job-runner';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { openEscrow } from './ledger.repository';
-import { LedgerService, type DiscordUserRef } from './ledger.service';
+import { openEscrow, topTippersQuery } from './ledger.repository';
+import { LedgerService, type Airdrop, type DiscordUserRef } from './ledger.service';
 
 let t: TestDatabase;
 let ledger: LedgerService;
@@ -303,8 +303,8 @@ describe('airdrops', () => {
     expect((await userError(ledger.claimAirdrop(other.airdrop.id, racers[1]!))).code).toBe('AIRDROP_EXPIRED');
     // Through the scheduled job, as production runs it (advisory lock and all).
     const runner = new JobRunner(createTestContext(t), [airdropExpiry]);
-    expect(await runner.runNow('airdrop-expiry')).toEqual({ status: 'ok', result: { expired: 1 } });
-    expect(await ledger.expireAirdrops()).toBe(0);
+    expect(await runner.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { expired: 1, notUpdated: 0 } });
+    expect(await ledger.expireAirdrops()).toEqual([]);
     const after = await totals('SOL');
     expect(after.escrow).toBe(0n);
     expect(after.balances).toBe(before.balances);
@@ -369,5 +369,144 @@ describe('rain, history and leaderboard', () => {
     const mine = board.rows.find((r) => r.discordId === alice.discordId);
     expect(mine).toEqual({ discordId: alice.discordId, username: 'hist-alice', total: 78_000_000n, tips: 12 });
     expect(board.rows.map((r) => r.total)).toEqual([...board.rows.map((r) => r.total)].sort((x, y) => (x > y ? -1 : x < y ? 1 : 0)));
+  });
+});
+
+describe('per-guild leaderboard', () => {
+  const [g1, g2] = ['710000000000000001', '710000000000000002'];
+
+  it('ranks only the tips and rain sent in the guild; DMs and the bot-wide board see everything', async () => {
+    const [ann, ben, cat, rx] = ['g-ann', 'g-ben', 'g-cat', 'g-rx'].map(user) as [DiscordUserRef, DiscordUserRef, DiscordUserRef, DiscordUserRef];
+    for (const u of [ann, ben, cat]) await fund(u, '100', 'USDC');
+    await ledger.tip({ interactionId: nextId(), sender: ann, receivers: [rx], amount: '5', currency: 'USDC', guildId: g1 });
+    await ledger.tip({ interactionId: nextId(), sender: ben, receivers: [rx], amount: '7', currency: 'USDC', guildId: g2 });
+    await ledger.tip({ interactionId: nextId(), sender: cat, receivers: [rx], amount: '9', currency: 'USDC' });
+    // A large tip goes through confirmation: the stored request keeps its guild.
+    await ledger.setConfirmThreshold(ben, '1', 'USDC');
+    const pending = await ledger.requestTip({ interactionId: nextId(), sender: ben, receivers: [rx], amount: '2', currency: 'USDC', guildId: g1 });
+    expect(pending.status).toBe('confirm');
+    if (pending.status === 'confirm') await ledger.confirmTip(pending.confirmationId, ben);
+    // Rain records the guild it fell in.
+    await ledger.touchActivity(g2, rx);
+    await ledger.rain({ interactionId: nextId(), guildId: g2, sender: ann, amount: '3', currency: 'USDC', count: 1 });
+
+    const rows = async (guildId: string | null) =>
+      (await ledger.leaderboard('USDC', 'day', guildId, 100)).rows.filter((r) => [ann, ben, cat].some((u) => u.discordId === r.discordId)).map((r) => [r.username, r.total, r.tips]);
+    expect(await rows(g1)).toEqual([
+      ['g-ann', 5_000_000n, 1],
+      ['g-ben', 2_000_000n, 1],
+    ]);
+    expect(await rows(g2)).toEqual([
+      ['g-ben', 7_000_000n, 1],
+      ['g-ann', 3_000_000n, 1],
+    ]);
+    expect(await ledger.leaderboard('USDC', 'all', '710000000000000009')).toMatchObject({ guildId: '710000000000000009', rows: [] });
+    expect(await rows(null)).toEqual([
+      // A tie is broken by discord id (ben's is lower).
+      ['g-ben', 9_000_000n, 2],
+      ['g-cat', 9_000_000n, 1],
+      ['g-ann', 8_000_000n, 2],
+    ]);
+    const kinds = await t.db
+      .selectFrom('tips')
+      .select(['kind', 'guild_id'])
+      .where('receiver_id', '=', t.db.selectFrom('users').select('id').where('discord_id', '=', rx.discordId))
+      .orderBy('id')
+      .execute();
+    expect(kinds).toEqual([
+      { kind: 'tip', guild_id: g1 },
+      { kind: 'tip', guild_id: g2 },
+      { kind: 'tip', guild_id: null },
+      { kind: 'tip', guild_id: g1 },
+      { kind: 'rain', guild_id: g2 },
+    ]);
+  });
+
+  it('ledger_tip() still takes the 9 arguments of code deployed before the guild column', async () => {
+    const [a, b] = [user('old-a'), user('old-b')];
+    await fund(a, '1');
+    const interaction = nextId();
+    const { rows } = await sql<{ replayed: boolean; each_amount: bigint }>`
+      select * from ledger_tip(${interaction}, 'tip', 'SOL', 1000::numeric, null, ${a.discordId}, 'old-a', ${[b.discordId]}::text[], ${['old-b']}::text[])`.execute(t.db);
+    expect(rows[0]).toMatchObject({ replayed: false, each_amount: 1000n });
+    const tip = await t.db.selectFrom('tips').select(['guild_id', 'amount']).where('interaction_id', '=', interaction).executeTakeFirstOrThrow();
+    expect(tip).toEqual({ guild_id: null, amount: 1000n });
+  });
+
+  it('the per-guild board is served by tips_guild_leaderboard_idx', async () => {
+    const compiled = topTippersQuery(t.db, 'USDC', new Date(Date.now() - 86_400_000), g1, 10).compile();
+    const plan = await t.db.transaction().execute(async (trx) => {
+      // The test table is tiny, so forbid the sequential scan the planner would rightly prefer here.
+      await sql`set local enable_seqscan = off`.execute(trx);
+      const r = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
+      return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+    });
+    expect(plan).toContain('tips_guild_leaderboard_idx');
+  });
+});
+
+describe('airdrop-expiry job', () => {
+  it('tells Discord about each closed airdrop after the commit; a failure is logged and changes nothing else', async () => {
+    const creator = user('exp-creator');
+    await fund(creator, '5');
+    const drops: Airdrop[] = [];
+    for (let i = 0; i < 2; i++) {
+      drops.push((await ledger.createAirdrop({ interactionId: nextId(), creator, amount: '1', claims: 2, durationSeconds: 60, guildId: null, channelId: null })).airdrop);
+    }
+    await ledger.claimAirdrop(drops[0]!.id, user('exp-claimer'));
+    await t.db.updateTable('airdrops').set({ expires_at: new Date(Date.now() - 1000) }).where('id', 'in', drops.map((d) => d.id)).execute();
+
+    const ctx = createTestContext(t);
+    const seen: Array<{ id: bigint; status: string; claims: number; committed: string | undefined }> = [];
+    ctx.services.ledger.attachDiscord({
+      async airdropClosed(a: Airdrop) {
+        // Called after the commit: another connection already sees the airdrop closed.
+        const committed = (await t.db.selectFrom('airdrops').select('status').where('id', '=', a.id).executeTakeFirst())?.status;
+        seen.push({ id: a.id, status: a.status, claims: a.claims_made, committed });
+        if (a.id === drops[1]!.id) throw new Error('Unknown Message');
+      },
+    });
+    const runner = new JobRunner(ctx, [airdropExpiry]);
+    expect(await runner.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { expired: 2, notUpdated: 1 } });
+    expect(seen).toEqual([
+      { id: drops[0]!.id, status: 'expired', claims: 1, committed: 'expired' },
+      { id: drops[1]!.id, status: 'expired', claims: 0, committed: 'expired' },
+    ]);
+    expect(await ledger.balance(creator.discordId, 'SOL')).toBe(5n * SOL - SOL / 2n);
+    const refunds = await t.db.selectFrom('journal').select(['ref', 'amount']).where('type', '=', 'airdrop_refund').where('ref', 'in', drops.map((d) => `airdrop:${d.id}`)).orderBy('ref').execute();
+    expect(refunds).toEqual(
+      [
+        { ref: `airdrop:${drops[0]!.id}`, amount: SOL / 2n },
+        { ref: `airdrop:${drops[1]!.id}`, amount: SOL },
+      ].sort((x, y) => (x.ref < y.ref ? -1 : 1)),
+    );
+    expect(await journalMatchesBalances()).toEqual([]);
+  });
+
+  it('deletes tip confirmations expired for more than a day, in batches, and keeps the recent ones', async () => {
+    const [s1, r1] = [user('conf-s'), user('conf-r')];
+    await fund(s1, '100');
+    const ids: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      const o = await ledger.requestTip({ interactionId: nextId(), sender: s1, receivers: [r1], amount: '20' });
+      if (o.status !== 'confirm') throw new Error('expected a confirmation');
+      ids.push(o.confirmationId);
+    }
+    await ledger.cancelTip(ids[0]!, s1);
+    await ledger.confirmTip(ids[1]!, s1);
+    const ago = (interval: string) => sql<Date>`now() - ${interval}::interval`;
+    await t.db.updateTable('tip_confirmations').set({ expires_at: ago('2 days') }).where('id', 'in', [ids[0]!, ids[1]!, ids[2]!]).execute();
+    // Expired, but less than a day ago: kept.
+    await t.db.updateTable('tip_confirmations').set({ expires_at: ago('23 hours') }).where('id', '=', ids[3]!).execute();
+    const before = await snapshot();
+
+    const runner = new JobRunner(createTestContext(t), [airdropExpiry]);
+    expect(await runner.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { confirmationsDeleted: 3 } });
+    const left = await t.db.selectFrom('tip_confirmations').select('id').where('id', 'in', ids).execute();
+    expect(left.map((r) => r.id)).toEqual([ids[3]!]);
+    // Only confirmations go: the confirmed tip's money, journal and tip rows stay.
+    expect(await snapshot()).toEqual(before);
+    expect(await ledger.cleanupConfirmations()).toBe(0);
+    expect((await userError(ledger.confirmTip(ids[2]!, s1))).code).toBe('CONFIRMATION_NOT_FOUND');
   });
 });

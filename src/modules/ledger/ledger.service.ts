@@ -24,6 +24,8 @@ export interface TipRequest {
   currency?: string | null;
   note?: string | null;
   kind?: TipKind;
+  /** Where it was sent (feeds the per-guild /leaderboard); null or absent in DMs. */
+  guildId?: string | null;
 }
 
 export interface TipResult {
@@ -57,11 +59,23 @@ export interface HistoryEntry {
 export type LeaderboardPeriod = 'day' | 'week' | 'month' | 'all';
 export type Airdrop = Selectable<AirdropsTable>;
 
+/**
+ * Discord side effects of work that runs without an interaction (the airdrop-expiry job); attached by whoever owns
+ * the Discord client (main wiring, tests). Implemented in ledger.discord.ts.
+ */
+export interface AirdropEffects {
+  /** Shows on the airdrop's message that it ended (claim count, disabled Claim button). */
+  airdropClosed(airdrop: Airdrop): Promise<void>;
+}
+
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 6;
 const MAX_RECIPIENTS = 25;
 const NOTE_MAX = 200;
 const CONFIRM_TTL_MS = 5 * 60_000;
+/** Decided or expired tip confirmations are kept this long after expiry (for support), then deleted. */
+const CONFIRM_RETENTION = '1 day';
+const CONFIRM_CLEANUP_BATCH = 5000;
 const PERIOD_MS: Record<Exclude<LeaderboardPeriod, 'all'>, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000 };
 
 /** How far back /rain looks for active members. */
@@ -78,6 +92,8 @@ interface StoredTipRequest {
   currency: string;
   note: string | null;
   kind: TipKind;
+  /** Absent in requests stored before tips recorded their guild. */
+  guildId?: string | null;
 }
 
 /**
@@ -88,6 +104,7 @@ interface StoredTipRequest {
 export class LedgerService {
   readonly currencies: Currencies;
   private readonly confirmAbove: Map<string, bigint>;
+  private effects: AirdropEffects | undefined;
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -99,6 +116,15 @@ export class LedgerService {
       const currency = this.currencies.get(code);
       this.confirmAbove.set(currency.code, parseAmount(amount, currency));
     }
+  }
+
+  /** Called by whoever owns the Discord client (main wiring, the bot harness in tests). */
+  attachDiscord(effects: AirdropEffects | undefined): void {
+    this.effects = effects;
+  }
+
+  get discord(): AirdropEffects | undefined {
+    return this.effects;
   }
 
   format(amount: bigint, currency: string): string {
@@ -141,6 +167,7 @@ export class LedgerService {
       currency: plan.currency.code,
       note: plan.note,
       kind: plan.kind,
+      guildId: plan.guildId,
     };
     const row = await repo.upsertConfirmation(this.db, {
       interactionId: req.interactionId,
@@ -211,6 +238,7 @@ export class LedgerService {
       amount,
       currency: currency.code,
       kind: 'rain',
+      guildId: req.guildId,
     });
   }
 
@@ -260,12 +288,12 @@ export class LedgerService {
     return { entries, page: p, pages, total };
   }
 
-  /** Top senders of tips and rain in the period. */
-  async leaderboard(currency: string | null | undefined, period: LeaderboardPeriod, limit = 10) {
+  /** Top senders of tips and rain in the period: those sent in `guildId`, or bot-wide when it is null (DMs). */
+  async leaderboard(currency: string | null | undefined, period: LeaderboardPeriod, guildId: string | null = null, limit = 10) {
     const c = this.currencies.get(currency);
     const since = period === 'all' ? null : new Date(Date.now() - PERIOD_MS[period]);
-    const rows = await repo.topTippers(this.db, c.code, since, limit);
-    return { currency: c, period, rows: rows.map((r) => ({ discordId: r.discord_id, username: r.username, total: BigInt(r.total), tips: Number(r.tips) })) };
+    const rows = await repo.topTippers(this.db, c.code, since, guildId, limit);
+    return { currency: c, period, guildId, rows: rows.map((r) => ({ discordId: r.discord_id, username: r.username, total: BigInt(r.total), tips: Number(r.tips) })) };
   }
 
   /** Marks the user as active in the guild (feeds /rain). */
@@ -380,13 +408,26 @@ export class LedgerService {
     );
   }
 
-  /** Refunds the unclaimed rest of every expired open airdrop to its creator. Returns how many were closed. */
-  async expireAirdrops(batch = 500): Promise<number> {
+  /**
+   * Refunds the unclaimed rest of every expired open airdrop to its creator. Returns the airdrops it closed, as
+   * committed (the caller shows them as ended in Discord: see AirdropEffects).
+   */
+  async expireAirdrops(batch = 500): Promise<Airdrop[]> {
+    const closed: Airdrop[] = [];
+    for (;;) {
+      const rows = await this.retrying(() => this.db.transaction().execute((trx) => repo.expireAirdrops(trx, batch)));
+      closed.push(...rows);
+      if (rows.length < batch) return closed;
+    }
+  }
+
+  /** Deletes tip confirmations that expired more than a day ago (pending, confirmed or canceled). Returns how many. */
+  async cleanupConfirmations(): Promise<number> {
     let total = 0;
     for (;;) {
-      const { expired } = await this.retrying(() => this.db.transaction().execute((trx) => repo.expireAirdrops(trx, batch)));
-      total += expired;
-      if (expired < batch) return total;
+      const n = await repo.deleteExpiredConfirmations(this.db, CONFIRM_RETENTION, CONFIRM_CLEANUP_BATCH);
+      total += n;
+      if (n < CONFIRM_CLEANUP_BATCH) return total;
     }
   }
 
@@ -416,11 +457,21 @@ export class LedgerService {
       receivers: unique.map(strip),
       note,
       kind: req.kind ?? ('tip' as TipKind),
+      guildId: req.guildId ?? null,
     };
   }
 
   private tipArgs(interactionId: string, plan: ReturnType<LedgerService['planTip']>) {
-    return { interactionId, kind: plan.kind, currency: plan.currency.code, each: plan.each, note: plan.note, sender: plan.sender, receivers: plan.receivers };
+    return {
+      interactionId,
+      kind: plan.kind,
+      currency: plan.currency.code,
+      each: plan.each,
+      note: plan.note,
+      sender: plan.sender,
+      receivers: plan.receivers,
+      guildId: plan.guildId,
+    };
   }
 
   private async executeTip(interactionId: string, plan: ReturnType<LedgerService['planTip']>): Promise<TipResult> {

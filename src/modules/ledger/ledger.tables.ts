@@ -1,7 +1,7 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 
-// Kysely view of migrations/2026_11_23_001000_ledger.ts. Amounts are NUMERIC(39,0) base units, read as bigint.
+// Kysely view of migrations/2026_11_23_001000_ledger.ts (+ 001010 tip_settings, 140000 tips.guild_id). Amounts are NUMERIC(39,0) base units, read as bigint.
 
 type Amount = ColumnType<bigint, bigint | string, bigint | string>;
 
@@ -52,6 +52,8 @@ export interface TipsTable {
   amount: Amount;
   currency: string;
   note: string | null;
+  /** Where it was sent (migration 2026_11_23_140000); null in DMs and for tips from before that migration. */
+  guild_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 

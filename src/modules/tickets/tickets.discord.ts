@@ -7,12 +7,14 @@ import {
   ChannelType,
   EmbedBuilder,
   ModalBuilder,
+  PermissionFlagsBits,
   StringSelectMenuBuilder,
   TextInputBuilder,
   TextInputStyle,
   ThreadAutoArchiveDuration,
   type Client,
   type Interaction,
+  type Message,
   type MessageCreateOptions,
   type ThreadChannel,
 } from 'discord.js';
@@ -72,6 +74,16 @@ export async function ticketActor(interaction: Interaction, ctx: AppContext): Pr
     isStaff = Array.isArray(roles) ? roles.includes(staffRole) : roles.cache.has(staffRole);
   }
   return { discordId: interaction.user.id, username: interaction.user.username, isStaff };
+}
+
+/** `ticketActor` for someone writing in a thread: the same rules, from the message's author and member. */
+export async function messageTicketActor(message: Message, ctx: AppContext): Promise<TicketActor> {
+  const dbRole = await ctx.services.users.roleOf(message.author.id);
+  const perms = message.member?.permissions;
+  let isStaff = dbRole === 'ADMIN' || dbRole === 'SUPPORT' || !!perms?.any([PermissionFlagsBits.ManageGuild, PermissionFlagsBits.ManageMessages]);
+  const staffRole = ctx.config.TICKETS_STAFF_ROLE_ID;
+  if (!isStaff && staffRole) isStaff = message.member?.roles.cache.has(staffRole) ?? false;
+  return { discordId: message.author.id, username: message.author.username, isStaff };
 }
 
 /** The ticket id from an explicit option, else the ticket whose thread this is. */
