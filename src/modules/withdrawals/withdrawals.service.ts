@@ -339,11 +339,13 @@ export class WithdrawalsService {
     const height = await getBlockHeight(conn);
     const status = await getSignatureStatus(conn, w.signature);
     if (status.status !== 'not-found') {
+      // A `processed` result (success or failure) can still be rolled back with its fork, and the same bytes land
+      // elsewhere: refunding on a processed failure could pay twice. Act only on confirmed results.
+      if (status.status === 'processed') return 'waiting';
       if (status.err !== null && status.err !== undefined) {
         const refunded = await this.refund(w, ['approved', 'sent'], w.signature, `payout ${w.signature} failed on chain: ${JSON.stringify(status.err)}`);
         return refunded ? 'refunded' : 'waiting';
       }
-      if (status.status === 'processed') return 'waiting';
       const confirmed = await repo.markConfirmed(this.db, w.id, w.signature);
       if (confirmed) {
         this.log?.info({ withdrawalId: w.id, signature: w.signature }, 'withdrawal confirmed');

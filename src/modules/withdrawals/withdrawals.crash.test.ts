@@ -1,0 +1,436 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Keypair, SystemProgram } from '@solana/web3.js';
+import bs58 from 'bs58';
+import { sql } from 'kysely';
+import nacl from 'tweetnacl';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../app-context';
+import { generateTreasury } from '../../chain/treasury';
+import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import { createTestContext } from '../../testing/test-context';
+import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import type { DiscordUserRef } from '../ledger/ledger.service';
+import { startRpcGate, type RpcGate } from './testing/rpc-gate';
+import type { Withdrawal } from './withdrawals.service';
+
+/*
+ * "A restart in any state ends with exactly one payout or a refund", with real process deaths: a worker process
+ * (testing/withdrawal-worker.ts: config + createServices as the app builds them, running the processor job in a
+ * loop) is SIGKILLed once the withdrawal row shows the state under test and the worker is provably stuck in the
+ * next step — held in an RPC call by a loopback gate between it and the emulator, or parked by an emulator fault.
+ * Then a freshly built set of services runs the processor to completion and the chain and the ledger are checked.
+ */
+
+const WORKER = fileURLToPath(new URL('./testing/withdrawal-worker.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SOL = 1_000_000_000n;
+const WAIT_MS = 15_000;
+
+let t: TestDatabase;
+let emu: SolanaEmulator;
+let gate: RpcGate;
+let ctx: AppContext;
+let env: Record<string, string>;
+let treasuryKey: Keypair;
+let worker: Worker | undefined;
+
+beforeAll(async () => {
+  [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
+  gate = await startRpcGate(emu.rpcUrl);
+  const usdc = (await emu.createMint(6)).toBase58();
+  const { treasury, secretJson } = generateTreasury();
+  treasuryKey = Keypair.fromSecretKey(Uint8Array.from(JSON.parse(secretJson) as number[]));
+  emu.fund(treasury.publicKey, 100n * SOL);
+  env = {
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: t.url,
+    SOLANA_RPC_URL: emu.rpcUrl,
+    SOLANA_WS_URL: emu.wsUrl,
+    TREASURY_SECRET_KEY: secretJson,
+    LEDGER_TOKENS: `USDC:${usdc}:6`,
+    WITHDRAW_MAX_ATTEMPTS: '2',
+  };
+  ctx = createTestContext(t, env);
+});
+
+afterEach(async () => {
+  await worker?.kill();
+  worker = undefined;
+  gate.reset();
+});
+
+afterAll(async () => {
+  await Promise.all([worker?.kill(), spare?.kill()]);
+  expect(emu?.failures).toEqual([]);
+  await gate?.close();
+  await emu?.close();
+  await t?.drop();
+});
+
+// ------------------------------------------------------------------------------------------ the worker process
+
+interface Worker {
+  readonly proc: ChildProcess;
+  /** Resolves once booted (config, database, services built); rejects if it exits first. */
+  readonly ready: Promise<void>;
+  /** Starts the processor loop. */
+  go(): void;
+  /** SIGKILL, resolved once the process is gone. */
+  kill(): Promise<void>;
+  output(): string;
+}
+
+/** Spawns a worker with the file's config, its RPC going through the gate. */
+function spawnWorker(): Worker {
+  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    cwd: REPO_ROOT,
+    env: { ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let booted: () => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    booted = resolve;
+    proc.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) while booting\n${out.slice(-4000)}`)));
+  });
+  ready.catch(() => undefined);
+  proc.stdout!.on('data', (c: Buffer) => {
+    out = (out + c.toString()).slice(-8000);
+    if (out.includes('withdrawal-worker ready\n')) booted();
+  });
+  proc.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  return {
+    proc,
+    ready,
+    go: () => proc.stdin!.write('go\n'),
+    kill: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      await exited;
+    },
+    output: () => out.slice(-4000),
+  };
+}
+
+// Booting a worker (tsx + the app's module graph) dominates this file's time, so the next default worker boots
+// while the current one runs.
+let spare: Worker | undefined;
+
+async function startWorker(opts: { prefetch?: boolean } = {}): Promise<Worker> {
+  const w = spare ?? spawnWorker();
+  spare = opts.prefetch === false ? undefined : spawnWorker();
+  let booted = false;
+  void w.ready.then(() => (booted = true));
+  await until('worker booted', () => booted, w);
+  w.go();
+  return w;
+}
+
+/** Polls until `check` holds (bounded); fails early if the worker died on its own. */
+async function until(what: string, check: () => Promise<boolean> | boolean, w?: Worker): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    if (await check()) return;
+    if (w && (w.proc.exitCode !== null || w.proc.signalCode !== null)) {
+      throw new Error(`worker exited (${w.proc.exitCode ?? w.proc.signalCode}) before: ${what}\n${w.output()}`);
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}${w ? `\n${w.output()}` : ''}`);
+    await sleep(10);
+  }
+}
+
+/**
+ * Kills the worker and checks it really died by the signal (not of its own accord in between). Then waits for
+ * the server to drop the dead session and with it the per-withdrawal advisory lock, so that what follows does
+ * not depend on how fast Postgres notices.
+ */
+async function killWorker(w: Worker): Promise<void> {
+  await w.kill();
+  expect(w.proc.signalCode).toBe('SIGKILL');
+  await until('the dead worker\'s withdrawal locks released', async () => {
+    const { rows } = await sql<{ n: number }>`
+      select count(*)::int as n from pg_locks
+      where locktype = 'advisory' and classid = ${0x5014} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
+    return rows[0]!.n === 0;
+  });
+}
+
+// ------------------------------------------------------------------------------------------ fixtures
+
+let seq = 0;
+const admin = { discordId: '100000000000000001', username: 'ops' };
+
+/** A member with a verified wallet (the app's payout destination) and `amount` SOL credited. */
+async function member(amount = '5'): Promise<DiscordUserRef & { wallet: string }> {
+  const user = { discordId: `6${String(++seq).padStart(17, '0')}`, username: `crash${seq}` };
+  const kp = nacl.sign.keyPair();
+  const address = bs58.encode(kp.publicKey);
+  const link = await ctx.services.wallets.createLink({ ...user, publicUrl: 'http://127.0.0.1:3000' });
+  const { message } = await ctx.services.wallets.messageFor(link.nonce, address);
+  await ctx.services.wallets.verify({ nonce: link.nonce, address, signature: bs58.encode(nacl.sign.detached(Buffer.from(message, 'utf8'), kp.secretKey)) });
+  await ctx.services.ledger.adminCredit({ idempotencyKey: `crash-fund-${user.discordId}`, user, amount, currency: 'SOL', actor: admin });
+  return { ...user, wallet: address };
+}
+
+async function withdraw(u: DiscordUserRef, amount: string): Promise<Withdrawal> {
+  const { withdrawal } = await ctx.services.withdrawals.request({ interactionId: `crash-w-${++seq}`, user: u, amount, currency: 'SOL' });
+  expect(withdrawal).toMatchObject({ status: 'approved', signature: null });
+  return withdrawal;
+}
+
+const row = (id: bigint) => t.db.selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+async function rpcRaw(method: string, params: unknown[]): Promise<{ result?: unknown; error?: unknown }> {
+  const res = await fetch(emu.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
+  return (await res.json()) as { result?: unknown; error?: unknown };
+}
+const rpc = async <T>(method: string, params: unknown[]): Promise<T> => (await rpcRaw(method, params)).result as T;
+const landed = async (signature: string) =>
+  (await rpc<{ value: unknown[] }>('getSignatureStatuses', [[signature], { searchTransactionHistory: true }])).value[0] !== null;
+/** Landed transactions that touched the destination (a fresh address): the payout count. */
+const payoutsTo = async (address: string) => (await rpc<unknown[]>('getSignaturesForAddress', [address])).length;
+
+/**
+ * The restart: services built afresh from config (new Connection, no memory of the dead process) run the
+ * processor, as the job would every few seconds, until the withdrawal is final.
+ */
+async function recover(id: bigint): Promise<Withdrawal> {
+  const fresh = createTestContext(t, env).services.withdrawals;
+  let w = await row(id);
+  await until(`withdrawal ${id} final after restart`, async () => {
+    await fresh.processPending();
+    w = await row(id);
+    return w.status === 'confirmed' || w.status === 'refunded';
+  });
+  return w;
+}
+
+/**
+ * Exactly one payout of the amount, or none and a full refund; no replaced (or refunded) transaction ever landed;
+ * the member's and the whole ledger's sums add up; one journal entry for the debit and at most one for a refund.
+ */
+async function expectSettled(u: DiscordUserRef & { wallet: string }, w: Withdrawal, outcome: 'paid' | 'refunded', credited: bigint) {
+  expect(w.status).toBe(outcome === 'paid' ? 'confirmed' : 'refunded');
+  expect(await payoutsTo(u.wallet)).toBe(outcome === 'paid' ? 1 : 0);
+  expect(emu.balance(u.wallet)).toBe(outcome === 'paid' ? w.amount : 0n);
+  for (const s of [...w.previous_signatures, ...(outcome === 'refunded' && w.signature ? [w.signature] : [])]) expect(await landed(s)).toBe(false);
+
+  const balance = await ctx.services.ledger.balance(u.discordId, 'SOL');
+  const open = await t.db
+    .selectFrom('withdrawals')
+    .select(['amount', 'fee'])
+    .where('user_id', '=', w.user_id)
+    .where('status', 'in', ['requested', 'approved', 'sent', 'failed'])
+    .execute();
+  const pending = open.reduce((a, x) => a + x.amount + x.fee, 0n);
+  expect(balance + pending).toBe(credited - (outcome === 'paid' ? w.amount + w.fee : 0n));
+  await expectLedgerConserved();
+
+  const journal = await t.db
+    .selectFrom('journal')
+    .select(['idempotency_key', 'type', 'amount'])
+    .where('idempotency_key', 'in', [`withdraw:${w.id}`, `withdraw_refund:${w.id}`])
+    .orderBy('id')
+    .execute();
+  expect(journal).toEqual([
+    { idempotency_key: `withdraw:${w.id}`, type: 'withdrawal', amount: w.amount + w.fee },
+    ...(outcome === 'refunded' ? [{ idempotency_key: `withdraw_refund:${w.id}`, type: 'withdrawal_refund', amount: w.amount + w.fee }] : []),
+  ]);
+  const dupes = await t.db
+    .selectFrom('journal')
+    .select('idempotency_key')
+    .groupBy('idempotency_key')
+    .having((eb) => eb.fn.countAll(), '>', 1)
+    .execute();
+  expect(dupes).toEqual([]);
+}
+
+/** All SOL balances + open withdrawals = credited − confirmed withdrawals, over every member in this file. */
+async function expectLedgerConserved(): Promise<void> {
+  const sum = (xs: { n: string | bigint | number | null }[]) => BigInt(xs[0]?.n ?? 0);
+  const balances = await t.db.selectFrom('balances').select((eb) => eb.fn.sum<string>('amount').as('n')).where('currency', '=', 'SOL').execute();
+  const credited = await t.db
+    .selectFrom('journal')
+    .select((eb) => eb.fn.sum<string>('amount').as('n'))
+    .where('currency', '=', 'SOL')
+    .where('type', '=', 'admin_credit')
+    .execute();
+  const ws = await t.db.selectFrom('withdrawals').select(['status', 'amount', 'fee']).where('currency', '=', 'SOL').execute();
+  const total = (statuses: string[]) => ws.filter((x) => statuses.includes(x.status)).reduce((a, x) => a + x.amount + x.fee, 0n);
+  expect(sum(balances) + total(['requested', 'approved', 'sent', 'failed'])).toBe(sum(credited) - total(['confirmed']));
+}
+
+// ------------------------------------------------------------------------------------------ the states
+
+describe('withdrawal outbox survives SIGKILL in every state', () => {
+  it('killed after the debit, while building the transaction (nothing signed yet): paid once after restart', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    // The worker's first step is sign(): it blocks fetching the blockhash, before anything is persisted.
+    gate.hold('getLatestBlockhash');
+    worker = await startWorker();
+    await until('worker blocked in sign()', () => gate.held('getLatestBlockhash') > 0, worker);
+    await killWorker(worker);
+
+    expect(await row(w.id)).toMatchObject({ status: 'approved', signature: null, attempts: 0 });
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ attempts: 1, previous_signatures: [] });
+    await expectSettled(u, after, 'paid', 5n * SOL);
+  });
+
+  it('killed with the signed transaction committed but not yet sent: the same signature is sent, paid once', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    gate.hold('sendTransaction');
+    worker = await startWorker();
+    await until('worker blocked sending', () => gate.held('sendTransaction') > 0, worker);
+    await killWorker(worker);
+
+    const killed = await row(w.id);
+    expect(killed).toMatchObject({ status: 'approved', attempts: 1 });
+    expect(killed.signature).toBeTruthy();
+    expect(await landed(killed.signature!)).toBe(false);
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ signature: killed.signature, attempts: 1, previous_signatures: [] });
+    await expectSettled(u, after, 'paid', 5n * SOL);
+  });
+
+  it('killed after the send landed but before it was recorded: no second payout', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    // Delivered to the emulator, answer withheld: the worker dies not knowing it sent.
+    gate.hold('sendTransaction', { forward: true });
+    worker = await startWorker();
+    await until('send delivered, worker waiting for the answer', () => gate.held('sendTransaction') > 0, worker);
+    await killWorker(worker);
+
+    const killed = await row(w.id);
+    expect(killed).toMatchObject({ status: 'approved', attempts: 1 });
+    expect(await landed(killed.signature!)).toBe(true);
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ signature: killed.signature, attempts: 1 });
+    await expectSettled(u, after, 'paid', 5n * SOL);
+  });
+
+  it('killed while sent and landed but not yet confirmed: confirms without a rebuild, paid once', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    // The payout lands but stays `processed` for a while; the worker records `sent` and is held asking for its status.
+    emu.faults.delayConfirmation(1_500);
+    gate.hold('getSignatureStatuses');
+    worker = await startWorker();
+    await until('row sent, worker held reading the status', async () => gate.held('getSignatureStatuses') > 0 && (await row(w.id)).status === 'sent', worker);
+    await killWorker(worker);
+
+    const killed = await row(w.id);
+    expect(killed).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(await landed(killed.signature!)).toBe(true);
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ signature: killed.signature, attempts: 1, previous_signatures: [] });
+    await expectSettled(u, after, 'paid', 5n * SOL);
+  });
+
+  it('killed with two payouts sent but dropped, then blockhashes expire: one is rebuilt and paid once, the other expires on its last attempt too and is refunded in full', async () => {
+    const [u1, u2] = [await member('3'), await member()];
+    const [w1, w2] = [await withdraw(u1, '2'), await withdraw(u2, '1')];
+    // Both first sends are swallowed by the cluster; the next send (w1's re-send of the same bytes) is held.
+    emu.faults.dropNextSend();
+    emu.faults.dropNextSend();
+    gate.hold('sendTransaction', { after: 2 });
+    worker = await startWorker();
+    await until('both rows sent, a re-send held', async () => gate.held('sendTransaction') > 0 && (await row(w2.id)).status === 'sent', worker);
+    await killWorker(worker);
+
+    const [k1, k2] = [await row(w1.id), await row(w2.id)];
+    expect(k1).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(k2).toMatchObject({ status: 'sent', attempts: 1 });
+    expect([await landed(k1.signature!), await landed(k2.signature!)]).toEqual([false, false]);
+
+    // The restarted processor finds both expired and rebuilds them (the last of WITHDRAW_MAX_ATTEMPTS=2);
+    // w1's replacement is dropped as well.
+    emu.expireBlockhashes();
+    emu.faults.dropNextSend();
+    await createTestContext(t, env).services.withdrawals.processPending();
+    expect(await row(w1.id)).toMatchObject({ status: 'sent', attempts: 2, previous_signatures: [k1.signature] });
+    emu.expireBlockhashes();
+
+    const [a1, a2] = [await recover(w1.id), await recover(w2.id)];
+    expect(a1).toMatchObject({ attempts: 2, failure_reason: 'payout not confirmed after 2 attempts' });
+    expect(a2).toMatchObject({ attempts: 2, previous_signatures: [k2.signature] });
+    expect(a2.signature).not.toBe(k2.signature);
+    await expectSettled(u1, a1, 'refunded', 3n * SOL);
+    await expectSettled(u2, a2, 'paid', 5n * SOL);
+    expect(await ctx.services.ledger.balance(u1.discordId, 'SOL')).toBe(3n * SOL);
+  });
+
+  it('killed after the last rebuild was committed, before its first send, and down until it expired: refunded; the signed bytes can never pay', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    emu.faults.dropNextSend();
+    gate.hold('sendTransaction', { after: 1 });
+    worker = await startWorker();
+    await until('first send dropped, re-send held', async () => gate.held('sendTransaction') > 0 && (await row(w.id)).status === 'sent', worker);
+    await killWorker(worker);
+    const dropped = (await row(w.id)).signature!;
+
+    // A second worker finds the blockhash dead, commits the replacement (attempt 2 of 2) and is killed sending it.
+    gate.reset();
+    gate.hold('sendTransaction');
+    emu.expireBlockhashes();
+    worker = await startWorker({ prefetch: false });
+    await until('replacement committed, its send held', () => gate.held('sendTransaction') > 0, worker);
+    await killWorker(worker);
+
+    const killed = await row(w.id);
+    expect(killed).toMatchObject({ status: 'approved', attempts: 2, previous_signatures: [dropped] });
+    expect(await landed(killed.signature!)).toBe(false);
+    // Nothing runs until the replacement's blockhash is dead as well: the restart's send is refused, then refund.
+    emu.expireBlockhashes();
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ signature: killed.signature, attempts: 2, failure_reason: 'payout not confirmed after 2 attempts' });
+    await expectSettled(u, after, 'refunded', 5n * SOL);
+
+    // Someone replaying the stored wire bytes (with or without preflight) cannot make the refunded payout land.
+    expect(await rpcRaw('sendTransaction', [killed.serialized_tx, { encoding: 'base64' }])).toMatchObject({ error: { message: expect.stringMatching(/blockhash/i) } });
+    await rpcRaw('sendTransaction', [killed.serialized_tx, { encoding: 'base64', skipPreflight: true }]);
+    expect(await landed(killed.signature!)).toBe(false);
+    expect(await payoutsTo(u.wallet)).toBe(0);
+  });
+});
+
+describe('outbox findings', () => {
+  it('a payout that failed on chain is refunded only once the failure is confirmed: a processed failure may still be rolled back', async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    const svc = createTestContext(t, env).services.withdrawals;
+    const signed = await svc.sign(w.id);
+
+    // The treasury is emptied after signing, and the signed bytes reach the cluster without preflight (as a
+    // re-broadcast by any node that saw them would): it lands failed, and stays `processed` for a while.
+    const left = emu.balance(treasuryKey.publicKey) - SOL / 100n;
+    await emu.sendAs(treasuryKey, [SystemProgram.transfer({ fromPubkey: treasuryKey.publicKey, toPubkey: Keypair.generate().publicKey, lamports: left })]);
+    emu.faults.delayConfirmation(3_000);
+    await rpcRaw('sendTransaction', [signed.serialized_tx, { encoding: 'base64', skipPreflight: true }]);
+    emu.fund(treasuryKey.publicKey, 100n * SOL);
+
+    const commitment = async () =>
+      (await rpc<{ value: ({ confirmationStatus: string; err: unknown } | null)[] }>('getSignatureStatuses', [[signed.signature], { searchTransactionHistory: true }])).value[0];
+    expect(await commitment()).toMatchObject({ confirmationStatus: 'processed', err: { InstructionError: expect.anything() } });
+    const seen = await svc.advance(w.id);
+    // Only meaningful while the failure is still unconfirmed; the delay makes that the case.
+    expect(await commitment()).toMatchObject({ confirmationStatus: 'processed' });
+    expect(seen.status).toBe('sent');
+
+    const after = await recover(w.id);
+    expect(after).toMatchObject({ status: 'refunded', signature: signed.signature, failure_reason: expect.stringMatching(/failed on chain/) });
+    expect(emu.balance(u.wallet)).toBe(0n);
+    expect(await ctx.services.ledger.balance(u.discordId, 'SOL')).toBe(5n * SOL);
+    await expectLedgerConserved();
+  });
+});
