@@ -48,6 +48,7 @@ export interface StartOptions {
 export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config = parseConfig({}), log?: Logger): Services {
   const chain = new ChainService(config);
   const currencies = Currencies.fromConfig(config);
+  const users = new UsersService(db);
   const wallets = new WalletsService(db, metrics);
   // Payouts go only to the member's verified wallet.
   const withdrawals = new WithdrawalsService(
@@ -63,8 +64,8 @@ export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES }, log),
     ledger: new LedgerService(db, config),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
-    tickets: new TicketsService(db, new UsersService(db), metrics),
-    users: new UsersService(db),
+    tickets: new TicketsService(db, users, metrics),
+    users,
     wallets,
     withdrawals,
   };

@@ -7,6 +7,7 @@ import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.repository';
+import * as users from '../users/users.repository';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import * as repo from './deposits.repository';
 import type { DepositsTable } from './deposits.tables';
@@ -83,7 +84,7 @@ export class DepositsService {
     if (existing) return this.intent(existing, true);
 
     const deposit = await this.db.transaction().execute(async (trx) => {
-      const userId = await ledger.ensureUser(trx, req.user);
+      const userId = await users.ensureId(trx, req.user);
       if ((await repo.countPendingOfUser(trx, userId)) >= MAX_OPEN_DEPOSITS) {
         throw new UserError(
           'TOO_MANY_DEPOSITS',

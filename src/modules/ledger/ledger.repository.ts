@@ -1,13 +1,9 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
+import type { UserRef } from '../users/users.repository';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
-
-export interface UserRef {
-  discordId: string;
-  username: string;
-}
 
 export interface TipRow {
   replayed: boolean;
@@ -40,31 +36,6 @@ export async function tip(
       ${args.guildId}::text
     )`.execute(db);
   return rows[0]!;
-}
-
-/** Inserts missing users (sorted, so concurrent batches cannot deadlock) and returns discord id → user id. */
-export async function ensureUsers(db: Db, users: UserRef[]): Promise<Map<string, bigint>> {
-  if (users.length === 0) return new Map();
-  const sorted = [...new Map(users.map((u) => [u.discordId, u])).values()].sort((a, b) => (a.discordId < b.discordId ? -1 : 1));
-  await db
-    .insertInto('users')
-    .values(sorted.map((u) => ({ discord_id: u.discordId, username: u.username })))
-    .onConflict((oc) => oc.column('discord_id').doNothing())
-    .execute();
-  const rows = await db
-    .selectFrom('users')
-    .select(['id', 'discord_id'])
-    .where('discord_id', 'in', sorted.map((u) => u.discordId))
-    .execute();
-  return new Map(rows.map((r) => [r.discord_id, r.id]));
-}
-
-export async function ensureUser(db: Db, user: UserRef): Promise<bigint> {
-  return (await ensureUsers(db, [user])).get(user.discordId)!;
-}
-
-export function findUserByDiscordId(db: Db, discordId: string) {
-  return db.selectFrom('users').select(['id', 'discord_id', 'username']).where('discord_id', '=', discordId).executeTakeFirst();
 }
 
 export function balancesOf(db: Db, userId: bigint) {

@@ -5,6 +5,7 @@ import { UserError } from '../../errors';
 import { parseAmount } from './amounts';
 import { Currencies, type Currency } from './currencies';
 import * as repo from './ledger.repository';
+import * as users from '../users/users.repository';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 /** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
@@ -133,14 +134,14 @@ export class LedgerService {
 
   /** Every currency, zero when the user never held it. */
   async balances(user: DiscordUserRef): Promise<Array<{ currency: Currency; amount: bigint }>> {
-    const found = await repo.findUserByDiscordId(this.db, user.discordId);
+    const found = await users.findByDiscordId(this.db, user.discordId);
     const rows = found ? await repo.balancesOf(this.db, found.id) : [];
     const held = new Map(rows.map((r) => [r.currency, r.amount]));
     return this.currencies.all.map((currency) => ({ currency, amount: held.get(currency.code) ?? 0n }));
   }
 
   async balance(discordId: string, currency: string): Promise<bigint> {
-    const found = await repo.findUserByDiscordId(this.db, discordId);
+    const found = await users.findByDiscordId(this.db, discordId);
     return found ? repo.balanceOf(this.db, found.id, this.currencies.get(currency).code) : 0n;
   }
 
@@ -188,7 +189,7 @@ export class LedgerService {
   async setConfirmThreshold(user: DiscordUserRef, amount: string, currency?: string | null): Promise<{ currency: Currency; amount: bigint }> {
     const c = this.currencies.get(currency);
     const value = amount.trim() === '0' ? 0n : parseAmount(amount, c);
-    const userId = await repo.ensureUser(this.db, user);
+    const userId = await users.ensureId(this.db, user);
     await repo.setConfirmAbove(this.db, userId, c.code, value);
     return { currency: c, amount: value };
   }
@@ -227,7 +228,7 @@ export class LedgerService {
     }
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
     if (req.sender.bot) throw new UserError('BOT_SENDER', 'Bots cannot send tips.');
-    const sender = await repo.findUserByDiscordId(this.db, req.sender.discordId);
+    const sender = await users.findByDiscordId(this.db, req.sender.discordId);
     const since = new Date(Date.now() - RAIN_ACTIVE_WINDOW_MS);
     const active = sender ? await repo.recentlyActive(this.db, req.guildId, sender.id, since, req.count) : [];
     if (active.length === 0) throw new UserError('NOBODY_ACTIVE', 'Nobody else has been active here in the last 24 hours — no one to rain on.');
@@ -249,7 +250,7 @@ export class LedgerService {
     const reason = req.reason?.trim().slice(0, NOTE_MAX) || null;
     return this.retrying(() =>
       this.db.transaction().execute(async (trx) => {
-        const userId = await repo.ensureUser(trx, req.user);
+        const userId = await users.ensureId(trx, req.user);
         const journalId = await repo.insertJournal(trx, {
           type: 'admin_credit',
           fromUserId: null,
@@ -266,7 +267,7 @@ export class LedgerService {
   }
 
   async history(user: DiscordUserRef, page: number): Promise<{ entries: HistoryEntry[]; page: number; pages: number; total: number }> {
-    const found = await repo.findUserByDiscordId(this.db, user.discordId);
+    const found = await users.findByDiscordId(this.db, user.discordId);
     if (!found) return { entries: [], page: 1, pages: 1, total: 0 };
     const first = await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE, 0);
     const pages = Math.max(1, Math.ceil(first.total / HISTORY_PAGE_SIZE));
@@ -299,7 +300,7 @@ export class LedgerService {
   /** Marks the user as active in the guild (feeds /rain). */
   async touchActivity(guildId: string, user: DiscordUserRef): Promise<void> {
     if (user.bot) return;
-    const userId = await repo.ensureUser(this.db, user);
+    const userId = await users.ensureId(this.db, user);
     await repo.touchActivity(this.db, guildId, userId);
   }
 
@@ -333,7 +334,7 @@ export class LedgerService {
     }
     return this.retrying(() =>
       this.db.transaction().execute(async (trx) => {
-        const creatorId = await repo.ensureUser(trx, req.creator);
+        const creatorId = await users.ensureId(trx, req.creator);
         const inserted = await repo.insertAirdrop(trx, {
           interactionId: req.interactionId,
           creatorId,
@@ -381,7 +382,7 @@ export class LedgerService {
       this.db.transaction().execute(async (trx) => {
         const current = await repo.findAirdrop(trx, airdropId);
         if (!current) throw new UserError('AIRDROP_NOT_FOUND', 'This airdrop does not exist.');
-        const userId = await repo.ensureUser(trx, user);
+        const userId = await users.ensureId(trx, user);
         if (current.creator_id === userId) throw new UserError('OWN_AIRDROP', 'You cannot claim your own airdrop.');
         if (!(await repo.insertClaim(trx, airdropId, userId, current.per_claim_amount))) {
           throw new UserError('ALREADY_CLAIMED', 'You already claimed this airdrop.');

@@ -7,6 +7,36 @@ export function findByDiscordId(db: Db, discordId: string): Promise<User | undef
   return db.selectFrom('users').selectAll().where('discord_id', '=', discordId).executeTakeFirst();
 }
 
+/** Who to ensure a users row for: the Discord identity as seen in an interaction. */
+export interface UserRef {
+  discordId: string;
+  username: string;
+}
+
+/**
+ * Inserts missing users (sorted, so concurrent batches cannot deadlock; existing rows are left untouched) and
+ * returns discord id → user id.
+ */
+export async function ensureIds(db: Db, users: UserRef[]): Promise<Map<string, bigint>> {
+  if (users.length === 0) return new Map();
+  const sorted = [...new Map(users.map((u) => [u.discordId, u])).values()].sort((a, b) => (a.discordId < b.discordId ? -1 : 1));
+  await db
+    .insertInto('users')
+    .values(sorted.map((u) => ({ discord_id: u.discordId, username: u.username })))
+    .onConflict((oc) => oc.column('discord_id').doNothing())
+    .execute();
+  const rows = await db
+    .selectFrom('users')
+    .select(['id', 'discord_id'])
+    .where('discord_id', 'in', sorted.map((u) => u.discordId))
+    .execute();
+  return new Map(rows.map((r) => [r.discord_id, r.id]));
+}
+
+export async function ensureId(db: Db, user: UserRef): Promise<bigint> {
+  return (await ensureIds(db, [user])).get(user.discordId)!;
+}
+
 export function findById(db: Db, id: bigint): Promise<User | undefined> {
   return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
 }

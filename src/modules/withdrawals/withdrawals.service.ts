@@ -14,6 +14,7 @@ import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.repository';
+import * as users from '../users/users.repository';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import * as repo from './withdrawals.repository';
 import type { WithdrawalsTable, WithdrawMethodsTable } from './withdrawals.tables';
@@ -147,7 +148,7 @@ export class WithdrawalsService {
     const total = amount + m.fee;
 
     const result = await this.db.transaction().execute(async (trx) => {
-      const userId = await ledger.ensureUser(trx, req.user);
+      const userId = await users.ensureId(trx, req.user);
       const inserted = await repo.insertWithdrawal(trx, {
         userId,
         currency: currency.code,
