@@ -1,4 +1,8 @@
+import { formatBaseUnits } from '../../chain/amounts';
 import { UserError } from '../../errors';
+
+/** "1.5" for 1_500_000_000n with 9 decimals; no trailing zeros, no exponent, sign kept (one formatter for the app). */
+export const formatAmount = formatBaseUnits;
 
 /**
  * Decimal strings ⇄ base units, with exact bigint math (never through a JS number).
@@ -54,13 +58,4 @@ export function parseAmount(input: string, unit: AmountUnit): bigint {
     throw new UserError('INVALID_AMOUNT', `That is too large — the most one transfer can move is ${formatAmount(MAX_BASE_UNITS, unit.decimals)} ${unit.code}.`);
   }
   return value;
-}
-
-/** "1.5" for 1_500_000_000n with 9 decimals; no trailing zeros, no exponent, sign kept. */
-export function formatAmount(base: bigint, decimals: number): string {
-  const negative = base < 0n;
-  const digits = (negative ? -base : base).toString().padStart(decimals + 1, '0');
-  const whole = digits.slice(0, digits.length - decimals);
-  const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
 }
