@@ -7,6 +7,7 @@ import {
   type Client,
   type Interaction,
   type Message,
+  type PermissionsBitField,
   type RepliableInteraction,
 } from 'discord.js';
 import type { AppContext } from '../app-context';
@@ -23,13 +24,14 @@ import type { InteractionRegistry } from './interaction-registry';
  */
 export type AuthorizeFn = (interaction: Interaction, role: RequiredRole, ctx: AppContext) => boolean | Promise<boolean>;
 
-/** ADMIN = Manage Server; SUPPORT = Manage Server or Manage Messages. */
-export const authorizeByDiscordPermissions: AuthorizeFn = (interaction, role) => {
-  const perms = interaction.memberPermissions;
+/** ADMIN = Manage Server; SUPPORT = Manage Server or Manage Messages. No guild permissions (DMs) = neither. */
+export function permissionsGrant(perms: Readonly<PermissionsBitField> | null | undefined, role: RequiredRole): boolean {
   if (!perms) return false;
   if (perms.has(PermissionFlagsBits.ManageGuild)) return true;
   return role === 'SUPPORT' && perms.has(PermissionFlagsBits.ManageMessages);
-};
+}
+
+export const authorizeByDiscordPermissions: AuthorizeFn = (interaction, role) => permissionsGrant(interaction.memberPermissions, role);
 
 export interface InteractionRouterOptions {
   registry: InteractionRegistry;

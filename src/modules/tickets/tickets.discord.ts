@@ -1,4 +1,4 @@
-import { authorizeByRole } from '../../discord/authorize';
+import { holdsStaffRole } from '../../discord/authorize';
 import {
   ActionRowBuilder,
   AttachmentBuilder,
@@ -7,7 +7,7 @@ import {
   ChannelType,
   EmbedBuilder,
   ModalBuilder,
-  PermissionFlagsBits,
+  type PermissionsBitField,
   StringSelectMenuBuilder,
   TextInputBuilder,
   TextInputStyle,
@@ -66,24 +66,28 @@ const COLOR: Record<Ticket['status'], number> = { open: 0x57f287, claimed: 0x586
  * Staff = whoever the router treats as SUPPORT (users.role SUPPORT/ADMIN, or Manage Messages/Server in Discord),
  * or a holder of the configured Discord staff role in this guild.
  */
-export async function ticketActor(interaction: Interaction, ctx: AppContext): Promise<TicketActor> {
-  let isStaff = await authorizeByRole(interaction, 'SUPPORT', ctx);
+async function staffActor(
+  ctx: AppContext,
+  user: { id: string; username: string },
+  permissions: Readonly<PermissionsBitField> | null | undefined,
+  holdsRole: (roleId: string) => boolean,
+): Promise<TicketActor> {
   const staffRole = ctx.config.TICKETS_STAFF_ROLE_ID;
-  if (!isStaff && staffRole && interaction.member) {
-    const roles = interaction.member.roles;
-    isStaff = Array.isArray(roles) ? roles.includes(staffRole) : roles.cache.has(staffRole);
-  }
-  return { discordId: interaction.user.id, username: interaction.user.username, isStaff };
+  const isStaff =
+    (await holdsStaffRole({ userId: user.id, permissions }, 'SUPPORT', ctx)) || (staffRole !== undefined && holdsRole(staffRole));
+  return { discordId: user.id, username: user.username, isStaff };
+}
+
+export function ticketActor(interaction: Interaction, ctx: AppContext): Promise<TicketActor> {
+  const roles = interaction.member?.roles;
+  return staffActor(ctx, interaction.user, interaction.memberPermissions, (id) =>
+    roles ? (Array.isArray(roles) ? roles.includes(id) : roles.cache.has(id)) : false,
+  );
 }
 
 /** `ticketActor` for someone writing in a thread: the same rules, from the message's author and member. */
-export async function messageTicketActor(message: Message, ctx: AppContext): Promise<TicketActor> {
-  const dbRole = await ctx.services.users.roleOf(message.author.id);
-  const perms = message.member?.permissions;
-  let isStaff = dbRole === 'ADMIN' || dbRole === 'SUPPORT' || !!perms?.any([PermissionFlagsBits.ManageGuild, PermissionFlagsBits.ManageMessages]);
-  const staffRole = ctx.config.TICKETS_STAFF_ROLE_ID;
-  if (!isStaff && staffRole) isStaff = message.member?.roles.cache.has(staffRole) ?? false;
-  return { discordId: message.author.id, username: message.author.username, isStaff };
+export function messageTicketActor(message: Message, ctx: AppContext): Promise<TicketActor> {
+  return staffActor(ctx, message.author, message.member?.permissions, (id) => message.member?.roles.cache.has(id) ?? false);
 }
 
 /** The ticket id from an explicit option, else the ticket whose thread this is. */
