@@ -8,8 +8,15 @@ pg.types.setTypeParser(1700, (v) => (/^-?\d+$/.test(v) ? BigInt(v) : v));
 
 export function createPool(url: string, max: number): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: 'solbound' });
-  // An idle client losing its connection (e.g. postgres restart) must not crash the process.
+  // A client losing its connection (postgres restart, failover, a terminated backend) emits 'error'. pg-pool
+  // listens only while the client is idle and removes its listener while the client is lent out, and Kysely adds
+  // none, so an error on a checked-out client would be an unhandled 'error' event that kills the process. The
+  // query in flight still rejects with the error (and the pool discards the client), so swallowing the event here
+  // loses nothing.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 
