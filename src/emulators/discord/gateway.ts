@@ -1,0 +1,262 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import {
+  GatewayDispatchEvents,
+  GatewayIntentBits,
+  GatewayOpcodes,
+  type APIMessage,
+  type GatewayReceivePayload,
+} from 'discord-api-types/v10';
+import { randomToken, toApiMember, toApiMessage, toApiUser, type EmuMessage } from './discord-state';
+import type { DiscordWorld } from './discord-world';
+
+/** What a bot sends over the gateway (only the fields the emulator reads). */
+interface GatewayCommand {
+  op: number;
+  d?: {
+    token?: string;
+    session_id?: string;
+    seq?: number | null;
+    shard?: [number, number];
+    intents?: number | string;
+    guild_id?: string;
+    user_ids?: string | string[];
+    nonce?: string;
+  } | null;
+}
+
+interface GatewaySession {
+  id: string;
+  /** Intents sent with IDENTIFY; kept across RESUMEs like Discord does. */
+  intents: number;
+  seq: number;
+  buffer: Array<{ s: number; t: string; d: unknown }>;
+  ws: WebSocket | undefined;
+  resumeWaiters: Array<() => void>;
+}
+
+const REPLAY_BUFFER = 5_000;
+
+/**
+ * The gateway WebSocket: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay of buffered
+ * events, member chunks, and dispatch of events to every session (filtered by intents where Discord does).
+ */
+export class DiscordGateway {
+  /** Total IDENTIFYs and RESUMEs seen: lets tests tell a resume from a fresh login. */
+  readonly stats = { identifies: 0, resumes: 0, heartbeats: 0 };
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly sessions = new Map<string, GatewaySession>();
+  private readonly sockets = new Set<WebSocket>();
+  private readyWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly world: DiscordWorld,
+    private readonly options: { heartbeatIntervalMs: number; gatewayUrl: () => string },
+  ) {}
+
+  /** A session exists (its socket may have just dropped: events are buffered for RESUME). */
+  get hasSessions(): boolean {
+    return this.sessions.size > 0;
+  }
+
+  get connected(): boolean {
+    return [...this.sessions.values()].some((s) => s.ws !== undefined);
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!req.url?.startsWith('/gateway')) {
+      this.world.failures.push({ method: 'UPGRADE', path: req.url ?? '', status: 404, reason: 'unknown websocket path' });
+      socket.destroy();
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
+  }
+
+  close(): void {
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
+  }
+
+  /** Resolves once a bot session has IDENTIFYed and received its guilds. */
+  waitForBot(timeoutMs: number): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the bot never connected to the gateway')), timeoutMs);
+      this.readyWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Kills every gateway socket without a close frame; resolves when the bot has RESUMEd. */
+  async dropConnection(timeoutMs: number): Promise<void> {
+    const live = [...this.sessions.values()].filter((s) => s.ws);
+    if (live.length === 0) throw new Error('no gateway connection to drop');
+    const resumed = live.map(
+      (session) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('the bot did not RESUME after a dropped connection')), timeoutMs);
+          session.resumeWaiters.push(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+    );
+    for (const session of live) {
+      session.ws?.terminate();
+      session.ws = undefined;
+    }
+    await Promise.all(resumed);
+  }
+
+  /** Forgets all sessions and tells connected bots their session is invalid (they must IDENTIFY again). */
+  invalidateSessions(): void {
+    for (const session of this.sessions.values()) {
+      session.ws?.send(JSON.stringify({ op: GatewayOpcodes.InvalidSession, d: false }));
+    }
+    this.sessions.clear();
+  }
+
+  /** Sends an event to every session; disconnected sessions buffer it for RESUME replay. */
+  dispatch(t: string, d: unknown): void {
+    for (const session of this.sessions.values()) this.sendDispatch(session, t, d);
+  }
+
+  /** Sends MESSAGE_CREATE for a stored message to every session whose intents cover it. */
+  dispatchMessageCreate(message: EmuMessage): void {
+    const { world } = this;
+    const channel = world.channels.get(message.channel_id);
+    const inGuild = channel !== undefined && channel.guildId !== null;
+    const member = inGuild ? world.guild.members.get(message.author.id) : undefined;
+    const api = toApiMessage(message);
+    const full = {
+      ...api,
+      ...(inGuild ? { guild_id: channel.guildId } : {}),
+      ...(member ? { member: withoutUser(toApiMember(member, world.users)) } : {}),
+    };
+    // Without MessageContent, Discord blanks these except in DMs, the bot's own messages and messages mentioning it.
+    const contentExempt = !inGuild || message.author.id === world.bot.id || message.mentions.some((u) => u.id === world.bot.id);
+    const blanked = { ...full, content: '', embeds: [], attachments: [], components: [] } satisfies Partial<APIMessage>;
+    const needed = inGuild ? GatewayIntentBits.GuildMessages : GatewayIntentBits.DirectMessages;
+    for (const session of this.sessions.values()) {
+      if ((session.intents & needed) === 0) continue;
+      const withContent = contentExempt || (session.intents & GatewayIntentBits.MessageContent) !== 0;
+      this.sendDispatch(session, GatewayDispatchEvents.MessageCreate, withContent ? full : blanked);
+    }
+  }
+
+  private onConnection(ws: WebSocket): void {
+    this.sockets.add(ws);
+    let session: GatewaySession | undefined;
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      if (session?.ws === ws) session.ws = undefined;
+    });
+    ws.on('error', () => undefined);
+    ws.send(JSON.stringify({ op: GatewayOpcodes.Hello, d: { heartbeat_interval: this.options.heartbeatIntervalMs }, s: null, t: null }));
+    ws.on('message', (raw) => {
+      let packet: GatewayCommand;
+      try {
+        packet = JSON.parse(raw.toString()) as GatewayCommand;
+      } catch {
+        ws.close(4002, 'Decode error');
+        return;
+      }
+      switch (packet.op) {
+        case GatewayOpcodes.Heartbeat:
+          this.stats.heartbeats++;
+          ws.send(JSON.stringify({ op: GatewayOpcodes.HeartbeatAck, d: null, s: null, t: null }));
+          return;
+        case GatewayOpcodes.Identify:
+          session = this.identify(ws, packet) ?? session;
+          return;
+        case GatewayOpcodes.Resume:
+          session = this.resume(ws, packet) ?? session;
+          return;
+        case GatewayOpcodes.PresenceUpdate:
+          return;
+        case GatewayOpcodes.RequestGuildMembers:
+          if (session) this.requestGuildMembers(session, packet);
+          return;
+        default:
+          this.world.failures.push({ method: 'GATEWAY', path: `op ${packet.op}`, status: 0, reason: 'unhandled gateway opcode' });
+          ws.close(4001, 'Unknown opcode');
+      }
+    });
+  }
+
+  private identify(ws: WebSocket, packet: GatewayCommand): GatewaySession | undefined {
+    const { world } = this;
+    if (packet.d?.token !== world.token && packet.d?.token !== `Bot ${world.token}`) {
+      ws.close(4004, 'Authentication failed');
+      return undefined;
+    }
+    this.stats.identifies++;
+    const session: GatewaySession = { id: randomToken(16), intents: Number(packet.d?.intents ?? 0), seq: 0, buffer: [], ws, resumeWaiters: [] };
+    this.sessions.set(session.id, session);
+    this.sendDispatch(session, GatewayDispatchEvents.Ready, {
+      v: 10,
+      user: { ...toApiUser(world.bot), verified: true, mfa_enabled: false, flags: 0 },
+      guilds: [...world.guilds.values()].map((g) => ({ id: g.id, unavailable: true })),
+      session_id: session.id,
+      resume_gateway_url: this.options.gatewayUrl(),
+      shard: packet.d?.shard ?? [0, 1],
+      application: { id: world.appId, flags: 0 },
+    });
+    for (const guild of world.guilds.values()) this.sendDispatch(session, GatewayDispatchEvents.GuildCreate, world.guildPayload(guild));
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w();
+    return session;
+  }
+
+  private resume(ws: WebSocket, packet: GatewayCommand): GatewaySession | undefined {
+    const found = this.sessions.get(packet.d?.session_id ?? '');
+    if (!found || packet.d?.token?.replace(/^Bot /, '') !== this.world.token) {
+      ws.send(JSON.stringify({ op: GatewayOpcodes.InvalidSession, d: false, s: null, t: null }));
+      return undefined;
+    }
+    this.stats.resumes++;
+    found.ws = ws;
+    const since = Number(packet.d?.seq ?? 0);
+    for (const event of found.buffer) {
+      if (event.s > since) ws.send(JSON.stringify({ op: GatewayOpcodes.Dispatch, ...event }));
+    }
+    this.sendDispatch(found, GatewayDispatchEvents.Resumed, {});
+    const waiters = found.resumeWaiters;
+    found.resumeWaiters = [];
+    for (const w of waiters) w();
+    return found;
+  }
+
+  private requestGuildMembers(session: GatewaySession, packet: GatewayCommand): void {
+    const guild = this.world.guilds.get(packet.d?.guild_id ?? '');
+    if (!guild) return;
+    const ids = packet.d?.user_ids;
+    const wanted = ids === undefined ? undefined : typeof ids === 'string' ? [ids] : ids;
+    const members = [...guild.members.values()].filter((m) => !wanted || wanted.includes(m.userId));
+    this.sendDispatch(session, GatewayDispatchEvents.GuildMembersChunk, {
+      guild_id: guild.id,
+      members: members.map((m) => toApiMember(m, this.world.users)),
+      chunk_index: 0,
+      chunk_count: 1,
+      not_found: wanted ? wanted.filter((id) => !guild.members.has(id)) : [],
+      ...(packet.d?.nonce ? { nonce: packet.d.nonce } : {}),
+    });
+  }
+
+  private sendDispatch(session: GatewaySession, t: string, d: unknown): void {
+    const s = ++session.seq;
+    session.buffer.push({ s, t, d });
+    if (session.buffer.length > REPLAY_BUFFER) session.buffer.shift();
+    const packet = { op: GatewayOpcodes.Dispatch, s, t, d } as GatewayReceivePayload;
+    session.ws?.send(JSON.stringify(packet));
+  }
+}
+
+function withoutUser<T extends { user?: unknown }>(member: T): Omit<T, 'user'> {
+  const { user: _u, ...rest } = member;
+  return rest;
+}

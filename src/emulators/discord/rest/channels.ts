@@ -1,0 +1,111 @@
+import { ChannelType, GatewayDispatchEvents } from 'discord-api-types/v10';
+import { editMessage, snowflake, toApiChannel, toApiMessage, type EmuChannel, type MessageInput } from '../discord-state';
+import { mustChannel, mustMessage, type RestDeps } from './lookups';
+import { DiscordApiError, noContent, sendJson, type RouteDef } from './router';
+
+/** Channels, the bot's channel messages, threads and thread members. */
+export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
+  return [
+    { method: 'GET', path: 'channels/:channelId', handler: ({ res, params }) => sendJson(res, 200, toApiChannel(mustChannel(world, params.channelId), world.users)) },
+    {
+      method: 'PATCH',
+      path: 'channels/:channelId',
+      handler: ({ res, params, body }) => {
+        const channel = mustChannel(world, params.channelId);
+        const patch = (body.json ?? {}) as { name?: string; archived?: boolean; locked?: boolean; auto_archive_duration?: number };
+        if (patch.name !== undefined) channel.name = patch.name;
+        if (patch.archived !== undefined) channel.archived = patch.archived;
+        if (patch.locked !== undefined) channel.locked = patch.locked;
+        if (patch.auto_archive_duration !== undefined) channel.autoArchiveDuration = patch.auto_archive_duration;
+        const api = toApiChannel(channel, world.users);
+        const isThread = channel.type === ChannelType.PublicThread || channel.type === ChannelType.PrivateThread;
+        gateway.dispatch(isThread ? GatewayDispatchEvents.ThreadUpdate : GatewayDispatchEvents.ChannelUpdate, api);
+        sendJson(res, 200, api);
+      },
+    },
+    {
+      method: 'POST',
+      path: 'channels/:channelId/messages',
+      handler: ({ res, params, body }) => {
+        const channel = mustChannel(world, params.channelId);
+        if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
+        const message = world.storeBotMessage(channel.id, body.json as MessageInput, body.files, {});
+        sendJson(res, 200, toApiMessage(message));
+        // Discord echoes a bot's own channel messages to it over the gateway too.
+        gateway.dispatchMessageCreate(message);
+      },
+    },
+    {
+      method: 'GET',
+      path: 'channels/:channelId/messages',
+      handler: ({ res, params, query }) => {
+        const channel = mustChannel(world, params.channelId);
+        const limit = Math.min(Number(query.get('limit') ?? 50), 100);
+        const list = world.messages.filter((m) => m.channel_id === channel.id && !m.deleted && !m.ephemeral).reverse().slice(0, limit);
+        sendJson(res, 200, list.map(toApiMessage));
+      },
+    },
+    {
+      method: 'GET',
+      path: 'channels/:channelId/messages/:messageId',
+      handler: ({ res, params }) => sendJson(res, 200, toApiMessage(mustMessage(world, params.channelId, params.messageId))),
+    },
+    {
+      method: 'PATCH',
+      path: 'channels/:channelId/messages/:messageId',
+      handler: ({ res, params, body }) => {
+        const message = mustMessage(world, params.channelId, params.messageId);
+        if (message.author.id !== world.bot.id) throw new DiscordApiError(403, 50005, 'Cannot edit a message authored by another user', true);
+        editMessage(message, body.json as MessageInput, body.files);
+        sendJson(res, 200, toApiMessage(message));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: 'channels/:channelId/messages/:messageId',
+      handler: ({ res, params }) => {
+        mustMessage(world, params.channelId, params.messageId).deleted = true;
+        noContent(res);
+      },
+    },
+    {
+      method: 'POST',
+      path: 'channels/:channelId/threads',
+      handler: ({ res, params, body }) => {
+        const parent = mustChannel(world, params.channelId);
+        if (parent.type !== ChannelType.GuildText) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');
+        const input = (body.json ?? {}) as { name?: string; type?: number; auto_archive_duration?: number };
+        const thread: EmuChannel = {
+          id: snowflake(),
+          type: input.type === ChannelType.PrivateThread ? ChannelType.PrivateThread : ChannelType.PublicThread,
+          name: input.name ?? 'thread',
+          guildId: parent.guildId,
+          parentId: parent.id,
+          ownerId: world.bot.id,
+          archived: false,
+          locked: false,
+          autoArchiveDuration: input.auto_archive_duration ?? 1440,
+          threadMemberIds: new Set([world.bot.id]),
+        };
+        world.channels.set(thread.id, thread);
+        world.guilds.get(parent.guildId ?? '')?.channelIds.push(thread.id);
+        const api = toApiChannel(thread, world.users);
+        gateway.dispatch(GatewayDispatchEvents.ThreadCreate, { ...api, newly_created: true });
+        sendJson(res, 201, api);
+      },
+    },
+    {
+      method: 'PUT',
+      path: 'channels/:channelId/thread-members/:userId',
+      handler: ({ res, params }) => {
+        const thread = mustChannel(world, params.channelId);
+        if (!thread.threadMemberIds) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');
+        const user = world.users.get(params.userId ?? '');
+        if (!user) throw new DiscordApiError(404, 10013, 'Unknown User');
+        thread.threadMemberIds.add(user.id);
+        world.threadMembers.push({ threadId: thread.id, userId: user.id });
+        noContent(res);
+      },
+    },
+  ];
+}
