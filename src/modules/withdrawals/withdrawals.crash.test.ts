@@ -7,6 +7,7 @@ import { sql } from 'kysely';
 import nacl from 'tweetnacl';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
+import { LockNamespace } from '../../db/advisory-lock';
 import { generateTreasury } from '../../chain/treasury';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
 import { createTestContext } from '../../testing/test-context';
@@ -152,7 +153,7 @@ async function killWorker(w: Worker): Promise<void> {
   await until('the dead worker\'s withdrawal locks released', async () => {
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from pg_locks
-      where locktype = 'advisory' and classid = ${0x5014} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
+      where locktype = 'advisory' and classid = ${LockNamespace.withdrawal} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
     return rows[0]!.n === 0;
   });
 }
