@@ -4,15 +4,13 @@ import { Factory } from './factories';
 import { createTestContext } from './test-context';
 import { createTestDatabase, type TestDatabase } from './test-db';
 
+const SOL = 1_000_000_000n;
 let t: TestDatabase;
 let ctx: AppContext;
 let factory: Factory;
-const SOL = 1_000_000_000n;
-
 beforeAll(async () => {
   t = await createTestDatabase();
-  ctx = createTestContext(t);
-  factory = new Factory(t.db);
+  [ctx, factory] = [createTestContext(t), new Factory(t.db)];
 });
 afterAll(() => t.drop());
 
