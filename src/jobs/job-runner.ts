@@ -1,11 +1,8 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import { sql } from 'kysely';
 import type { AppContext } from '../app-context';
+import { LockNamespace, withTryAdvisoryLock } from '../db/advisory-lock';
 import type { Metrics } from '../metrics';
 import type { Job } from './job';
-
-// Namespace for job advisory locks (two-key form), so they can't collide with locks taken elsewhere.
-const JOB_LOCK_CLASS = 0x5013;
 
 export type JobOutcome = { status: 'ok'; result: unknown } | { status: 'skipped' } | { status: 'failed'; error: Error };
 
@@ -54,19 +51,14 @@ export class JobRunner {
   private async runLocked(job: Job): Promise<JobOutcome> {
     const { db, log } = this.ctx;
     const started = performance.now();
-    // The lock is session-scoped, so take and release it on one dedicated connection; the job itself uses the pool.
-    const outcome = await db.connection().execute(async (conn): Promise<JobOutcome> => {
-      const { rows } = await sql<{ locked: boolean }>`
-        SELECT pg_try_advisory_lock(${JOB_LOCK_CLASS}, hashtext(${job.name})) AS locked`.execute(conn);
-      if (!rows[0]?.locked) return { status: 'skipped' };
+    const run = await withTryAdvisoryLock(db, LockNamespace.job, job.name, async (): Promise<JobOutcome> => {
       try {
         return { status: 'ok', result: await job.run(this.ctx) };
       } catch (err) {
         return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
-      } finally {
-        await sql`SELECT pg_advisory_unlock(${JOB_LOCK_CLASS}, hashtext(${job.name}))`.execute(conn);
       }
     });
+    const outcome: JobOutcome = run.locked ? run.value : { status: 'skipped' };
     this.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
     if (outcome.status === 'failed') log.error({ job: job.name, err: outcome.error }, 'job failed');
     if (outcome.status !== 'skipped') {

@@ -2,12 +2,13 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ChainService } from '../../chain/chain.service';
 import { qrPng } from '../../chain/qr-code';
 import { buildTransferRequestUrl, findReference, newReference, validateTransfer } from '../../chain/solana-pay';
+import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
-import * as ledger from '../ledger/ledger.repository';
-import * as users from '../users/users.repository';
+import * as ledger from '../ledger/ledger.postings';
+import * as users from '../users/users.accounts';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import * as repo from './deposits.repository';
 import type { DepositsTable } from './deposits.tables';
@@ -185,23 +186,20 @@ export class DepositsService {
       credited = await this.db.transaction().execute(async (trx) => {
         const updated = await repo.markCredited(trx, row.id, signature, received);
         if (!updated) return false;
-        const journalId = await ledger.insertJournal(trx, {
+        // The unique signature makes a taken journal key unreachable; postInflow throws rather than double-count.
+        await ledger.postInflow(trx, {
           type: 'deposit',
-          fromUserId: null,
-          toUserId: row.user_id,
+          userId: row.user_id,
           amount: received,
           currency: currency.code,
           idempotencyKey: `deposit:${signature}`,
           ref: `deposit:${row.id}`,
         });
-        // The unique signature makes this unreachable; if it ever happens, crediting again would double-count.
-        if (journalId === undefined) throw new Error(`journal already holds deposit:${signature}`);
-        await ledger.credit(trx, row.user_id, currency.code, received);
         return true;
       });
     } catch (err) {
       // Another deposit claimed this signature between our check and the update (one tx naming two references).
-      if ((err as { code?: string }).code === '23505') return false;
+      if (isUniqueViolation(err, ['deposits_signature_key'])) return false;
       throw err;
     }
     if (credited) {

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
-import type { UserRef } from '../users/users.repository';
+import type { UserRef } from '../users/users.accounts';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;

@@ -1,11 +1,12 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
+import { ledgerFailure, retryOnSerialization } from '../../db/pg-errors';
 import { UserError } from '../../errors';
 import { parseAmount } from './amounts';
 import { Currencies, type Currency } from './currencies';
 import * as repo from './ledger.repository';
-import * as users from '../users/users.repository';
+import * as users from '../users/users.accounts';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 /** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
@@ -69,8 +70,6 @@ export interface AirdropEffects {
   airdropClosed(airdrop: Airdrop): Promise<void>;
 }
 
-const RETRYABLE = new Set(['40001', '40P01']);
-const MAX_ATTEMPTS = 6;
 const MAX_RECIPIENTS = 25;
 const NOTE_MAX = 200;
 const CONFIRM_TTL_MS = 5 * 60_000;
@@ -505,23 +504,17 @@ export class LedgerService {
   }
 
   /**
-   * Runs `fn` again on serialization failures and deadlocks; maps ledger_tip()'s SQL errors (SB001 insufficient
-   * funds with the balance as DETAIL, SB002 reused key) to UserErrors.
+   * Runs `fn` again on serialization failures and deadlocks; maps ledger_tip()'s failures (insufficient funds, with
+   * the balance it saw; reused interaction id) to UserErrors.
    */
   private async retrying<T>(fn: () => Promise<T>, plan?: { currency: Currency; total: bigint }): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        const { code, detail } = err as { code?: string; detail?: string };
-        if (code && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
-          await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-          continue;
-        }
-        if (code === 'SB001' && plan) throw this.insufficient(BigInt(detail ?? '0'), plan.total, plan.currency);
-        if (code === 'SB002') throw new UserError('IDEMPOTENCY_CONFLICT', 'This interaction was already used for a different tip.');
-        throw err;
-      }
+    try {
+      return await retryOnSerialization(fn);
+    } catch (err) {
+      const failure = ledgerFailure(err);
+      if (failure?.kind === 'insufficient_funds' && plan) throw this.insufficient(failure.balance, plan.total, plan.currency);
+      if (failure?.kind === 'idempotency_conflict') throw new UserError('IDEMPOTENCY_CONFLICT', 'This interaction was already used for a different tip.');
+      throw err;
     }
   }
 }

@@ -4,6 +4,7 @@ import { generateTreasury } from '../../chain/treasury';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
 import { JobRunner } from '../../jobs/job-runner';
 import { createMetrics } from '../../metrics';
+import { Factory } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Currencies } from '../ledger/currencies';
@@ -61,12 +62,10 @@ describe('solvency-check', () => {
   });
 
   it('on a breach (balances + withdrawals in flight > holdings) alerts, pauses that currency only, then resumes', async () => {
-    await credit('3');
-    // A withdrawal the member asked for but that has not been paid: still owed, so still a liability.
-    await t.db.insertInto('withdrawals').values({
-      user_id: (await t.db.selectFrom('users').select('id').where('discord_id', '=', alice.discordId).executeTakeFirstOrThrow()).id,
-      currency: 'SOL', amount: (2n * SOL).toString(), destination: treasury, status: 'requested', idempotency_key: 'inflight',
-    }).execute();
+    await credit('5');
+    // A withdrawal the member asked for (2 of those 5 SOL) but that has not been paid: still owed, so still a liability.
+    const factory = new Factory(t.db);
+    await factory.withdrawal(await factory.user({ discordId: alice.discordId }), { amount: 2n * SOL, destination: treasury, status: 'requested' });
     const [sol, tok] = await solvency.check();
     expect(sol).toMatchObject({ balances: 9n * SOL, pendingWithdrawals: 2n * SOL, liabilities: 11n * SOL, shortfall: SOL, action: 'paused' });
     expect(tok).toMatchObject({ shortfall: 0n, action: null });

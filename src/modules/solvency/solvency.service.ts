@@ -5,7 +5,6 @@ import type { DB } from '../../db/schema';
 import type { Logger } from '../../logger';
 import type { Metrics } from '../../metrics';
 import type { Currencies, Currency } from '../ledger/currencies';
-import * as withdrawalsRepo from '../withdrawals/withdrawals.repository';
 import type { WithdrawalsService } from '../withdrawals/withdrawals.service';
 
 export interface SolvencyReport {
@@ -47,7 +46,7 @@ export class SolvencyService {
   async check(): Promise<SolvencyReport[]> {
     if (!this.chain.hasTreasury) return [];
     const treasury = this.chain.treasury().publicKey;
-    const owed = await withdrawalsRepo.liabilities(this.db);
+    const owed = await this.withdrawals.liabilities();
     const reports: SolvencyReport[] = [];
     for (const currency of this.currencies.all) {
       let onChain: bigint;

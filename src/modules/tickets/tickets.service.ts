@@ -1,6 +1,7 @@
 import type { Kysely, Transaction, Updateable } from 'kysely';
 import type { Histogram } from 'prom-client';
 import type { Config } from '../../config';
+import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { UsersService } from '../users/users.service';
@@ -232,7 +233,7 @@ export class TicketsService {
       id = await insert;
     } catch (err) {
       // A concurrent delivery of the same interaction won the insert: answer with its ticket.
-      const replayed = input.sourceInteractionId && (err as { code?: string }).code === '23505'
+      const replayed = input.sourceInteractionId && isUniqueViolation(err, ['tickets_source_interaction_id_key'])
         ? await repo.findBySourceInteraction(this.db, input.sourceInteractionId)
         : undefined;
       if (replayed) return { ticket: replayed, created: false };

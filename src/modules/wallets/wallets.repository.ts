@@ -1,11 +1,9 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { advisoryXactLock, LockNamespace } from '../../db/advisory-lock';
 import type { DB } from '../../db/schema';
 import type { RegistrationNonce, WalletMessageData, WalletRegistration } from './wallets.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
-
-// Namespace for the rate-limit advisory locks (two-key form); jobs use 0x5013.
-const RATE_LIMIT_LOCK_CLASS = 0x5741;
 
 export interface NewNonce {
   nonce: string;
@@ -186,7 +184,7 @@ export function recordAttempt(
 ): Promise<RateLimitState | undefined> {
   const sorted = [...new Set(subjects)].sort();
   return db.transaction().execute(async (trx) => {
-    for (const s of sorted) await sql`SELECT pg_advisory_xact_lock(${RATE_LIMIT_LOCK_CLASS}, hashtext(${s}))`.execute(trx);
+    for (const s of sorted) await advisoryXactLock(trx, LockNamespace.walletRateLimit, s);
     const rows = await trx
       .selectFrom('wallet_verify_attempts')
       .select((eb) => [

@@ -2,6 +2,7 @@ import bs58 from 'bs58';
 import { sql } from 'kysely';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Factory } from '../../testing/factories';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { offchainMessageV0 } from './wallet-crypto';
 import { WalletsService, type WalletLinkedEvent } from './wallets.service';
@@ -314,7 +315,9 @@ describe('cleanup', () => {
     const old = await Promise.all(Array.from({ length: 7 }, () => openLink()));
     await sql`UPDATE registration_nonces SET created_at = created_at - interval '3 hours', expires_at = expires_at - interval '3 hours'
               WHERE nonce IN (${sql.join(old.map((o) => o.link.nonce))})`.execute(t.db);
-    await sql`INSERT INTO wallet_verify_attempts (subject, attempted_at) VALUES ('ip:old', now() - interval '1 hour'), ('ip:new', now())`.execute(t.db);
+    const factory = new Factory(t.db);
+    await factory.verifyAttempt('ip:old', { ageSeconds: 3600 });
+    await factory.verifyAttempt('ip:new');
     const batches: number[] = [];
     const r = await wallets.cleanup({ batchSize: 3, onBatch: (n) => batches.push(n) });
     expect(r.nonces).toBeGreaterThanOrEqual(7);

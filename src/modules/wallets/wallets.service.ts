@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import bs58 from 'bs58';
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Metrics } from '../../metrics';
-import * as users from '../users/users.repository';
+import * as users from '../users/users.accounts';
 import { ADDRESS_PLACEHOLDER, buildLinkMessage, normalizeBaseUrl, sanitizeName } from './link-message';
 import { canonicalAddress, decodeAddress, decodeSignature, offchainMessageV0, verifyEd25519 } from './wallet-crypto';
 import * as repo from './wallets.repository';
@@ -209,8 +210,7 @@ export class WalletsService {
       return linked;
     } catch (err) {
       // Two users racing for one address: the unique constraint decides, the loser's transaction rolled back.
-      const pgErr = err as { code?: string; constraint?: string };
-      if (pgErr.code === '23505' && /address/.test(pgErr.constraint ?? '')) throw addressTaken(address);
+      if (isUniqueViolation(err, ['wallet_registrations_address_key', 'chain_credentials_chain_address_key'])) throw addressTaken(address);
       throw err;
     }
   }

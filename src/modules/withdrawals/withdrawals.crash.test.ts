@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Keypair, SystemProgram } from '@solana/web3.js';
-import bs58 from 'bs58';
 import { sql } from 'kysely';
-import nacl from 'tweetnacl';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
+import { LockNamespace } from '../../db/advisory-lock';
 import { generateTreasury } from '../../chain/treasury';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import { Factory } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import type { DiscordUserRef } from '../ledger/ledger.service';
@@ -32,6 +32,7 @@ let t: TestDatabase;
 let emu: SolanaEmulator;
 let gate: RpcGate;
 let ctx: AppContext;
+let factory: Factory;
 let env: Record<string, string>;
 let treasuryKey: Keypair;
 let worker: Worker | undefined;
@@ -53,6 +54,7 @@ beforeAll(async () => {
     WITHDRAW_MAX_ATTEMPTS: '2',
   };
   ctx = createTestContext(t, env);
+  factory = new Factory(t.db);
 });
 
 afterEach(async () => {
@@ -152,7 +154,7 @@ async function killWorker(w: Worker): Promise<void> {
   await until('the dead worker\'s withdrawal locks released', async () => {
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from pg_locks
-      where locktype = 'advisory' and classid = ${0x5014} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
+      where locktype = 'advisory' and classid = ${LockNamespace.withdrawal} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
     return rows[0]!.n === 0;
   });
 }
@@ -160,18 +162,13 @@ async function killWorker(w: Worker): Promise<void> {
 // ------------------------------------------------------------------------------------------ fixtures
 
 let seq = 0;
-const admin = { discordId: '100000000000000001', username: 'ops' };
 
-/** A member with a verified wallet (the app's payout destination) and `amount` SOL credited. */
-async function member(amount = '5'): Promise<DiscordUserRef & { wallet: string }> {
-  const user = { discordId: `6${String(++seq).padStart(17, '0')}`, username: `crash${seq}` };
-  const kp = nacl.sign.keyPair();
-  const address = bs58.encode(kp.publicKey);
-  const link = await ctx.services.wallets.createLink({ ...user, publicUrl: 'http://127.0.0.1:3000' });
-  const { message } = await ctx.services.wallets.messageFor(link.nonce, address);
-  await ctx.services.wallets.verify({ nonce: link.nonce, address, signature: bs58.encode(nacl.sign.detached(Buffer.from(message, 'utf8'), kp.secretKey)) });
-  await ctx.services.ledger.adminCredit({ idempotencyKey: `crash-fund-${user.discordId}`, user, amount, currency: 'SOL', actor: admin });
-  return { ...user, wallet: address };
+/** A member with a verified wallet (the app's payout destination) and `amount` whole SOL credited (admin_credit). */
+async function member(amount = 5n): Promise<DiscordUserRef & { wallet: string }> {
+  const user = await factory.user({ username: `crash${++seq}` });
+  const { address } = await factory.wallet(user);
+  await factory.balance(user, { amount: amount * SOL });
+  return { discordId: user.discordId, username: user.username, wallet: address };
 }
 
 async function withdraw(u: DiscordUserRef, amount: string): Promise<Withdrawal> {
@@ -337,7 +334,7 @@ describe('withdrawal outbox survives SIGKILL in every state', () => {
   });
 
   it('killed with two payouts sent but dropped, then blockhashes expire: one is rebuilt and paid once, the other expires on its last attempt too and is refunded in full', async () => {
-    const [u1, u2] = [await member('3'), await member()];
+    const [u1, u2] = [await member(3n), await member()];
     const [w1, w2] = [await withdraw(u1, '2'), await withdraw(u2, '1')];
     // Both first sends are swallowed by the cluster; the next send (w1's re-send of the same bytes) is held.
     emu.faults.dropNextSend();

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { ChainService } from '../../chain/chain.service';
 import {
   buildSignedTransfer,
@@ -9,12 +9,13 @@ import {
   isBlockhashValid,
   sendRaw,
 } from '../../chain/transfers';
+import { LockNamespace, withTryAdvisoryLock } from '../../db/advisory-lock';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
-import * as ledger from '../ledger/ledger.repository';
-import * as users from '../users/users.repository';
+import * as ledger from '../ledger/ledger.postings';
+import * as users from '../users/users.accounts';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import * as repo from './withdrawals.repository';
 import type { WithdrawalsTable, WithdrawMethodsTable } from './withdrawals.tables';
@@ -37,7 +38,6 @@ export type DestinationLookup = (discordId: string) => Promise<string | undefine
 
 export type ReconcileOutcome = 'confirmed' | 'refunded' | 'rebuilt' | 'resent' | 'waiting';
 
-const LOCK_CLASS = 0x5014;
 const PROCESS_BATCH = 100;
 const MAX_STEPS = 10;
 
@@ -113,6 +113,11 @@ export class WithdrawalsService {
     return (await repo.updateMethod(this.db, m.currency, patch))!;
   }
 
+  /** Per currency, what members are owed: balances (with open airdrop escrow) and withdrawals not yet final. */
+  liabilities(): Promise<Map<string, { balances: bigint; pendingWithdrawals: bigint }>> {
+    return repo.liabilities(this.db);
+  }
+
   async pause(currency: string, reason: string): Promise<boolean> {
     await this.seedMethods();
     return repo.pauseMethod(this.db, currency, reason);
@@ -159,23 +164,20 @@ export class WithdrawalsService {
         idempotencyKey: req.interactionId,
       });
       if (!inserted) return undefined;
-      const left = await ledger.debit(trx, userId, currency.code, total);
-      if (left === undefined) {
-        const have = await ledger.balanceOf(trx, userId, currency.code);
-        throw new UserError(
-          'INSUFFICIENT_FUNDS',
-          `Insufficient funds: this needs ${this.currencies.format(total, currency.code)}${m.fee > 0n ? ' (including the fee)' : ''} but you have ${this.currencies.format(have, currency.code)}.`,
-        );
-      }
-      await ledger.insertJournal(trx, {
+      const debited = await ledger.postOutflow(trx, {
         type: 'withdrawal',
-        fromUserId: userId,
-        toUserId: null,
+        userId,
         amount: total,
         currency: currency.code,
         idempotencyKey: `withdraw:${inserted.id}`,
         ref: `withdrawal:${inserted.id} to ${destination}`,
       });
+      if (!debited.ok) {
+        throw new UserError(
+          'INSUFFICIENT_FUNDS',
+          `Insufficient funds: this needs ${this.currencies.format(total, currency.code)}${m.fee > 0n ? ' (including the fee)' : ''} but you have ${this.currencies.format(debited.balance, currency.code)}.`,
+        );
+      }
       return inserted;
     });
     if (!result) return { withdrawal: (await repo.findByKey(this.db, req.interactionId))!, replayed: true };
@@ -223,15 +225,8 @@ export class WithdrawalsService {
    * withdrawal-processor job does). Skips (returns the row unchanged) when another process is advancing it.
    */
   async advance(id: bigint): Promise<Withdrawal> {
-    return this.db.connection().execute(async (conn) => {
-      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS}, (${id.toString()}::bigint % 2147483647)::int) as locked`.execute(conn);
-      if (!rows[0]?.locked) return (await repo.findById(this.db, id))!;
-      try {
-        return await this.advanceLocked(id);
-      } finally {
-        await sql`select pg_advisory_unlock(${LOCK_CLASS}, (${id.toString()}::bigint % 2147483647)::int)`.execute(conn);
-      }
-    });
+    const run = await withTryAdvisoryLock(this.db, LockNamespace.withdrawal, id, () => this.advanceLocked(id));
+    return run.locked ? run.value : (await repo.findById(this.db, id))!;
   }
 
   /** The withdrawal-processor job: advances every withdrawal that is approved and not final. */
@@ -373,17 +368,14 @@ export class WithdrawalsService {
       const row = await repo.markRefunded(trx, w.id, from, signature, reason);
       if (!row) return undefined;
       const total = row.amount + row.fee;
-      const journalId = await ledger.insertJournal(trx, {
+      await ledger.postInflow(trx, {
         type: 'withdrawal_refund',
-        fromUserId: null,
-        toUserId: row.user_id,
+        userId: row.user_id,
         amount: total,
         currency: row.currency,
         idempotencyKey: `withdraw_refund:${row.id}`,
         ref: `withdrawal:${row.id}`,
       });
-      if (journalId === undefined) throw new Error(`withdrawal ${row.id} was already refunded`);
-      await ledger.credit(trx, row.user_id, row.currency, total);
       return row;
     });
     if (!refunded) return undefined;
