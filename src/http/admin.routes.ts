@@ -1,19 +1,28 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { AppContext } from '../app-context';
-import { HttpError } from './http-error';
+import { UserError } from '../errors';
+import { snowflake } from './schemas';
 
-const snowflake = /^\d{15,22}$/;
+
+const row = z.record(z.string(), z.unknown());
+const profileJson = z.object({
+  user: z.object({ id: z.string(), discord_id: z.string(), username: z.string(), role: z.enum(['USER', 'SUPPORT', 'ADMIN']) }).loose(),
+  credentials: z.object({ federated: z.array(row), chain: z.array(row) }),
+});
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
-  app.get<{ Params: { discordId: string } }>('/users/:discordId', async (req) => {
-    const { discordId } = req.params;
-    if (!snowflake.test(discordId)) {
-      throw new HttpError(400, 'invalid_discord_id', 'discordId must be a Discord snowflake (15-22 digits)');
-    }
-    const profile = await ctx.services.users.profile(discordId);
-    if (!profile) throw new HttpError(404, 'user_not_found', `No user with Discord id ${discordId}`);
-    return toJson(profile);
-  });
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/users/:discordId',
+    { schema: { summary: 'A user and their linked credentials', params: z.object({ discordId: snowflake }), response: { 200: profileJson } } },
+    async (req) => {
+      const { discordId } = req.params;
+      const profile = await ctx.services.users.profile(discordId);
+      if (!profile) throw new UserError('USER_NOT_FOUND', `No user with Discord id ${discordId}`);
+      return toJson(profile) as z.output<typeof profileJson>;
+    },
+  );
 }
 
 /** JSON with bigint as decimal strings and dates as ISO strings. */

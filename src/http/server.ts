@@ -1,22 +1,54 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { AppContext } from '../app-context';
 import { ping } from '../db/database';
 import { migrationsCurrent } from '../db/migrator';
+import { isUserError } from '../errors';
 import type { Metrics } from '../metrics';
 import { registerAdminRoutes } from './admin.routes';
-import { HttpError } from './http-error';
+import { errorResponses, statusOfUserError } from './error-status';
 
-export { HttpError };
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * The `error` code of a request that fails its schema, for a route whose clients expect one code whatever part
+     * was wrong. Without it: invalid_body, invalid_query, invalid_headers, or invalid_<param> (snake_case).
+     */
+    invalidRequestCode?: string;
+  }
+}
+
+/** A route registrar: it declares each route's zod schemas (`app.withTypeProvider<ZodTypeProvider>()`). */
+export type HttpPlugin = (app: FastifyInstance, ctx: AppContext) => void | Promise<void>;
 
 export interface HttpServerDeps {
   ctx: AppContext;
   metrics: Metrics;
   /** Extra route plugins added by modules (wallet-link page, public API…). */
-  plugins?: ((app: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
+  plugins?: HttpPlugin[];
   /** Extra /admin route registrars added by modules; they run inside the bearer-guarded /admin scope. */
-  adminPlugins?: ((admin: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
+  adminPlugins?: HttpPlugin[];
 }
+
+/** The OpenAPI security scheme every /admin route carries (see adminGuard). */
+export const ADMIN_SECURITY = 'adminBearer';
 
 export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [] }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -26,18 +58,25 @@ export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugin
     bodyLimit: 64 * 1024,
     trustProxy: ctx.config.HTTP_TRUST_PROXY,
   });
-
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, req, reply) => {
-    if (err instanceof HttpError) {
-      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
-    }
-    if (err.validation || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
-      return reply.code(err.statusCode ?? 400).send({ error: 'bad_request', message: err.message });
-    }
-    const ref = randomBytes(4).toString('hex');
-    req.log.error({ err, ref, url: req.url }, 'unhandled http error');
-    return reply.code(500).send({ error: 'internal', message: `Internal error (ref ${ref})`, ref });
+  // Requests are parsed and responses encoded by each route's zod schemas; the same schemas feed /openapi.json.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // Registered first so its onRoute hook sees every route registered after it.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Solbound HTTP API', version: '1' },
+      components: { securitySchemes: { [ADMIN_SECURITY]: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } } },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
   });
+
+  // Every route documents (and encodes) its error bodies with the one shape errorHandler sends.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, response: { ...errorResponses, ...(route.schema?.response as object | undefined) } };
+  });
+  app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: 'not_found', message: `No route ${req.method} ${req.url.split('?')[0]}` }),
   );
@@ -45,33 +84,90 @@ export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugin
     metrics.httpRequests.inc({ route: req.routeOptions.url ?? 'unmatched', status: `${Math.floor(reply.statusCode / 100)}xx` });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, string> = {};
-    try {
-      await ping(ctx.db);
-      checks.database = 'ok';
-      checks.migrations = (await migrationsCurrent(ctx.db)) ? 'ok' : 'pending';
-    } catch (err) {
-      checks.database = `error: ${(err as Error).message}`;
-    }
-    const ready = Object.values(checks).every((v) => v === 'ok') && checks.migrations !== undefined;
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-  });
-  app.get('/metrics', async (_req, reply) => {
-    reply.header('content-type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get('/healthz', { schema: { summary: 'Liveness', response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
+    status: 'ok' as const,
+  }));
 
-  await app.register(async (admin) => {
-    admin.addHook('onRequest', adminGuard(ctx.config.ADMIN_TOKEN));
-    registerAdminRoutes(admin, ctx);
-    for (const register of adminPlugins) await register(admin, ctx);
-  }, { prefix: '/admin' });
+  const readiness = z.object({ status: z.enum(['ready', 'not_ready']), checks: z.record(z.string(), z.string()) });
+  api.get(
+    '/readyz',
+    { schema: { summary: 'Readiness: database reachable and migrations current', response: { 200: readiness, 503: readiness } } },
+    async (_req, reply) => {
+      const checks: Record<string, string> = {};
+      try {
+        await ping(ctx.db);
+        checks.database = 'ok';
+        checks.migrations = (await migrationsCurrent(ctx.db)) ? 'ok' : 'pending';
+      } catch (err) {
+        checks.database = `error: ${(err as Error).message}`;
+      }
+      const ready = Object.values(checks).every((v) => v === 'ok') && checks.migrations !== undefined;
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    },
+  );
+
+  api.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', response: { 200: { content: { 'text/plain': { schema: z.string() } } } } } },
+    async (_req, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+
+  api.get(
+    '/openapi.json',
+    { schema: { summary: 'This document (OpenAPI 3.1)', response: { 200: z.record(z.string(), z.unknown()) } } },
+    async () => app.swagger() as unknown as Record<string, unknown>,
+  );
+
+  await app.register(
+    async (admin) => {
+      // Marks every /admin route, module ones included, with the bearer scheme in the OpenAPI document.
+      admin.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, security: [{ [ADMIN_SECURITY]: [] }], tags: route.schema?.tags ?? ['admin'] };
+      });
+      admin.addHook('onRequest', adminGuard(ctx.config.ADMIN_TOKEN));
+      registerAdminRoutes(admin, ctx);
+      for (const register of adminPlugins) await register(admin, ctx);
+    },
+    { prefix: '/admin' },
+  );
 
   for (const plugin of plugins) await app.register(async (scope) => plugin(scope, ctx));
   return app;
 }
+
+const PART_NAME: Record<string, string> = { body: 'body', querystring: 'query', params: 'params', headers: 'headers' };
+
+/**
+ * The one error path of every route: a UserError gets its status from USER_ERROR_STATUS, a request that fails its
+ * zod schema a 400 naming the bad fields, Fastify's own 4xx (bad JSON, body too large…) their status, and anything
+ * else a logged 500 whose reference id is the only thing the client sees.
+ */
+function errorHandler(error: Error, req: FastifyRequest, reply: FastifyReply) {
+  if (isUserError(error)) {
+    return reply.code(statusOfUserError(error.code)).send({ error: error.code.toLowerCase(), message: error.message });
+  }
+  const err = error as FastifyError;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const part = PART_NAME[err.validationContext ?? 'body'] ?? 'request';
+    const fields = err.validation.map((v) => v.instancePath.slice(1).replaceAll('/', '.'));
+    const message = err.validation.map((v, i) => `${fields[i] || part}: ${v.message}`).join('; ');
+    const param = part === 'params' ? fields.find(Boolean)?.split('.')[0] : undefined;
+    const code = req.routeOptions.config.invalidRequestCode ?? `invalid_${param ? snakeCase(param) : part}`;
+    return reply.code(400).send({ error: code, message });
+  }
+  if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+    return reply.code(err.statusCode).send({ error: 'bad_request', message: err.message });
+  }
+  const ref = randomBytes(4).toString('hex');
+  req.log.error({ err, ref, url: req.url }, 'unhandled http error');
+  return reply.code(500).send({ error: 'internal', message: `Internal error (ref ${ref})`, ref });
+}
+
+const snakeCase = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Bearer-token guard compared in constant time (digests equalise the lengths). */
 export function adminGuard(token: string | undefined) {

@@ -1,26 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
-import { UserError } from '../../errors';
-import { HttpError } from '../../http/http-error';
+import { snowflake } from '../../http/schemas';
 import type { Ticket } from './tickets.service';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from './tickets.tables';
-
-// How each UserError code reads over HTTP; anything unlisted is a plain 400.
-const STATUS: Record<string, number> = {
-  TICKET_NOT_FOUND: 404,
-  TICKET_CLOSED: 409,
-  TICKET_STATE: 409,
-  TICKET_ALREADY_CLAIMED: 409,
-  TICKET_NOT_CLAIMED: 409,
-  TICKET_UNCHANGED: 409,
-  TICKET_BAD_CLAIMER: 422,
-};
-
-const toHttp = (err: unknown): unknown =>
-  err instanceof UserError ? new HttpError(STATUS[err.code] ?? 400, err.code.toLowerCase(), err.message) : err;
-
-const snowflake = z.string().regex(/^\d{15,22}$/, 'must be a Discord snowflake (15-22 digits)');
 
 const listQuery = z
   .object({
@@ -43,19 +27,36 @@ const patchBody = z
     message: 'send at least one of status, priority, claim',
   });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const r = schema.safeParse(value ?? {});
-  if (!r.success) {
-    const detail = r.error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
-    throw new HttpError(400, `invalid_${what}`, detail);
-  }
-  return r.data;
-}
+// Named ticketId (not id) so a bad one reads as invalid_ticket_id.
+const ticketParams = z.object({ ticketId: z.string().regex(/^[1-9]\d{0,17}$/, 'must be a positive integer').transform(BigInt) });
 
-function ticketId(raw: string): bigint {
-  if (!/^[1-9]\d{0,17}$/.test(raw)) throw new HttpError(400, 'invalid_ticket_id', 'id must be a positive integer');
-  return BigInt(raw);
-}
+const iso = z.string().nullable();
+const ticketSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(TICKET_STATUSES),
+    priority: z.enum(TICKET_PRIORITIES),
+    category: z.string(),
+    subject: z.string(),
+    description: z.string(),
+    discordId: z.string(),
+    guildId: z.string().nullable(),
+    threadId: z.string().nullable(),
+    claimedBy: z.string().nullable(),
+    linkedRef: z.string().nullable(),
+    rating: z.number().int().nullable(),
+    feedback: z.string().nullable(),
+    firstStaffReplyAt: iso,
+    lastActivityAt: iso,
+    closeRequestedAt: iso,
+    warnedAt: iso,
+    closedAt: iso,
+    closedBy: z.string().nullable(),
+    closeReason: z.string().nullable(),
+    createdAt: iso,
+    updatedAt: iso,
+  })
+  .meta({ id: 'Ticket' });
 
 /** Wire shape: ids as strings, timestamps ISO, Discord ids rather than internal user ids. */
 export function ticketJson(t: Ticket) {
@@ -88,28 +89,47 @@ export function ticketJson(t: Ticket) {
 
 /** `/admin/tickets` (registered inside the bearer-guarded /admin scope). */
 export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void {
-  admin.get('/tickets', async (req) => {
-    const q = parse(listQuery, req.query, 'query');
-    const page = await ctx.services.tickets.adminList(q).catch((err: unknown) => Promise.reject(toHttp(err)));
-    return { items: page.items.map(ticketJson), nextCursor: page.nextCursor };
-  });
+  const api = admin.withTypeProvider<ZodTypeProvider>();
+  const tickets = ctx.services.tickets;
 
-  admin.get<{ Params: { id: string } }>('/tickets/:id', async (req) => {
-    const id = ticketId(req.params.id);
-    const staff = { discordId: '', username: 'admin-api', isStaff: true };
-    const ticket = await ctx.services.tickets.get(id, staff).catch((err: unknown) => Promise.reject(toHttp(err)));
-    return ticketJson(ticket);
-  });
+  api.get(
+    '/tickets',
+    {
+      schema: {
+        summary: 'Tickets, newest first, filtered and paged by cursor',
+        querystring: listQuery,
+        response: { 200: z.object({ items: z.array(ticketSchema), nextCursor: z.string().nullable() }) },
+      },
+    },
+    async (req) => {
+      const page = await tickets.adminList(req.query);
+      return { items: page.items.map(ticketJson), nextCursor: page.nextCursor };
+    },
+  );
 
-  admin.patch<{ Params: { id: string } }>('/tickets/:id', async (req) => {
-    const id = ticketId(req.params.id);
-    const body = parse(patchBody, req.body, 'body');
-    const tickets = ctx.services.tickets;
-    const ticket = await tickets
-      .adminUpdate(id, { status: body.status, priority: body.priority, claim: body.claim, closeReason: body.close_reason })
-      .catch((err: unknown) => Promise.reject(toHttp(err)));
-    // Archive the thread and send the member the transcript + rating prompt, as a close from Discord would.
-    if (ticket.status === 'closed' && body.status === 'closed') await tickets.discord?.closed(ticket);
-    return ticketJson(ticket);
-  });
+  api.get(
+    '/tickets/:ticketId',
+    { schema: { summary: 'One ticket', params: ticketParams, response: { 200: ticketSchema } } },
+    async (req) => {
+      const staff = { discordId: '', username: 'admin-api', isStaff: true };
+      return ticketJson(await tickets.get(req.params.ticketId, staff));
+    },
+  );
+
+  api.patch(
+    '/tickets/:ticketId',
+    { schema: { summary: 'Change status, priority or claim', params: ticketParams, body: patchBody, response: { 200: ticketSchema } } },
+    async (req) => {
+      const { body } = req;
+      const ticket = await tickets.adminUpdate(req.params.ticketId, {
+        status: body.status,
+        priority: body.priority,
+        claim: body.claim,
+        closeReason: body.close_reason,
+      });
+      // Archive the thread and send the member the transcript + rating prompt, as a close from Discord would.
+      if (ticket.status === 'closed' && body.status === 'closed') await tickets.discord?.closed(ticket);
+      return ticketJson(ticket);
+    },
+  );
 }

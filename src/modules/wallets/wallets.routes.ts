@@ -1,38 +1,20 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
 import { UserError } from '../../errors';
-import { HttpError } from '../../http/http-error';
+import { errorBody, statusOfUserError } from '../../http/error-status';
 import { renderLinkPage } from './link-page';
 
-// How each UserError code reads over HTTP; anything unlisted is a plain 400.
-const STATUS: Record<string, number> = {
-  NONCE_UNKNOWN: 404,
-  NONCE_USED: 410,
-  NONCE_EXPIRED: 410,
-  NONCE_SUPERSEDED: 410,
-  ADDRESS_TAKEN: 409,
-  RATE_LIMITED: 429,
-};
+const nonce = z.string().min(1).max(128);
+const address = z.string().min(1).max(128).describe('base58 Solana address');
+const messageQuery = z.object({ nonce, address });
+const verifyBody = z.object({ nonce, address, signature: z.string().min(1).max(256).describe('base58 or base64 Ed25519 signature') });
+const html = { schema: z.string() };
+const iso = z.string().describe('ISO 8601 timestamp');
 
-const toHttp = (err: unknown): unknown =>
-  err instanceof UserError ? new HttpError(STATUS[err.code] ?? 400, err.code.toLowerCase(), err.message) : err;
-
-const messageQuery = z.object({ nonce: z.string().min(1).max(128), address: z.string().min(1).max(128) });
-const verifyBody = z.object({
-  nonce: z.string().min(1).max(128),
-  address: z.string().min(1).max(128),
-  signature: z.string().min(1).max(256),
-});
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const r = schema.safeParse(value);
-  if (!r.success) {
-    const detail = r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ');
-    throw new HttpError(400, 'invalid_request', detail);
-  }
-  return r.data;
-}
+// The link page's script reads one code for any malformed request.
+const config = { invalidRequestCode: 'invalid_request' };
 
 /** Headers for everything on the link flow: nothing cached, no nonce leaking through Referer, no framing. */
 function secure(reply: FastifyReply): FastifyReply {
@@ -52,38 +34,65 @@ function secure(reply: FastifyReply): FastifyReply {
  */
 export function walletRoutes(app: FastifyInstance, ctx: AppContext): void {
   const wallets = ctx.services.wallets;
+  const api = app.withTypeProvider<ZodTypeProvider>();
 
-  app.get<{ Params: { nonce: string } }>('/link/:nonce', async (req, reply) => {
-    let page;
-    try {
-      const info = await wallets.linkInfo(req.params.nonce);
-      page = renderLinkPage({ ok: true, nonce: req.params.nonce, discordUsername: info.discordUsername, expiresAt: info.expiresAt.toISOString() });
-      reply.code(200);
-    } catch (err) {
-      if (!(err instanceof UserError)) throw err;
-      page = renderLinkPage({ ok: false, code: err.code, message: err.message });
-      reply.code(STATUS[err.code] ?? 400);
-    }
-    return secure(reply).header('content-security-policy', page.csp).type('text/html; charset=utf-8').send(page.html);
-  });
+  api.get(
+    '/link/:nonce',
+    {
+      schema: {
+        summary: 'The wallet-link page (HTML); an unknown, used or expired nonce gets the error page with its status',
+        // Any string: a bad nonce is answered by the HTML error page, not a JSON 400.
+        params: z.object({ nonce: z.string() }),
+        response: { 200: { content: { 'text/html': html } }, '4xx': { content: { 'text/html': html, 'application/json': { schema: errorBody } } } },
+      },
+    },
+    async (req, reply) => {
+      let page;
+      try {
+        const info = await wallets.linkInfo(req.params.nonce);
+        page = renderLinkPage({ ok: true, nonce: req.params.nonce, discordUsername: info.discordUsername, expiresAt: info.expiresAt.toISOString() });
+        reply.code(200);
+      } catch (err) {
+        if (!(err instanceof UserError)) throw err;
+        page = renderLinkPage({ ok: false, code: err.code, message: err.message });
+        reply.code(statusOfUserError(err.code));
+      }
+      return secure(reply).header('content-security-policy', page.csp).type('text/html; charset=utf-8').send(page.html);
+    },
+  );
 
-  app.get('/api/wallet/message', async (req, reply) => {
-    const q = parse(messageQuery, req.query);
-    try {
-      const { message, expiresAt } = await wallets.messageFor(q.nonce, q.address);
-      return secure(reply).send({ message, expiresAt: expiresAt.toISOString() });
-    } catch (err) {
-      throw toHttp(err);
-    }
-  });
+  api.get(
+    '/api/wallet/message',
+    {
+      config,
+      schema: {
+        summary: 'The exact text to sign for this nonce and address',
+        querystring: messageQuery,
+        response: { 200: z.object({ message: z.string(), expiresAt: iso }) },
+      },
+    },
+    async (req, reply) => {
+      // Set first so that error replies carry them too.
+      secure(reply);
+      const { message, expiresAt } = await wallets.messageFor(req.query.nonce, req.query.address);
+      return { message, expiresAt: expiresAt.toISOString() };
+    },
+  );
 
-  app.post('/api/wallet/verify', async (req, reply) => {
-    const body = parse(verifyBody, req.body);
-    try {
-      const linked = await wallets.verify({ ...body, ip: req.ip });
-      return secure(reply).send({ linked: true, address: linked.address, discordId: linked.discordId, verifiedAt: linked.verifiedAt.toISOString() });
-    } catch (err) {
-      throw toHttp(err);
-    }
-  });
+  api.post(
+    '/api/wallet/verify',
+    {
+      config,
+      schema: {
+        summary: 'Link the wallet: a signature over the server-built message',
+        body: verifyBody,
+        response: { 200: z.object({ linked: z.literal(true), address: z.string(), discordId: z.string(), verifiedAt: iso }) },
+      },
+    },
+    async (req, reply) => {
+      secure(reply);
+      const linked = await wallets.verify({ ...req.body, ip: req.ip });
+      return { linked: true as const, address: linked.address, discordId: linked.discordId, verifiedAt: linked.verifiedAt.toISOString() };
+    },
+  );
 }

@@ -1,15 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
-import { UserError } from '../../errors';
-import { HttpError } from '../../http/http-error';
 import { formatAmount, parseAmount } from '../ledger/amounts';
 import type { WithdrawMethod } from './withdrawals.service';
-
-const STATUS: Record<string, number> = { UNKNOWN_CURRENCY: 404, WITHDRAW_UNAVAILABLE: 404 };
-
-const toHttp = (err: unknown): unknown =>
-  err instanceof UserError ? new HttpError(STATUS[err.code] ?? 400, err.code.toLowerCase(), err.message) : err;
 
 const decimal = z.string().trim().min(1).max(40);
 const patchBody = z
@@ -22,6 +16,20 @@ const patchBody = z
   })
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'send at least one field' });
+
+const amountJson = z.string().describe('decimal, in currency units');
+const methodSchema = z
+  .object({
+    currency: z.string(),
+    enabled: z.boolean(),
+    min: amountJson,
+    max: amountJson,
+    approvalThreshold: amountJson,
+    fee: amountJson,
+    pausedAt: z.string().nullable(),
+    pausedReason: z.string().nullable(),
+  })
+  .meta({ id: 'WithdrawMethod' });
 
 /** Wire shape: amounts as decimal strings in the currency's units. */
 function methodJson(m: WithdrawMethod, decimals: number) {
@@ -41,29 +49,40 @@ function methodJson(m: WithdrawMethod, decimals: number) {
 export function withdrawalAdminRoutes(admin: FastifyInstance, ctx: AppContext): void {
   const { withdrawals, ledger } = ctx.services;
   const decimalsOf = (code: string) => ledger.currencies.get(code).decimals;
+  const api = admin.withTypeProvider<ZodTypeProvider>();
 
-  admin.get('/withdraw-methods', async () => {
-    const methods = await withdrawals.methods();
-    return { items: methods.filter((m) => ledger.currencies.all.some((c) => c.code === m.currency)).map((m) => methodJson(m, decimalsOf(m.currency))) };
-  });
+  api.get(
+    '/withdraw-methods',
+    { schema: { summary: 'Withdrawal limits per currency', response: { 200: z.object({ items: z.array(methodSchema) }) } } },
+    async () => {
+      const methods = await withdrawals.methods();
+      return { items: methods.filter((m) => ledger.currencies.all.some((c) => c.code === m.currency)).map((m) => methodJson(m, decimalsOf(m.currency))) };
+    },
+  );
 
-  admin.patch<{ Params: { currency: string } }>('/withdraw-methods/:currency', async (req) => {
-    const r = patchBody.safeParse(req.body ?? {});
-    if (!r.success) throw new HttpError(400, 'invalid_body', r.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-    try {
+  api.patch(
+    '/withdraw-methods/:currency',
+    {
+      schema: {
+        summary: "Change a currency's withdrawal limits",
+        params: z.object({ currency: z.string().describe('currency code, case-insensitive') }),
+        body: patchBody,
+        response: { 200: methodSchema },
+      },
+    },
+    async (req) => {
+      const { body } = req;
       const currency = ledger.currencies.get(req.params.currency);
       const amount = (v: string | undefined, zeroOk = false) =>
         v === undefined ? undefined : zeroOk && /^0*(\.0*)?$/.test(v) ? 0n : parseAmount(v, currency);
       const updated = await withdrawals.updateMethod(currency.code, {
-        ...(r.data.enabled !== undefined ? { enabled: r.data.enabled } : {}),
-        ...(r.data.min !== undefined ? { min: amount(r.data.min)! } : {}),
-        ...(r.data.max !== undefined ? { max: amount(r.data.max)! } : {}),
-        ...(r.data.approval_threshold !== undefined ? { approvalThreshold: amount(r.data.approval_threshold, true)! } : {}),
-        ...(r.data.fee !== undefined ? { fee: amount(r.data.fee, true)! } : {}),
+        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+        ...(body.min !== undefined ? { min: amount(body.min)! } : {}),
+        ...(body.max !== undefined ? { max: amount(body.max)! } : {}),
+        ...(body.approval_threshold !== undefined ? { approvalThreshold: amount(body.approval_threshold, true)! } : {}),
+        ...(body.fee !== undefined ? { fee: amount(body.fee, true)! } : {}),
       });
       return methodJson(updated, currency.decimals);
-    } catch (err) {
-      throw toHttp(err);
-    }
-  });
+    },
+  );
 }
