@@ -20,11 +20,6 @@ export function decodeAddress(input: string): Uint8Array {
   return bytes;
 }
 
-/** Canonical base58 form (rejects e.g. leading-zero padding variants by round-tripping). */
-export function canonicalAddress(input: string): string {
-  return bs58.encode(decodeAddress(input));
-}
-
 /**
  * A 64-byte Ed25519 signature in base58 (Solana wallets), base64/base64url (browser wallets, tools) or hex.
  * Returns every 64-byte reading of the input: a string can in rare cases be valid in two encodings, and the
