@@ -13,6 +13,8 @@ export const LockNamespace = {
   withdrawal: 0x5014,
   /** Check-and-record of wallet verification attempts (wallets rate limit); key: the subject. */
   walletRateLimit: 0x5741,
+  /** Check-and-insert of a member's wallet-link nonces (link cooldown); key: the user id. */
+  walletLink: 0x5742,
 } as const;
 
 export type LockNamespace = (typeof LockNamespace)[keyof typeof LockNamespace];

@@ -135,6 +135,20 @@ describe('/wallet through the Discord emulator', () => {
     expect(await t.db.selectFrom('wallet_registrations').selectAll().execute()).not.toContainEqual(expect.objectContaining({ address: kp.address }));
   });
 
+  it('/wallet link in a tight loop: the 4th within 10 minutes gets an ephemeral "try again in …" and no new link', async () => {
+    const frank = bot.emu.user('frank');
+    const replies = [];
+    for (let i = 0; i < 3; i++) replies.push(await bot.emu.runCommand(frank, '/wallet link').reply());
+    const nonces = await t.db.selectFrom('registration_nonces').select('nonce').where('discord_id', '=', frank.id).execute();
+    const refused = await bot.emu.runCommand(frank, '/wallet link').reply();
+    expect(refused.ephemeral).toBe(true);
+    expect(refused.content).toMatch(/^❌ You asked for 3 wallet links in the last 10 minutes; try again in \d+ (s|min)\./);
+    expect(refused.components ?? []).toEqual([]);
+    expect(await t.db.selectFrom('registration_nonces').select('nonce').where('discord_id', '=', frank.id).execute()).toEqual(nonces);
+    // The newest link from before still opens.
+    expect((await fetch(linkButton(replies[2]!).url)).status).toBe(200);
+  });
+
   it('/wallet unlink asks for confirmation; cancel keeps, confirm removes', async () => {
     const erin = bot.emu.user('erin');
     const kp = keypair();

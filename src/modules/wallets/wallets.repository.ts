@@ -172,16 +172,18 @@ export interface RateLimitState {
 }
 
 /**
- * Sliding-window rate limit: if every subject has fewer than `limit` attempts in the window, records one attempt
- * for each and returns undefined; otherwise records nothing and returns the subject that is over. Per-subject
- * advisory locks (taken in sorted order) make check-and-record atomic across replicas.
+ * Sliding-window limit on failed verifications. If every subject has fewer than `limit` attempts in the window,
+ * records one attempt for each and returns their ids (the caller forgets them if the attempt succeeds, so only
+ * failures stay counted); otherwise records nothing and returns the subject that is over. Recording before the
+ * attempt runs, under per-subject advisory locks taken in sorted order, keeps concurrent attempts within the limit
+ * across replicas.
  */
 export function recordAttempt(
   db: Kysely<DB>,
   subjects: string[],
   limit: number,
   windowSeconds: number,
-): Promise<RateLimitState | undefined> {
+): Promise<{ limited: RateLimitState } | { ids: bigint[] }> {
   const sorted = [...new Set(subjects)].sort();
   return db.transaction().execute(async (trx) => {
     for (const s of sorted) await advisoryXactLock(trx, LockNamespace.walletRateLimit, s);
@@ -199,10 +201,64 @@ export function recordAttempt(
       .groupBy('subject')
       .execute();
     const over = rows.find((r) => Number(r.attempts) >= limit);
-    if (over) return { subject: over.subject, attempts: Number(over.attempts), retryAfterSeconds: Math.max(1, over.retry_after) };
-    await trx.insertInto('wallet_verify_attempts').values(sorted.map((subject) => ({ subject }))).execute();
-    return undefined;
+    if (over) {
+      return { limited: { subject: over.subject, attempts: Number(over.attempts), retryAfterSeconds: Math.max(1, over.retry_after) } };
+    }
+    const inserted = await trx.insertInto('wallet_verify_attempts').values(sorted.map((subject) => ({ subject }))).returning('id').execute();
+    return { ids: inserted.map((r) => r.id) };
   });
+}
+
+/** Removes recorded attempts again: the attempt succeeded, and successes do not count toward the limit. */
+export async function forgetAttempts(db: Db, ids: bigint[]): Promise<void> {
+  if (ids.length) await db.deleteFrom('wallet_verify_attempts').where('id', 'in', ids).execute();
+}
+
+/**
+ * Counts one attempt against an open nonce before its signature is checked; false when the nonce has already seen
+ * `limit` of them (burned). The row lock of the UPDATE makes concurrent attempts count one by one.
+ */
+export async function reserveNonceAttempt(db: Db, nonce: string, limit: number): Promise<boolean> {
+  const row = await db
+    .updateTable('registration_nonces')
+    .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+    .where('nonce', '=', nonce)
+    .where('failed_attempts', '<', limit)
+    .returning('failed_attempts')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Takes back a reserved attempt whose signature was correct (it failed for another reason, e.g. address taken). */
+export async function releaseNonceAttempt(db: Db, nonce: string): Promise<void> {
+  await db
+    .updateTable('registration_nonces')
+    .set((eb) => ({ failed_attempts: eb('failed_attempts', '-', 1) }))
+    .where('nonce', '=', nonce)
+    .where('failed_attempts', '>', 0)
+    .execute();
+}
+
+/**
+ * How many nonces the user was issued in the last `windowSeconds`, and when the oldest of them leaves the window.
+ * Takes a per-user advisory lock first, so two replicas issuing links for one user count one after the other.
+ */
+export async function lockAndCountRecentNonces(
+  trx: Transaction<DB>,
+  userId: bigint,
+  windowSeconds: number,
+): Promise<{ count: number; retryAfterSeconds: number }> {
+  await advisoryXactLock(trx, LockNamespace.walletLink, userId.toString());
+  const row = await trx
+    .selectFrom('registration_nonces')
+    .select((eb) => [
+      eb.fn.countAll<bigint>().as('n'),
+      sql<number | null>`ceil(extract(epoch FROM min(created_at) + make_interval(secs => ${windowSeconds}) - now()))::int`.as('retry_after'),
+    ])
+    .where('user_id', '=', userId)
+    .where('created_at', '>', sql<Date>`now() - make_interval(secs => ${windowSeconds})`)
+    .executeTakeFirstOrThrow();
+  return { count: Number(row.n), retryAfterSeconds: Math.max(1, row.retry_after ?? 1) };
 }
 
 /**

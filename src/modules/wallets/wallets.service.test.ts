@@ -4,8 +4,11 @@ import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Factory } from '../../testing/factories';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
+import { ADDRESS_PLACEHOLDER } from './link-message';
 import { offchainMessageV0 } from './wallet-crypto';
-import { WalletsService, type WalletLinkedEvent } from './wallets.service';
+import { forgeForZeroKey } from './wallet-crypto.testing';
+import { LINK_LIMIT, NONCE_FAILURE_LIMIT, RATE_LIMIT_ATTEMPTS, WalletsService, type WalletLinkedEvent } from './wallets.service';
 
 const PUBLIC_URL = 'https://bot.example.com/';
 
@@ -48,7 +51,8 @@ async function snapshot() {
     t.db.selectFrom('wallet_registrations').selectAll().orderBy('id').execute(),
     t.db.selectFrom('chain_credentials').selectAll().orderBy('id').execute(),
   ]);
-  return { nonces, registrations, credentials };
+  // A failed signature attempt is counted on its nonce (failed_attempts): the one change a failure makes.
+  return { nonces: nonces.map(({ failed_attempts: _counted, ...rest }) => rest), registrations, credentials };
 }
 
 async function expectRejected(run: () => Promise<unknown>, code: string, message: RegExp) {
@@ -256,19 +260,23 @@ describe('verify', () => {
   });
 });
 
-describe('rate limit (5 attempts / 15 min, DB-backed sliding window)', () => {
-  it('per Discord user: the 6th attempt is RATE_LIMITED and records nothing', async () => {
+describe('rate limits: failures per source and per nonce, DB-backed; successes never count', () => {
+  const failedAttempts = async (nonce: string) =>
+    (await t.db.selectFrom('registration_nonces').select('failed_attempts').where('nonce', '=', nonce).executeTakeFirstOrThrow()).failed_attempts;
+  const attemptsOf = async (subject: string) =>
+    Number((await t.db.selectFrom('wallet_verify_attempts').select((eb) => eb.fn.countAll<bigint>().as('n')).where('subject', '=', subject).executeTakeFirstOrThrow()).n);
+
+  it('per Discord user (/wallet verify): the 6th attempt after 5 failures is RATE_LIMITED and records nothing; the window slides', async () => {
     const o = await openLink();
-    const bad = sign('nope', o.kp.secretKey);
-    for (let i = 0; i < 5; i++) {
-      await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: bad, ip: `10.2.0.${i}` })).rejects.toMatchObject({
-        code: 'SIGNATURE_MISMATCH',
+    for (let i = 0; i < RATE_LIMIT_ATTEMPTS; i++) {
+      await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: 'not a signature!', discordId: o.user.discordId })).rejects.toMatchObject({
+        code: 'INVALID_SIGNATURE',
       });
     }
     const attemptsBefore = await t.db.selectFrom('wallet_verify_attempts').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow();
     // Even the correct signature is refused now.
     await expectRejected(
-      () => wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '10.2.0.99' }),
+      () => wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, discordId: o.user.discordId }),
       'RATE_LIMITED',
       /at most 5 per 15 minutes\. Try again in \d+ (s|min)/,
     );
@@ -277,10 +285,10 @@ describe('rate limit (5 attempts / 15 min, DB-backed sliding window)', () => {
     // The window slides: once the attempts are older than 15 minutes, the user may try again.
     await sql`UPDATE wallet_verify_attempts SET attempted_at = attempted_at - interval '16 minutes'
               WHERE subject = ${`user:${o.user.discordId}`}`.execute(t.db);
-    await wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '10.2.0.98' });
+    await wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, discordId: o.user.discordId });
   });
 
-  it('per IP: five failures from one address block a sixth user from it', async () => {
+  it('per IP: five failures from one address block a sixth user from it, not from elsewhere', async () => {
     for (let i = 0; i < 5; i++) {
       const o = await openLink();
       await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign('x', o.kp.secretKey), ip: '10.3.0.1' })).rejects.toMatchObject({
@@ -290,6 +298,137 @@ describe('rate limit (5 attempts / 15 min, DB-backed sliding window)', () => {
     const o = await openLink();
     await expectRejected(() => wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '10.3.0.1' }), 'RATE_LIMITED', /Too many/);
     await wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '10.3.0.2' });
+  });
+
+  it('successes do not count: many links from one IP all succeed and leave no attempts behind', async () => {
+    const ip = '10.4.0.1';
+    const o = await openLink();
+    await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign('x', o.kp.secretKey), ip })).rejects.toMatchObject({ code: 'SIGNATURE_MISMATCH' });
+    for (let i = 0; i < RATE_LIMIT_ATTEMPTS + 2; i++) {
+      const ok = await openLink();
+      await wallets.verify({ nonce: ok.link.nonce, address: ok.kp.address, signature: ok.signature, ip });
+    }
+    expect(await attemptsOf(`ip:${ip}`)).toBe(1);
+    await wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip });
+    expect(await attemptsOf(`ip:${ip}`)).toBe(1);
+  });
+
+  it("an attacker's failures from another IP never block the owner's correct signature", async () => {
+    const o = await openLink();
+    const attacker = keypair();
+    // Guesses at the owner's nonce, one short of burning it, then the attacker's IP runs out of tries…
+    for (let i = 0; i < NONCE_FAILURE_LIMIT - 1; i++) {
+      await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign(o.message, attacker.secretKey), ip: '203.0.113.66' })).rejects.toMatchObject({
+        code: 'SIGNATURE_MISMATCH',
+      });
+    }
+    await expect(wallets.verify({ nonce: bs58.encode(Buffer.alloc(16, 3)), address: o.kp.address, signature: o.signature, ip: '203.0.113.66' })).rejects.toMatchObject({
+      code: 'NONCE_UNKNOWN',
+    });
+    // …and a limited IP no longer reaches the nonce at all.
+    await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign(o.message, attacker.secretKey), ip: '203.0.113.66' })).rejects.toMatchObject({
+      code: 'RATE_LIMITED',
+    });
+    expect(await failedAttempts(o.link.nonce)).toBe(NONCE_FAILURE_LIMIT - 1);
+    // The owner's own IP and Discord account carry none of it.
+    expect(await attemptsOf(`user:${o.user.discordId}`)).toBe(0);
+    const linked = await wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '198.51.100.20' });
+    expect(linked.address).toBe(o.kp.address);
+  });
+
+  it('a nonce that has seen 5 failures (from any IPs) is burned: even the right signature is refused; a new link works', async () => {
+    const o = await openLink();
+    for (let i = 0; i < NONCE_FAILURE_LIMIT; i++) {
+      await expect(wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign('x', o.kp.secretKey), ip: `10.5.0.${i}` })).rejects.toMatchObject({
+        code: 'SIGNATURE_MISMATCH',
+      });
+    }
+    expect(await failedAttempts(o.link.nonce)).toBe(NONCE_FAILURE_LIMIT);
+    await expectRejected(
+      () => wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: o.signature, ip: '10.5.0.99' }),
+      'NONCE_BURNED',
+      /locked after 5 failed signature attempts\. Run \/wallet link/,
+    );
+    await expect(wallets.linkInfo(o.link.nonce)).rejects.toMatchObject({ code: 'NONCE_BURNED' });
+    expect(await failedAttempts(o.link.nonce)).toBe(NONCE_FAILURE_LIMIT);
+    const fresh = await openLink(o.user, o.kp);
+    await wallets.verify({ nonce: fresh.link.nonce, address: o.kp.address, signature: fresh.signature, ip: '10.5.0.99' });
+  });
+
+  it('concurrent failures on one nonce never exceed the limit', async () => {
+    const o = await openLink();
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, i) => wallets.verify({ nonce: o.link.nonce, address: o.kp.address, signature: sign(`x${i}`, o.kp.secretKey), ip: `10.6.0.${i}` })),
+    );
+    const codes = results.map((r) => (r as PromiseRejectedResult).reason.code as string);
+    expect(codes.filter((c) => c === 'SIGNATURE_MISMATCH')).toHaveLength(NONCE_FAILURE_LIMIT);
+    expect(codes.filter((c) => c === 'NONCE_BURNED')).toHaveLength(12 - NONCE_FAILURE_LIMIT);
+    expect(await failedAttempts(o.link.nonce)).toBe(NONCE_FAILURE_LIMIT);
+  });
+
+  it('a correct signature for a taken address gives its nonce attempt back', async () => {
+    const first = await openLink();
+    await wallets.verify({ nonce: first.link.nonce, address: first.kp.address, signature: first.signature });
+    const second = await openLink(undefined, first.kp);
+    await expect(wallets.verify({ nonce: second.link.nonce, address: first.kp.address, signature: second.signature, ip: '10.7.0.1' })).rejects.toMatchObject({
+      code: 'ADDRESS_TAKEN',
+    });
+    expect(await failedAttempts(second.link.nonce)).toBe(0);
+    expect(await attemptsOf('ip:10.7.0.1')).toBe(0);
+  });
+});
+
+describe('/wallet link cooldown', () => {
+  it(`at most ${LINK_LIMIT} links per 10 minutes per user: the next one says when to retry and changes nothing`, async () => {
+    const user = discordUser();
+    const links = [];
+    for (let i = 0; i < LINK_LIMIT; i++) links.push(await wallets.createLink({ ...user, publicUrl: PUBLIC_URL }));
+    await expectRejected(
+      () => wallets.createLink({ ...user, publicUrl: PUBLIC_URL }),
+      'LINK_COOLDOWN',
+      /^You asked for 3 wallet links in the last 10 minutes; try again in \d+ (s|min)\. Your newest link still works/,
+    );
+    // The newest link was not invalidated by the refused request.
+    expect((await wallets.linkInfo(links.at(-1)!.nonce)).discordUsername).toBe(user.username);
+    // Other users are unaffected; once the oldest link leaves the window, the user may ask again.
+    await wallets.createLink({ ...discordUser(), publicUrl: PUBLIC_URL });
+    await sql`UPDATE registration_nonces SET created_at = created_at - interval '11 minutes', expires_at = expires_at - interval '11 minutes'
+              WHERE nonce = ${links[0]!.nonce}`.execute(t.db);
+    await wallets.createLink({ ...user, publicUrl: PUBLIC_URL });
+  });
+
+  it('holds under concurrency (the count is taken under a per-user lock in PostgreSQL)', async () => {
+    const user = discordUser();
+    const results = await Promise.allSettled(Array.from({ length: 6 }, () => wallets.createLink({ ...user, publicUrl: PUBLIC_URL })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(LINK_LIMIT);
+    for (const r of results.filter((r) => r.status === 'rejected')) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: 'LINK_COOLDOWN' });
+  });
+});
+
+describe('strict Ed25519 at the service', () => {
+  it('the all-zero address with a forged signature (that OpenSSL alone accepts) is refused and nothing is registered', async () => {
+    const zeroAddress = bs58.encode(new Uint8Array(32));
+    // Each link has its own nonce and so its own message; about 2 in 3 admit a forgery, so a few links suffice.
+    let forged: { nonce: string; signature: string; message: string } | undefined;
+    for (let i = 0; !forged && i < 30; i++) {
+      const link = await wallets.createLink({ ...discordUser(), publicUrl: PUBLIC_URL });
+      const message = link.message.replace(ADDRESS_PLACEHOLDER, zeroAddress);
+      const sig = forgeForZeroKey(Buffer.from(message, 'utf8'));
+      if (sig) forged = { nonce: link.nonce, signature: bs58.encode(sig), message };
+    }
+    expect(forged).toBeDefined();
+    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.alloc(32).toString('base64url') }, format: 'jwk' });
+    expect(nodeVerify(null, Buffer.from(forged!.message, 'utf8'), key, bs58.decode(forged!.signature))).toBe(true);
+
+    await expectRejected(
+      () => wallets.verify({ nonce: forged!.nonce, address: zeroAddress, signature: forged!.signature, ip: '10.8.0.1' }),
+      'WEAK_ADDRESS',
+      /not a usable Ed25519 public key/,
+    );
+    expect(await t.db.selectFrom('wallet_registrations').selectAll().where('address', '=', zeroAddress).execute()).toEqual([]);
+    expect(await t.db.selectFrom('chain_credentials').selectAll().where('address', '=', zeroAddress).execute()).toEqual([]);
+    await expect(wallets.messageFor(forged!.nonce, zeroAddress)).rejects.toMatchObject({ code: 'WEAK_ADDRESS' });
+    await expect(wallets.createLink({ ...discordUser(), publicUrl: PUBLIC_URL, address: zeroAddress })).rejects.toMatchObject({ code: 'WEAK_ADDRESS' });
   });
 });
 

@@ -7,13 +7,19 @@ import { UserError } from '../../errors';
 import type { Metrics } from '../../metrics';
 import * as users from '../users/users.accounts';
 import { ADDRESS_PLACEHOLDER, buildLinkMessage, normalizeBaseUrl, sanitizeName } from './link-message';
-import { canonicalAddress, decodeAddress, decodeSignature, offchainMessageV0, verifyEd25519 } from './wallet-crypto';
+import { decodeSignature, offchainMessageV0, verifyEd25519, walletPublicKey } from './wallet-crypto';
 import * as repo from './wallets.repository';
 import type { RegistrationNonce, WalletMessageData, WalletRegistration } from './wallets.tables';
 
 export const NONCE_TTL_SECONDS = 10 * 60;
+/** Failed verifications per IP (link page) or per Discord user (/wallet verify) in the window; successes don't count. */
 export const RATE_LIMIT_ATTEMPTS = 5;
 export const RATE_LIMIT_WINDOW_SECONDS = 15 * 60;
+/** Failed verifications one nonce survives, from anywhere; then it is burned and the owner asks for a new link. */
+export const NONCE_FAILURE_LIMIT = 5;
+/** /wallet link: at most this many links per user in the window (a burst for a lost reply, not a minting loop). */
+export const LINK_LIMIT = 3;
+export const LINK_WINDOW_SECONDS = 10 * 60;
 /** Expired nonces are kept this long so a late click says "expired" rather than "unknown". */
 export const NONCE_CLEANUP_GRACE_SECONDS = 60 * 60;
 
@@ -78,7 +84,7 @@ export class WalletsService {
     this.notifier = notifier;
   }
 
-  /** A fresh nonce for the user; their older unused nonces stop working. */
+  /** A fresh nonce for the user; their older unused nonces stop working. At most LINK_LIMIT per LINK_WINDOW_SECONDS. */
   async createLink(input: {
     discordId: string;
     username: string;
@@ -86,10 +92,18 @@ export class WalletsService {
     address?: string;
     interaction?: { appId: string; token: string };
   }): Promise<CreatedLink> {
-    const address = input.address ? canonicalAddress(input.address) : undefined;
+    const address = input.address ? bs58.encode(walletPublicKey(input.address)) : undefined;
     const baseUrl = normalizeBaseUrl(input.publicUrl);
     const { row, invalidated } = await this.db.transaction().execute(async (trx) => {
       const user = await users.upsertByDiscordId(trx, input.discordId, input.username);
+      const recent = await repo.lockAndCountRecentNonces(trx, user.id, LINK_WINDOW_SECONDS);
+      if (recent.count >= LINK_LIMIT) {
+        throw new UserError(
+          'LINK_COOLDOWN',
+          `You asked for ${recent.count} wallet links in the last ${LINK_WINDOW_SECONDS / 60} minutes; try again in ` +
+            `${formatWait(recent.retryAfterSeconds)}. Your newest link still works until it expires.`,
+        );
+      }
       const invalidated = await repo.invalidateOpenNonces(trx, user.id);
       const row = await repo.insertNonce(trx, {
         nonce: bs58.encode(randomBytes(16)),
@@ -121,14 +135,15 @@ export class WalletsService {
 
   /** The exact text the wallet must sign for this nonce and address. */
   async messageFor(nonce: string, address: string): Promise<{ message: string; expiresAt: Date }> {
-    const canonical = canonicalAddress(address);
+    const canonical = bs58.encode(walletPublicKey(address));
     const row = await this.usableNonce(nonce);
     return { message: messageOf(row, canonical), expiresAt: row.expires_at };
   }
 
   /**
-   * Verifies a signature over the server-built message and links the wallet. Every attempt counts toward the
-   * rate limit (per Discord user and per IP); on any failure nothing else changes.
+   * Verifies a signature over the server-built message and links the wallet. Failed attempts count toward the rate
+   * limit of their source (the IP for the link page, the Discord user for /wallet verify) and toward the nonce, which
+   * is burned after NONCE_FAILURE_LIMIT failures; successes count nowhere. On any failure nothing else changes.
    */
   async verify(input: VerifyInput): Promise<LinkedWallet> {
     const via = input.discordId ? 'command' : 'page';
@@ -136,22 +151,24 @@ export class WalletsService {
     if (!nonceText) throw new UserError('NO_OPEN_LINK', 'You have no open wallet link: run /wallet link first.');
     const found = NONCE_SHAPE.test(nonceText) ? await repo.findNonce(this.db, nonceText) : undefined;
 
+    // Only the source's own failures limit it: someone else's failures, from another IP or account, never do.
     const subjects: string[] = [];
     if (input.ip) subjects.push(`ip:${input.ip}`);
-    const subjectUser = input.discordId ?? found?.discord_id;
-    if (subjectUser) subjects.push(`user:${subjectUser}`);
+    if (input.discordId) subjects.push(`user:${input.discordId}`);
+    let attemptIds: bigint[] = [];
     if (subjects.length) {
-      const limited = await repo.recordAttempt(this.db, subjects, RATE_LIMIT_ATTEMPTS, RATE_LIMIT_WINDOW_SECONDS);
-      if (limited) {
+      const recorded = await repo.recordAttempt(this.db, subjects, RATE_LIMIT_ATTEMPTS, RATE_LIMIT_WINDOW_SECONDS);
+      if ('limited' in recorded) {
         throw new UserError(
           'RATE_LIMITED',
-          `Too many verification attempts: at most ${RATE_LIMIT_ATTEMPTS} per ${RATE_LIMIT_WINDOW_SECONDS / 60} minutes. ` +
-            `Try again in ${formatWait(limited.retryAfterSeconds)}.`,
+          `Too many verification attempts failed: at most ${RATE_LIMIT_ATTEMPTS} per ${RATE_LIMIT_WINDOW_SECONDS / 60} minutes. ` +
+            `Try again in ${formatWait(recorded.limited.retryAfterSeconds)}.`,
         );
       }
+      attemptIds = recorded.ids;
     }
 
-    const publicKey = decodeAddress(input.address);
+    const publicKey = walletPublicKey(input.address);
     const address = bs58.encode(publicKey);
     const signatures = decodeSignature(input.signature);
     if (!found) throw unknownNonce();
@@ -159,6 +176,7 @@ export class WalletsService {
       throw new UserError('NONCE_OTHER_USER', 'That link was issued to another Discord account; run /wallet link to get your own.');
     }
     assertUsable(found);
+    if (!(await repo.reserveNonceAttempt(this.db, found.nonce, NONCE_FAILURE_LIMIT))) throw nonceBurned();
 
     const message = messageOf(found, address);
     const raw = Buffer.from(message, 'utf8');
@@ -178,6 +196,8 @@ export class WalletsService {
     }
     const messageData: WalletMessageData = { message, envelope, signature: bs58.encode(signature), via };
 
+    // The signature is right: whatever happens next, this attempt was not a failed guess.
+    await repo.forgetAttempts(this.db, attemptIds);
     let replaced: string | undefined;
     try {
       const registration = await this.db.transaction().execute(async (trx) => {
@@ -209,6 +229,8 @@ export class WalletsService {
       });
       return linked;
     } catch (err) {
+      // The nonce stays open (the transaction rolled back): give back the attempt its correct signature reserved.
+      await repo.releaseNonceAttempt(this.db, found.nonce);
       // Two users racing for one address: the unique constraint decides, the loser's transaction rolled back.
       if (isUniqueViolation(err, ['wallet_registrations_address_key', 'chain_credentials_chain_address_key'])) throw addressTaken(address);
       throw err;
@@ -302,7 +324,14 @@ function assertUsable(row: repo.NonceWithState): void {
     throw new UserError('NONCE_SUPERSEDED', 'This link was replaced by a newer /wallet link; use the newest one.');
   }
   if (row.expired) throw new UserError('NONCE_EXPIRED', 'This link expired (links last 10 minutes). Run /wallet link again.');
+  if (row.failed_attempts >= NONCE_FAILURE_LIMIT) throw nonceBurned();
 }
+
+const nonceBurned = () =>
+  new UserError(
+    'NONCE_BURNED',
+    `This link was locked after ${NONCE_FAILURE_LIMIT} failed signature attempts. Run /wallet link for a new one.`,
+  );
 
 const unknownNonce = () => new UserError('NONCE_UNKNOWN', 'Unknown link. Run /wallet link to get a new one.');
 const addressTaken = (address: string) =>

@@ -15,6 +15,8 @@ export interface RegistrationNoncesTable {
   used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   used_address: string | null;
   invalidated_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Failed verifications against this nonce; at NONCE_FAILURE_LIMIT the nonce is burned. */
+  failed_attempts: ColumnType<number, number | undefined, number>;
 }
 
 /** What `message_data` holds: the exact signed text and how it was signed. */
