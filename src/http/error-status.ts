@@ -52,6 +52,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   NONCE_USED: 410,
   NONCE_EXPIRED: 410,
   NONCE_SUPERSEDED: 410,
+  NONCE_BURNED: 410,
   AIRDROP_EXPIRED: 410,
   CONFIRMATION_EXPIRED: 410,
 
@@ -61,6 +62,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   COOLDOWN: 429,
   TICKET_COOLDOWN: 429,
   TOO_MANY_DEPOSITS: 429,
+  LINK_COOLDOWN: 429,
 
   CHAIN_DISABLED: 503,
 };
