@@ -15,4 +15,3 @@ export {
 export { ERROR_MARK, errorRefOf, formatInternalError, formatUserError, isErrorReply, newErrorRef } from './error-reply';
 export { createDiscordClient, DEFAULT_INTENTS, loginDiscordClient, type DiscordClientOptions } from './discord-client';
 export { createRest, deployCommands, type DeployCommandsOptions } from './deploy-commands';
-export { startBotHarness, type BotHarness, type BotHarnessOptions } from './bot-harness';

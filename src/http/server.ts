@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context';
 import { ping } from '../db/database';
@@ -16,10 +17,16 @@ export interface HttpServerDeps {
   plugins?: ((app: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
   /** Extra /admin route registrars added by modules; they run inside the bearer-guarded /admin scope. */
   adminPlugins?: ((admin: FastifyInstance, ctx: AppContext) => void | Promise<void>)[];
+  /**
+   * An already listening node server to serve on (the app listens first to learn its URL); call `ready()` instead of
+   * `listen()` then, and close this server after the instance.
+   */
+  server?: Server;
 }
 
-export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [] }: HttpServerDeps): Promise<FastifyInstance> {
+export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [], server }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(server ? { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => server.on('request', handler) } : {}),
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the plain default one.
     loggerInstance: ctx.log.child({ mod: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

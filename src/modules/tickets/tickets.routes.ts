@@ -109,7 +109,7 @@ export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void
       .adminUpdate(id, { status: body.status, priority: body.priority, claim: body.claim, closeReason: body.close_reason })
       .catch((err: unknown) => Promise.reject(toHttp(err)));
     // Archive the thread and send the member the transcript + rating prompt, as a close from Discord would.
-    if (ticket.status === 'closed' && body.status === 'closed') await tickets.discord?.closed(ticket);
+    if (ticket.status === 'closed' && body.status === 'closed') await ctx.effects.tickets?.closed(ticket, () => tickets.memberTranscript(ticket));
     return ticketJson(ticket);
   });
 }
