@@ -34,6 +34,9 @@ export function explainStartFailure(err: unknown): string {
   if (err instanceof StartupError) return err.message;
   const e = err as (Error & { code?: string }) | undefined;
   if (e?.name === 'TreasuryKeyError') return `${e.message} — check TREASURY_SECRET_KEY / TREASURY_KEYPAIR_PATH`;
+  if (e?.message?.startsWith('Postgres init script failed')) {
+    return `the embedded PostgreSQL could not be initialised: ${e.message.trim()} — check PG_DATA_DIR (the postgres user must be able to reach and write it) or set DATABASE_URL`;
+  }
   return `start failed: ${e?.message ?? String(err)}`;
 }
 
