@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './db/embedded-postgres';
+import { freePort, isAlive } from './db/embedded-postgres';
 import { createTestDatabase, type TestDatabase } from './testing/test-db';
 
 /** `npm start`'s entry point as a child process; stdout JSON log lines are collected, stderr kept as text. */
@@ -29,15 +29,6 @@ function startMain(env: Record<string, string>): { child: ChildProcess; lines: R
   const exit = once(child, 'exit').then(([code]) => code as number | null);
   return { child, lines, stderr: () => err, exit };
 }
-
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Processes whose command line names the data directory (postgres and its children do: `-D <dir>`). */
 function processesUsing(dataDir: string): number[] {

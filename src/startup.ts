@@ -3,6 +3,7 @@ import { createServer as createHttpListener, type Server } from 'node:http';
 import { createServer as createTcpServer } from 'node:net';
 import path from 'node:path';
 import type { Config } from './config';
+import { isAlive } from './db/embedded-postgres';
 
 /** A start-up failure with its cause in words and the configuration key that changes it. */
 export class StartupError extends Error {
@@ -57,15 +58,6 @@ function parentPid(pid: number): number | undefined {
     return Number.isInteger(ppid) ? ppid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -5,7 +5,6 @@ export { InteractionRegistry } from './interaction-registry';
 export { buildRegistry, DEFAULT_COMMANDS_DIR, DEFAULT_COMPONENT_ROOTS, loadCommands, loadComponents, loadMessageHandlers } from './command-loader';
 export {
   attachInteractionRouter,
-  authorizeByDiscordPermissions,
   createInteractionRouter,
   registryOf,
   type AuthorizeFn,
