@@ -57,7 +57,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       ...(options.discordRest ? { discordRest: options.discordRest } : {}),
     });
     const db = t;
-    if (!app.discord) throw new Error('the app started without Discord');
+    if (!app.discord) {
+      await app.stop();
+      throw new Error('the app started without Discord');
+    }
     return {
       app,
       ctx: app.ctx,
