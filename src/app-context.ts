@@ -9,17 +9,37 @@ import type { LedgerService } from './modules/ledger/ledger.service';
 import type { ChainService } from './chain/chain.service';
 import type { DepositsService } from './modules/deposits/deposits.service';
 import type { SolvencyService } from './modules/solvency/solvency.service';
-import type { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import type { WithdrawalNotifier, WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import type { DepositNotifier } from './modules/deposits/deposits.service';
+import type { WalletNotifier } from './modules/wallets/wallets.service';
+import type { AirdropEffects } from './modules/ledger/ledger.service';
+import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
  * Services are added here as modules land; commands never touch `db` directly (they call a service).
+ * Built once by the composition root (src/app.ts) and never changed afterwards.
  */
 export interface AppContext {
-  config: Config;
-  log: Logger;
-  db: Kysely<DB>;
-  services: Services;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Kysely<DB>;
+  readonly services: Services;
+  /** The Discord side effects of work done outside an interaction (jobs, admin API); empty without Discord. */
+  readonly effects: Effects;
+}
+
+/**
+ * Ports to the outside world (Discord today), built by each module's definition from the client and passed to
+ * services at construction; jobs and routes read them from the context. A missing port means "no Discord": each
+ * user of one decides what that means (notify nobody, or skip work that must not happen silently).
+ */
+export interface Effects {
+  deposits?: DepositNotifier;
+  withdrawals?: WithdrawalNotifier;
+  wallets?: WalletNotifier;
+  tickets?: TicketDiscordEffects;
+  airdrops?: AirdropEffects;
 }
 
 export interface Services {

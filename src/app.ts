@@ -1,32 +1,30 @@
+import type { RESTOptions } from 'discord.js';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AppContext, Services } from './app-context';
+import type { AppContext, Effects, Services } from './app-context';
+import type { AppModule } from './app-module';
+import { ChainService } from './chain/chain.service';
 import { parseConfig, type Config } from './config';
-import { openDatabase } from './db/open-database';
+import { ping } from './db/database';
 import { migrateToLatest } from './db/migrator';
+import { openDatabase } from './db/open-database';
 import type { DB } from './db/schema';
+import { createDiscordClient } from './discord/discord-client';
+import { startDiscord, type DiscordRuntime, type DiscordRuntimeOptions } from './discord/discord-runtime';
 import { createHttpServer } from './http/server';
-import { allJobs } from './jobs';
 import { JobRunner } from './jobs/job-runner';
-import { startDiscord, type DiscordRuntime } from './discord/discord-runtime';
 import type { Logger } from './logger';
 import { createMetrics, type Metrics } from './metrics';
-import { UsersService } from './modules/users/users.service';
-import { TicketsService } from './modules/tickets/tickets.service';
-import { createDiscordWalletNotifier } from './modules/wallets/discord-wallet-notifier';
-import { ticketDiscordEffects } from './modules/tickets/tickets.discord';
-import { walletRoutes } from './modules/wallets/wallets.routes';
-import { ticketAdminRoutes } from './modules/tickets/tickets.routes';
-import { WalletsService } from './modules/wallets/wallets.service';
-import { LedgerService } from './modules/ledger/ledger.service';
-import { airdropDiscordEffects } from './modules/ledger/ledger.discord';
-import { ChainService } from './chain/chain.service';
-import { Currencies } from './modules/ledger/currencies';
+import { appModules } from './modules';
 import { DepositsService } from './modules/deposits/deposits.service';
+import { Currencies } from './modules/ledger/currencies';
+import { LedgerService } from './modules/ledger/ledger.service';
 import { SolvencyService } from './modules/solvency/solvency.service';
+import { TicketsService } from './modules/tickets/tickets.service';
+import { UsersService } from './modules/users/users.service';
+import { WalletsService } from './modules/wallets/wallets.service';
 import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
-import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
-import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
+import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, throwIfAborted } from './startup';
 
 export interface App {
   ctx: AppContext;
@@ -35,7 +33,7 @@ export interface App {
   /** Base URL the HTTP server listens on. */
   httpUrl: string;
   jobs: JobRunner;
-  /** Present when DISCORD_TOKEN is set (the sandbox sets it to the emulator's). */
+  /** Present when DISCORD_TOKEN is set (the sandbox and the e2e tests set it to the emulator's). */
   discord?: DiscordRuntime;
   stop(): Promise<void>;
 }
@@ -43,25 +41,38 @@ export interface App {
 export interface StartOptions {
   /** Register slash commands on start (the sandbox's fresh emulator needs it; production uses deploy-commands). */
   deployCommands?: boolean;
+  /** Cancels start-up (a signal during start): what was started is stopped and startApp rejects with StartAborted. */
+  signal?: AbortSignal;
+  /** See DiscordRuntimeOptions.extend; production never passes it. */
+  extendRegistry?: DiscordRuntimeOptions['extend'];
+  /** Extra discord.js REST options; load tests lift the global rate limit. */
+  discordRest?: Partial<RESTOptions>;
 }
 
-export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config = parseConfig({}), log?: Logger): Services {
+/** The domain services with their ports. Without `effects` (service tests, workers) nothing is sent anywhere. */
+export function createServices(
+  db: Kysely<DB>,
+  metrics?: Metrics,
+  config: Config = parseConfig({}),
+  log?: Logger,
+  effects: Effects = {},
+): Services {
   const chain = new ChainService(config);
   const currencies = Currencies.fromConfig(config);
   const users = new UsersService(db);
-  const wallets = new WalletsService(db, metrics);
+  const wallets = new WalletsService(db, metrics, effects.wallets);
   // Payouts go only to the member's verified wallet.
   const withdrawals = new WithdrawalsService(
     db,
     chain,
     currencies,
     async (discordId) => (await wallets.status(discordId)).wallet?.address,
-    { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS },
+    { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS, notify: effects.withdrawals },
     log,
   );
   return {
     chain,
-    deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES }, log),
+    deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     ledger: new LedgerService(db, config),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
     tickets: new TicketsService(db, users, metrics),
@@ -71,11 +82,26 @@ export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config
   };
 }
 
+/** Every module's Discord ports bound to one client; a module may only provide ports no other module does. */
+function moduleEffects(modules: readonly AppModule[], deps: Parameters<NonNullable<AppModule['discord']>>[0]): Effects {
+  const effects: Effects = {};
+  for (const m of modules) {
+    for (const [port, impl] of Object.entries(m.discord?.(deps) ?? {})) {
+      if (port in effects) throw new Error(`module ${m.name}: the ${port} effects are already provided by another module`);
+      Object.assign(effects, { [port]: impl });
+    }
+  }
+  return effects;
+}
+
 /**
- * Wires config → database → services → HTTP and jobs. Every started part is registered for shutdown
- * immediately, so a failure half-way through still releases what was started.
+ * The one composition root, used by `npm start` (directly or through the sandbox) and the e2e tests alike:
+ * database → HTTP listener (so PUBLIC_URL is known) → Discord client (not logged in) → each module's ports →
+ * services → context → HTTP routes → commands, router, login → jobs. Every started part is registered for shutdown
+ * immediately, so a failure or an abort half-way through still releases what was started.
  */
 export async function startApp(config: Config, log: Logger, options: StartOptions = {}): Promise<App> {
+  const modules = appModules;
   const stops: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -87,54 +113,69 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     }
     stops.length = 0;
   };
+  const checkpoint = () => throwIfAborted(options.signal);
 
   try {
+    checkpoint();
+    if (!config.DATABASE_URL) await checkEmbeddedPostgres(config);
     const { db, close } = await openDatabase(config, log);
     stops.push(close);
-
+    checkpoint();
+    await ping(db).catch((err: unknown) => Promise.reject(databaseStartError(err, config)));
     if (config.MIGRATE_ON_START) {
       const applied = await migrateToLatest(db);
       if (applied.length) log.info({ applied }, 'migrations applied');
     }
+    checkpoint();
+
+    const listener = await listenHttp(config);
+    stops.push(() => closeServer(listener.server));
+    // Links sent to users (wallet-link page) need a reachable base; default to where we actually listen.
+    const appConfig: Config = config.PUBLIC_URL ? config : { ...config, PUBLIC_URL: listener.url };
+
+    const client = appConfig.DISCORD_TOKEN
+      ? createDiscordClient({
+          token: appConfig.DISCORD_TOKEN,
+          ...(appConfig.DISCORD_API_URL ? { apiUrl: appConfig.DISCORD_API_URL } : {}),
+          ...(options.discordRest ? { rest: options.discordRest } : {}),
+        })
+      : undefined;
+    if (client) stops.push(() => client.destroy());
+    const effects = client ? moduleEffects(modules, { client, log, config: appConfig }) : {};
 
     const metrics = createMetrics();
-    const ctx: AppContext = { config, log, db, services: createServices(db, metrics, config, log) };
+    const ctx: AppContext = { config: appConfig, log, db, services: createServices(db, metrics, appConfig, log, effects), effects };
 
-    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
+    const http = await createHttpServer({
+      ctx,
+      metrics,
+      server: listener.server,
+      plugins: modules.flatMap((m) => m.routes ?? []),
+      adminPlugins: modules.flatMap((m) => m.adminRoutes ?? []),
+    });
     stops.push(() => http.close());
-    await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-    const address = http.server.address();
-    const httpUrl =
-      typeof address === 'object' && address ? `http://${config.HTTP_HOST}:${address.port}` : `http://${config.HTTP_HOST}`;
-
-    // Links sent to users (wallet-link page) need a reachable base; default to where we actually listen.
-    if (!config.PUBLIC_URL) ctx.config = { ...config, PUBLIC_URL: httpUrl };
+    await http.ready();
+    checkpoint();
 
     let discord: DiscordRuntime | undefined;
-    if (config.DISCORD_TOKEN) {
-      const appId = config.DISCORD_APP_ID;
+    if (client) {
+      const appId = appConfig.DISCORD_APP_ID;
       if (options.deployCommands && !appId) throw new Error('deploying commands needs DISCORD_APP_ID');
-      discord = await startDiscord(ctx, {
-        token: config.DISCORD_TOKEN,
-        ...(config.DISCORD_API_URL ? { apiUrl: config.DISCORD_API_URL } : {}),
+      discord = await startDiscord(ctx, client, {
         ...(options.deployCommands && appId
-          ? { deploy: { appId, ...(config.DISCORD_GUILD_ID ? { guildId: config.DISCORD_GUILD_ID } : {}) } }
+          ? { deploy: { appId, ...(appConfig.DISCORD_GUILD_ID ? { guildId: appConfig.DISCORD_GUILD_ID } : {}) } }
           : {}),
+        ...(options.extendRegistry ? { extend: options.extendRegistry } : {}),
       });
-      stops.push(() => discord!.stop());
-      wirePaymentNotifiers(ctx.services, discord.client, log);
-      // Wallets verified on the web link page are confirmed in Discord (DM + edit of the /wallet link reply).
-      ctx.services.wallets.setNotifier(createDiscordWalletNotifier(discord.client, log));
-      ctx.services.tickets.attachDiscord(ticketDiscordEffects(discord.client, ctx));
-      ctx.services.ledger.attachDiscord(airdropDiscordEffects(discord.client, ctx.services.ledger));
+      checkpoint();
     }
 
-    const jobs = new JobRunner(ctx, allJobs, metrics);
-    if (config.JOBS_ENABLED) jobs.start();
+    const jobs = new JobRunner(ctx, modules.flatMap((m) => m.jobs ?? []), metrics);
+    if (appConfig.JOBS_ENABLED) jobs.start();
     stops.push(() => jobs.stop());
 
     metrics.up.set(1);
-    return { ctx, metrics, http, httpUrl, jobs, ...(discord ? { discord } : {}), stop: stopAll };
+    return { ctx, metrics, http, httpUrl: listener.url, jobs, ...(discord ? { discord } : {}), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

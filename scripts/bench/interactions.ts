@@ -1,12 +1,14 @@
 // Interaction ack latency through the loopback Discord emulator against the real discord.js client.
 //   tsx scripts/bench/interactions.ts [--rate 200] [--seconds 20] [--warmup 2] [--command /ping]
 // Target (DESIGN §8): ack p99 < 50 ms at 200 interactions/s.
-import { availableParallelism, loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import type { AppContext } from '../../src/app-context';
-import { parseConfig } from '../../src/config';
-import { startBotHarness } from '../../src/discord/bot-harness';
+import { loadConfig } from '../../src/config';
+import { freePort } from '../../src/db/embedded-postgres';
+import { createLogger } from '../../src/logger';
+import { startSandbox } from '../../src/sandbox/sandbox';
 import type { InteractionResult } from '../../src/emulators/discord/interaction-result';
 
 const { values } = parseArgs({
@@ -15,10 +17,23 @@ const { values } = parseArgs({
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 
-// The benchmarked commands (/ping by default) never touch the database, so none is opened.
-const ctx = { config: parseConfig({}), log: pino({ level: 'warn' }), db: undefined, services: {} } as unknown as AppContext;
-// Only here: discord.js would otherwise throttle itself to 50 requests/s.
-const bot = await startBotHarness({ ctx, rest: { globalRequestsPerSecond: Infinity } });
+// The whole app as `npm start` runs it without a token (the sandbox), on a throwaway embedded database unless
+// DATABASE_URL is set; jobs off, as the measured path is interaction → ack.
+const config = loadConfig();
+const dataDir = config.DATABASE_URL ? undefined : await mkdtemp(path.join(tmpdir(), 'solbound-bench-pg-'));
+const sandbox = await startSandbox(
+  { ...config, LOG_LEVEL: 'warn', HTTP_PORT: 0, JOBS_ENABLED: false, ...(dataDir ? { PG_DATA_DIR: dataDir, PG_PORT: await freePort() } : {}) },
+  createLogger('warn'),
+  // Only here: discord.js would otherwise throttle itself to 50 requests/s.
+  { discordRest: { globalRequestsPerSecond: Infinity } },
+);
+const bot = {
+  emu: sandbox.discord,
+  async close() {
+    await sandbox.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  },
+};
 const users = Array.from({ length: 50 }, (_, i) => bot.emu.user(`bench-${i}`));
 
 /** Sends `count` interactions at `rate`/s; catch-up scheduling because timers are coarse. */

@@ -3,7 +3,7 @@ import type { AppContext } from '../app-context';
 import { authorizeByRole } from './authorize';
 import { buildRegistry } from './command-loader';
 import { deployCommands } from './deploy-commands';
-import { createDiscordClient, loginDiscordClient } from './discord-client';
+import { loginDiscordClient } from './discord-client';
 import type { InteractionRegistry } from './interaction-registry';
 import { attachInteractionRouter, createInteractionRouter } from './interaction-router';
 
@@ -14,35 +14,37 @@ export interface DiscordRuntime {
 }
 
 export interface DiscordRuntimeOptions {
-  token: string;
-  apiUrl?: string;
   /**
    * Bulk-register the commands before logging in. Real deployments use `npm run deploy-commands` instead
-   * (registration is rate limited and global commands take time to propagate); the sandbox's emulator starts
-   * empty, so it asks for it.
+   * (registration is rate limited and global commands take time to propagate); the sandbox's and the tests'
+   * emulators start empty, so they ask for it. Without guildId the commands are global (usable in DMs too).
    */
   deploy?: { appId: string; guildId?: string };
+  /**
+   * Adds to what is discovered on disk (commands/, *.component.ts, *.message.ts). Production never passes it; the
+   * interaction-router e2e test uses it for commands that exercise the router's edge cases.
+   */
+  extend?: (registry: InteractionRegistry) => void;
 }
 
-/** The bot: loaded commands and components, the router, a logged-in client. */
-export async function startDiscord(ctx: AppContext, options: DiscordRuntimeOptions): Promise<DiscordRuntime> {
+/**
+ * The bot on an existing client (created by the composition root so the modules' effects could be bound to it):
+ * loaded commands and components, the router with the database-role authorization, optional command deployment,
+ * then login — last, so no interaction arrives before everything it needs is in place.
+ */
+export async function startDiscord(ctx: AppContext, client: Client, options: DiscordRuntimeOptions = {}): Promise<DiscordRuntime> {
   const registry = await buildRegistry();
-  const client = createDiscordClient({ token: options.token, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}) });
+  options.extend?.(registry);
   attachInteractionRouter(client, createInteractionRouter({ registry, ctx, authorize: authorizeByRole }));
-  try {
-    if (options.deploy) {
-      await deployCommands({
-        rest: client.rest,
-        appId: options.deploy.appId,
-        commands: registry,
-        ...(options.deploy.guildId ? { guildId: options.deploy.guildId } : {}),
-      });
-    }
-    await loginDiscordClient(client);
-  } catch (err) {
-    await client.destroy();
-    throw err;
+  if (options.deploy) {
+    await deployCommands({
+      rest: client.rest,
+      appId: options.deploy.appId,
+      commands: registry,
+      ...(options.deploy.guildId ? { guildId: options.deploy.guildId } : {}),
+    });
   }
+  await loginDiscordClient(client);
   ctx.log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, commands: registry.commandsJson().length }, 'discord ready');
   return { client, registry, stop: () => client.destroy() };
 }

@@ -5,7 +5,6 @@ export { InteractionRegistry } from './interaction-registry';
 export { buildRegistry, DEFAULT_COMMANDS_DIR, DEFAULT_COMPONENT_ROOTS, loadCommands, loadComponents, loadMessageHandlers } from './command-loader';
 export {
   attachInteractionRouter,
-  authorizeByDiscordPermissions,
   createInteractionRouter,
   registryOf,
   type AuthorizeFn,
@@ -15,4 +14,3 @@ export {
 export { ERROR_MARK, errorRefOf, formatInternalError, formatUserError, isErrorReply, newErrorRef } from './error-reply';
 export { createDiscordClient, DEFAULT_INTENTS, loginDiscordClient, type DiscordClientOptions } from './discord-client';
 export { createRest, deployCommands, type DeployCommandsOptions } from './deploy-commands';
-export { startBotHarness, type BotHarness, type BotHarnessOptions } from './bot-harness';

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import {
   ActionRowBuilder,
@@ -14,17 +13,13 @@ import {
 } from 'discord.js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../app-context';
-import { parseConfig } from '../config';
 import { UserError } from '../errors';
 import { failOnEmulatorGaps } from '../emulators/discord/vitest-helpers';
 import { renderMessage } from '../emulators/discord/render-message';
-import { startBotHarness, type BotHarness } from './bot-harness';
-import { DEFAULT_COMMANDS_DIR, loadCommands } from './command-loader';
+import { startTestApp, type TestApp } from '../testing/test-app';
 import type { Command } from './command';
 import { customId, type ComponentHandler } from './component';
 import { errorRefOf, isErrorReply } from './error-reply';
-import { InteractionRegistry } from './interaction-registry';
 
 const logLines: Array<Record<string, unknown>> = [];
 const sink = new Writable({
@@ -33,14 +28,6 @@ const sink = new Writable({
     done();
   },
 });
-
-// No database in these tests: the router and these commands never touch ctx.db.
-const ctx = {
-  config: parseConfig({}),
-  log: pino({ level: 'debug' }, sink),
-  db: undefined,
-  services: {},
-} as unknown as AppContext;
 
 const testCommands: Command[] = [
   {
@@ -174,15 +161,18 @@ const components: ComponentHandler[] = [
   },
 ];
 
-let bot: BotHarness;
+let bot: TestApp;
 
 beforeAll(async () => {
-  const registry = new InteractionRegistry();
-  // Only commands/general (/ping, /help): other groups need services and a database.
-  await loadCommands(registry, join(DEFAULT_COMMANDS_DIR, 'general'));
-  for (const c of testCommands) registry.addCommand(c, 'test');
-  for (const h of components) registry.registerComponent(h);
-  bot = await startBotHarness({ ctx, registry, emulator: { guildName: 'E2E Guild' } });
+  bot = await startTestApp({
+    emulator: { guildName: 'E2E Guild' },
+    log: pino({ level: 'debug' }, sink),
+    // The real app with its real commands, plus commands that exercise the router's edge cases (group "test").
+    extendRegistry: (registry) => {
+      for (const c of testCommands) registry.addCommand(c, 'test');
+      for (const h of components) registry.registerComponent(h);
+    },
+  });
 });
 
 afterAll(async () => {

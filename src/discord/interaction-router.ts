@@ -19,8 +19,8 @@ import { formatInternalError, formatUserError, newErrorRef } from './error-reply
 import type { InteractionRegistry } from './interaction-registry';
 
 /**
- * Decides whether the user behind an interaction holds a staff role. The users module supplies one backed by the
- * database; the default trusts Discord permissions.
+ * Decides whether the user behind an interaction holds a staff role. The app passes `authorizeByRole` (the database
+ * role, then Discord permissions in that guild); there is deliberately no default, so nothing can wire another rule.
  */
 export type AuthorizeFn = (interaction: Interaction, role: RequiredRole, ctx: AppContext) => boolean | Promise<boolean>;
 
@@ -31,14 +31,12 @@ export function permissionsGrant(perms: Readonly<PermissionsBitField> | null | u
   return role === 'SUPPORT' && perms.has(PermissionFlagsBits.ManageMessages);
 }
 
-export const authorizeByDiscordPermissions: AuthorizeFn = (interaction, role) => permissionsGrant(interaction.memberPermissions, role);
-
 export interface InteractionRouterOptions {
   registry: InteractionRegistry;
   ctx: AppContext;
   /** Defaults to ctx.log. */
   log?: Logger;
-  authorize?: AuthorizeFn;
+  authorize: AuthorizeFn;
   now?: () => number;
 }
 
@@ -53,7 +51,7 @@ export interface InteractionRouter {
 export function createInteractionRouter(options: InteractionRouterOptions): InteractionRouter {
   const { registry, ctx } = options;
   const log = (options.log ?? ctx.log).child({ component: 'interactions' });
-  const authorize = options.authorize ?? authorizeByDiscordPermissions;
+  const { authorize } = options;
   const now = options.now ?? Date.now;
   const cooldowns = new Map<string, number>();
 

@@ -2,9 +2,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../metrics';
-import { ticketAdminRoutes } from '../modules/tickets/tickets.routes';
-import { walletRoutes } from '../modules/wallets/wallets.routes';
-import { withdrawalAdminRoutes } from '../modules/withdrawals/withdrawals.routes';
+import { appModules } from '../modules';
 import { createTestContext } from '../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db';
 import { ADMIN_SECURITY, createHttpServer } from './server';
@@ -22,8 +20,13 @@ let bare: FastifyInstance;
 beforeAll(async () => {
   t = await createTestDatabase();
   const ctx = createTestContext(t, { ADMIN_TOKEN: 'openapi-test-admin-token-0001' });
-  // The route plugins src/app.ts registers.
-  app = await createHttpServer({ ctx, metrics: createMetrics(), plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
+  // Every module's routes, exactly as startApp collects them, so a route a new module adds is checked too.
+  app = await createHttpServer({
+    ctx,
+    metrics: createMetrics(),
+    plugins: appModules.flatMap((m) => m.routes ?? []),
+    adminPlugins: appModules.flatMap((m) => m.adminRoutes ?? []),
+  });
   // A route somebody adds without schemas.
   bare = await createHttpServer({ ctx, metrics: createMetrics(), plugins: [(scope) => void scope.get('/undocumented', async () => ({ ok: true }))] });
 });

@@ -1,4 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import swagger from '@fastify/swagger';
 import Fastify, {
   LogController,
@@ -45,13 +46,19 @@ export interface HttpServerDeps {
   plugins?: HttpPlugin[];
   /** Extra /admin route registrars added by modules; they run inside the bearer-guarded /admin scope. */
   adminPlugins?: HttpPlugin[];
+  /**
+   * An already listening node server to serve on (the app listens first to learn its URL); call `ready()` instead of
+   * `listen()` then, and close this server after the instance.
+   */
+  server?: Server;
 }
 
 /** The OpenAPI security scheme every /admin route carries (see adminGuard). */
 export const ADMIN_SECURITY = 'adminBearer';
 
-export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [] }: HttpServerDeps): Promise<FastifyInstance> {
+export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [], server }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(server ? { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => server.on('request', handler) } : {}),
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the plain default one.
     loggerInstance: ctx.log.child({ mod: 'http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),

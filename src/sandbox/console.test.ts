@@ -1,24 +1,12 @@
 import { PassThrough } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../app-context';
-import { parseConfig } from '../config';
-import { join } from 'node:path';
-import { startBotHarness, type BotHarness } from '../discord/bot-harness';
-import { DEFAULT_COMMANDS_DIR, loadCommands } from '../discord/command-loader';
-import { InteractionRegistry } from '../discord/interaction-registry';
 import { failOnEmulatorGaps } from '../emulators/discord/vitest-helpers';
+import { startTestApp, type TestApp } from '../testing/test-app';
 import { runConsole, runScript } from './console';
 
-// No database: /help and /ping never touch ctx.db.
-const ctx = { config: parseConfig({}), log: pino({ level: 'silent' }), db: undefined, services: {} } as unknown as AppContext;
-
-let bot: BotHarness;
+let bot: TestApp;
 beforeAll(async () => {
-  // Only commands/general: other groups need services and a database.
-  const registry = new InteractionRegistry();
-  await loadCommands(registry, join(DEFAULT_COMMANDS_DIR, 'general'));
-  bot = await startBotHarness({ ctx, registry });
+  bot = await startTestApp();
 });
 afterAll(async () => {
   await bot?.close();

@@ -1,4 +1,4 @@
-import { startApp, type App } from '../app';
+import { startApp, type App, type StartOptions } from '../app';
 import { generateTreasury } from '../chain/treasury';
 import type { Config } from '../config';
 import { startDiscordEmulator, type DiscordEmulator } from '../emulators/discord/discord-emulator';
@@ -21,7 +21,7 @@ const TREASURY_FUNDING_LAMPORTS = 1_000n * 1_000_000_000n;
  * configuration is pointed at them, exactly as a deployment points it at Discord and a cluster. The app itself
  * runs its one code path.
  */
-export async function startSandbox(config: Config, log: Logger): Promise<Sandbox> {
+export async function startSandbox(config: Config, log: Logger, options: Pick<StartOptions, 'signal' | 'discordRest'> = {}): Promise<Sandbox> {
   const discord = await startDiscordEmulator({ guildName: 'Solbound Sandbox' });
   let solana: SolanaEmulator | undefined;
   try {
@@ -46,7 +46,7 @@ export async function startSandbox(config: Config, log: Logger): Promise<Sandbox
       LEDGER_TOKENS: [{ code: 'USDC', mint: usdcMint, decimals: 6 }],
     };
     log.info({ discord: discord.url, solana: solana.rpcUrl, treasury: treasury.publicKey, usdcMint }, 'sandbox emulators started');
-    const app = await startApp(sandboxConfig, log, { deployCommands: true });
+    const app = await startApp(sandboxConfig, log, { ...options, deployCommands: true });
     const sol = solana;
     return {
       app,

@@ -27,8 +27,7 @@ beforeAll(async () => {
     SOLANA_WS_URL: emu.wsUrl,
     TREASURY_SECRET_KEY: gen.secretJson,
     LEDGER_TOKENS: `USDC:${usdc}:6`,
-  });
-  ctx.services.deposits.setNotifier(async (e) => void notified.push(e));
+  }, { deposits: async (e) => void notified.push(e) });
 });
 
 afterAll(async () => {

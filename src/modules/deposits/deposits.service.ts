@@ -61,20 +61,14 @@ export interface WatchResult {
  * Crediting is exactly-once: deposits.signature is UNIQUE and the journal key is `deposit:<signature>`.
  */
 export class DepositsService {
-  private notifier: DepositNotifier | undefined;
-
   constructor(
     private readonly db: Kysely<DB>,
     private readonly chain: ChainService,
     private readonly currencies: Currencies,
-    private readonly opts: { ttlMinutes: number },
+    /** `notify`: the member is told about a credited deposit (a DM); without it deposits are credited silently. */
+    private readonly opts: { ttlMinutes: number; notify?: DepositNotifier | undefined },
     private readonly log?: Logger,
   ) {}
-
-  /** Wired once the Discord client exists; without one, deposits are still credited, silently. */
-  setNotifier(notifier: DepositNotifier | undefined): void {
-    this.notifier = notifier;
-  }
 
   async create(req: { interactionId: string; user: DiscordUserRef; amount: string; currency?: string | null }): Promise<DepositIntent> {
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
@@ -211,7 +205,7 @@ export class DepositsService {
 
   private async notify(event: DepositCreditedEvent): Promise<void> {
     try {
-      await this.notifier?.(event);
+      await this.opts.notify?.(event);
     } catch (err) {
       this.log?.warn({ err, depositId: event.depositId }, 'deposit notification failed');
     }

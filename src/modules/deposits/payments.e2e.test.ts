@@ -1,62 +1,47 @@
-import { fileURLToPath } from 'node:url';
 import bs58 from 'bs58';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ledgerBalance from '../../../commands/ledger/balance';
-import walletCommand from '../../../commands/wallet/wallet';
 import type { AppContext } from '../../app-context';
 import { parseDecimalAmount } from '../../chain/amounts';
 import { parseTransferRequestUrl } from '../../chain/solana-pay';
 import { generateTreasury } from '../../chain/treasury';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
-import { loadCommands, loadComponents } from '../../discord/command-loader';
-import { InteractionRegistry } from '../../discord/interaction-registry';
 import type { EmuUser } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
-import { allJobs } from '../../jobs';
-import { JobRunner } from '../../jobs/job-runner';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { wirePaymentNotifiers } from './discord-payment-notifier';
+import type { JobRunner } from '../../jobs/job-runner';
+import { startTestApp, type TestApp } from '../../testing/test-app';
 
-let t: TestDatabase;
 let sol: SolanaEmulator;
 let ctx: AppContext;
-let bot: BotHarness;
+let bot: TestApp;
 let jobs: JobRunner;
 let treasury: string;
 const SOL = 1_000_000_000n;
 
 beforeAll(async () => {
-  [t, sol] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
+  sol = await startSolanaEmulator();
   const gen = generateTreasury();
   treasury = gen.treasury.publicKey;
   // The treasury's operating float (network fees, rent) on top of what members deposit.
   sol.fund(treasury, SOL);
-  ctx = createTestContext(t, {
-    SOLANA_RPC_URL: sol.rpcUrl,
-    SOLANA_WS_URL: sol.wsUrl,
-    TREASURY_SECRET_KEY: gen.secretJson,
-    PUBLIC_URL: 'http://127.0.0.1:9/',
+  bot = await startTestApp({
+    env: {
+      SOLANA_RPC_URL: sol.rpcUrl,
+      SOLANA_WS_URL: sol.wsUrl,
+      TREASURY_SECRET_KEY: gen.secretJson,
+      PUBLIC_URL: 'http://127.0.0.1:9/',
+    },
   });
-  const registry = new InteractionRegistry();
-  await loadCommands(registry, fileURLToPath(new URL('../../../commands/payments', import.meta.url)));
-  registry.addCommand(ledgerBalance, 'ledger');
-  registry.addCommand(walletCommand, 'wallet');
-  await loadComponents(registry, [fileURLToPath(new URL('../withdrawals', import.meta.url))]);
-  bot = await startBotHarness({ ctx, registry });
-  wirePaymentNotifiers(ctx.services, bot.client, ctx.log);
+  ctx = bot.ctx;
   // The real jobs, run on demand instead of on their schedule.
-  jobs = new JobRunner(ctx, allJobs);
+  jobs = bot.app.jobs;
 });
 
 afterAll(async () => {
   await bot?.close();
   expect(sol?.failures).toEqual([]);
   await sol?.close();
-  await t?.drop();
 });
 failOnEmulatorGaps(() => bot?.emu);
 
@@ -104,8 +89,10 @@ describe('deposit → balance → withdraw through both emulators', () => {
     expect(out.ephemeral).toBe(true);
     expect(out.content).toMatch(new RegExp(`^✅ Withdrawal #1 sent: 1 SOL to \`${wallet.publicKey.toBase58()}\`\\. Transaction \`\\w+\`\\.$`));
     expect(sol.balance(wallet.publicKey) - before).toBe(SOL);
-    await expect.poll(() => dms(alice).length).toBe(2);
-    expect(dms(alice)[1]).toMatch(/^✅ Withdrawal #1 sent/);
+    // Deposit credited, wallet linked (the production wallet notifier DMs that too), withdrawal sent.
+    await expect.poll(() => dms(alice).length).toBe(3);
+    expect(dms(alice)[1]).toMatch(new RegExp(`^✅ Wallet \`${wallet.publicKey.toBase58()}\` is now linked`));
+    expect(dms(alice)[2]).toMatch(/^✅ Withdrawal #1 sent/);
     expect(await ctx.services.ledger.balance(alice.id, 'SOL')).toBe(500_000_000n);
 
     const tooMuch = await bot.emu.runCommand(alice, '/withdraw', { amount: '2' }).reply();

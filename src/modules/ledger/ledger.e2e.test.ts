@@ -1,36 +1,21 @@
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
-import { loadCommands, loadComponents } from '../../discord/command-loader';
-import { InteractionRegistry } from '../../discord/interaction-registry';
-import airdropExpiry from '../../jobs/airdrop-expiry.job';
-import { JobRunner } from '../../jobs/job-runner';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { airdropDiscordEffects } from './ledger.discord';
+import { startTestApp, type TestApp } from '../../testing/test-app';
+import type { TestDatabase } from '../../testing/test-db';
 
 let t: TestDatabase;
 let ctx: AppContext;
-let bot: BotHarness;
+let bot: TestApp;
 const SOL = 1_000_000_000n;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  ctx = createTestContext(t, { TIP_CONFIRM_ABOVE: 'SOL:10,USDC:1000' });
-  // Only the ledger's commands and buttons: other modules' work in progress must not break these tests.
-  const registry = new InteractionRegistry();
-  await loadCommands(registry, fileURLToPath(new URL('../../../commands/ledger', import.meta.url)));
-  await loadComponents(registry, [fileURLToPath(new URL('.', import.meta.url))]);
-  bot = await startBotHarness({ ctx, registry });
-  // What src/app.ts wires after startDiscord.
-  ctx.services.ledger.attachDiscord(airdropDiscordEffects(bot.client, ctx.services.ledger));
+  bot = await startTestApp({ env: { TIP_CONFIRM_ABOVE: 'SOL:10,USDC:1000' } });
+  ({ ctx, t } = bot);
 });
 afterAll(async () => {
   await bot?.close();
-  await t?.drop();
 });
 failOnEmulatorGaps(() => bot?.emu);
 
@@ -202,8 +187,7 @@ describe('ledger commands through the Discord emulator', () => {
     expect(renderMessage(message)).toContain('1/3 claimed. Ends');
 
     await t.db.updateTable('airdrops').set({ expires_at: new Date(Date.now() - 1000) }).where('id', '=', id).execute();
-    const runner = new JobRunner(ctx, [airdropExpiry]);
-    expect(await runner.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { expired: 1, notUpdated: 0 } });
+    expect(await bot.app.jobs.runNow('airdrop-expiry')).toMatchObject({ status: 'ok', result: { expired: 1, notUpdated: 0 } });
     const text = renderMessage(message);
     expect(text).toContain('Claim **0.1 SOL** — 1/3 claimed. Expired — the rest went back to the creator.');
     expect(text).toContain(`[Claim 0.1 SOL](${claimId}) (disabled)`);

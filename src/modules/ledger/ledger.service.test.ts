@@ -2,7 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../config';
 import { UserError } from '../../errors';
-import airdropExpiry from '../../jobs/airdrop-expiry.job';
+import airdropExpiry from './airdrop-expiry.job';
 import { JobRunner } from '../../jobs/job-runner';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
@@ -456,14 +456,15 @@ describe('airdrop-expiry job', () => {
     await ledger.claimAirdrop(drops[0]!.id, user('exp-claimer'));
     await t.db.updateTable('airdrops').set({ expires_at: new Date(Date.now() - 1000) }).where('id', 'in', drops.map((d) => d.id)).execute();
 
-    const ctx = createTestContext(t);
     const seen: Array<{ id: bigint; status: string; claims: number; committed: string | undefined }> = [];
-    ctx.services.ledger.attachDiscord({
-      async airdropClosed(a: Airdrop) {
-        // Called after the commit: another connection already sees the airdrop closed.
-        const committed = (await t.db.selectFrom('airdrops').select('status').where('id', '=', a.id).executeTakeFirst())?.status;
-        seen.push({ id: a.id, status: a.status, claims: a.claims_made, committed });
-        if (a.id === drops[1]!.id) throw new Error('Unknown Message');
+    const ctx = createTestContext(t, {}, {
+      airdrops: {
+        async airdropClosed(a: Airdrop) {
+          // Called after the commit: another connection already sees the airdrop closed.
+          const committed = (await t.db.selectFrom('airdrops').select('status').where('id', '=', a.id).executeTakeFirst())?.status;
+          seen.push({ id: a.id, status: a.status, claims: a.claims_made, committed });
+          if (a.id === drops[1]!.id) throw new Error('Unknown Message');
+        },
       },
     });
     const runner = new JobRunner(ctx, [airdropExpiry]);

@@ -62,8 +62,8 @@ export type LeaderboardPeriod = 'day' | 'week' | 'month' | 'all';
 export type Airdrop = Selectable<AirdropsTable>;
 
 /**
- * Discord side effects of work that runs without an interaction (the airdrop-expiry job); attached by whoever owns
- * the Discord client (main wiring, tests). Implemented in ledger.discord.ts.
+ * Discord side effects of work that runs without an interaction (the airdrop-expiry job): a port the composition root
+ * builds from the Discord client (ledger.discord.ts) and hands to jobs through `ctx.effects`.
  */
 export interface AirdropEffects {
   /** Shows on the airdrop's message that it ended (claim count, disabled Claim button). */
@@ -104,8 +104,6 @@ interface StoredTipRequest {
 export class LedgerService {
   readonly currencies: Currencies;
   private readonly confirmAbove: Map<string, bigint>;
-  private effects: AirdropEffects | undefined;
-
   constructor(
     private readonly db: Kysely<DB>,
     config: Pick<Config, 'LEDGER_TOKENS' | 'TIP_CONFIRM_ABOVE'>,
@@ -116,15 +114,6 @@ export class LedgerService {
       const currency = this.currencies.get(code);
       this.confirmAbove.set(currency.code, parseAmount(amount, currency));
     }
-  }
-
-  /** Called by whoever owns the Discord client (main wiring, the bot harness in tests). */
-  attachDiscord(effects: AirdropEffects | undefined): void {
-    this.effects = effects;
-  }
-
-  get discord(): AirdropEffects | undefined {
-    return this.effects;
   }
 
   format(amount: bigint, currency: string): string {

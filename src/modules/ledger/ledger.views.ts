@@ -84,7 +84,7 @@ export function historyView(ledger: LedgerService, h: { entries: HistoryEntry[];
   return { embeds: [embed], components: [row] };
 }
 
-export function airdropView(ledger: LedgerService, a: Airdrop) {
+export function airdropView(ledger: Pick<LedgerService, 'format'>, a: Airdrop) {
   const open = a.status === 'open' && a.expires_at.getTime() > Date.now();
   const per = ledger.format(a.per_claim_amount, a.currency);
   const state =

@@ -3,17 +3,16 @@ import { ticketPolicy } from './tickets.service';
 
 /**
  * Closes tickets nobody wrote in for TICKETS_AUTO_CLOSE_HOURS, after a warning posted in the thread
- * TICKETS_AUTO_CLOSE_WARNING_HOURS earlier. Needs the Discord side (warning, archive, DM): until a client is attached
- * with `ctx.services.tickets.attachDiscord(ticketDiscordEffects(client, ctx))` it does nothing, so no ticket is ever
- * closed without its warning.
+ * TICKETS_AUTO_CLOSE_WARNING_HOURS earlier. Needs the Discord side (warning, archive, DM): without Discord effects in
+ * `ctx.effects.tickets` (no DISCORD_TOKEN) it does nothing, so no ticket is ever closed without its warning.
  */
 export default defineJob({
   name: 'tickets-auto-close',
   schedule: '*/10 * * * *',
   async run(ctx) {
-    const effects = ctx.services.tickets.discord;
+    const effects = ctx.effects.tickets;
     if (!effects) {
-      ctx.log.debug('tickets-auto-close: no Discord client attached; skipping');
+      ctx.log.debug('tickets-auto-close: no Discord client; skipping');
       return { skipped: 'no discord client' };
     }
     const result = await ctx.services.tickets.autoClose(ticketPolicy(ctx.config), effects);

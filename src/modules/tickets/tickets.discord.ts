@@ -338,7 +338,11 @@ export async function postCloseRequest(client: Client, ticket: Ticket): Promise<
  * After a close: announce, refresh the card (no controls), archive + lock the thread, then DM the member their
  * transcript and the rating prompt. Each step is best effort: the close itself is already committed.
  */
-export async function afterClose(client: Client, ctx: AppContext, ticket: Ticket, log: Logger = ctx.log): Promise<void> {
+export function afterClose(client: Client, ctx: AppContext, ticket: Ticket): Promise<void> {
+  return closeEffects(client, ctx.log, ticket, () => ctx.services.tickets.memberTranscript(ticket));
+}
+
+async function closeEffects(client: Client, log: Logger, ticket: Ticket, transcript: () => Promise<TranscriptEntry[]>): Promise<void> {
   const by = ticket.closed_by_discord_id ? `<@${ticket.closed_by_discord_id}>` : 'the system';
   const step = async (what: string, fn: () => Promise<unknown>) => {
     try {
@@ -354,8 +358,7 @@ export async function afterClose(client: Client, ctx: AppContext, ticket: Ticket
     if (thread && !thread.archived) await thread.edit({ locked: true, archived: true, reason: `Ticket #${ticket.id} closed` });
   });
   await step('dm', async () => {
-    const member: TicketActor = { discordId: ticket.discord_id, username: '', isStaff: false };
-    const { entries } = await ctx.services.tickets.transcript(ticket.id, member);
+    const entries = await transcript();
     const user = await client.users.fetch(ticket.discord_id);
     await user.send({
       content: `Your ticket **#${ticket.id} — ${ticket.subject}** was closed. The transcript is attached. How did we do?`,
@@ -365,8 +368,8 @@ export async function afterClose(client: Client, ctx: AppContext, ticket: Ticket
   });
 }
 
-/** The effects the auto-close job and admin API use, bound to a logged-in client. */
-export function ticketDiscordEffects(client: Client, ctx: AppContext): TicketDiscordEffects {
+/** The effects the auto-close job and admin API use, bound to the client (used once it is logged in). */
+export function ticketDiscordEffects(client: Client, log: Logger): TicketDiscordEffects {
   return {
     async warn(t, closesAt) {
       const thread = await fetchThread(client, t.thread_id);
@@ -376,7 +379,7 @@ export function ticketDiscordEffects(client: Client, ctx: AppContext): TicketDis
         allowedMentions: { users: [t.discord_id] },
       });
     },
-    closed: (t) => afterClose(client, ctx, t),
+    closed: (t, transcript) => closeEffects(client, log, t, transcript),
   };
 }
 

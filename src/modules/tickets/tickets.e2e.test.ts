@@ -1,48 +1,39 @@
-import { fileURLToPath } from 'node:url';
 import { ChannelType } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ticketCommand from '../../../commands/tickets/ticket';
 import type { AppContext } from '../../app-context';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
-import { loadComponents } from '../../discord/command-loader';
-import { InteractionRegistry } from '../../discord/interaction-registry';
+import type { Config } from '../../config';
 import { startDiscordEmulator, type DiscordEmulator, type EmuChannel, type EmuMessage, type EmuRole, type EmuUser } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import ticketsAutoClose from './tickets-auto-close.job';
-import { ticketDiscordEffects } from './tickets.discord';
+import { startTestApp, type TestApp } from '../../testing/test-app';
+import type { TestDatabase } from '../../testing/test-db';
 
 let t: TestDatabase;
 let ctx: AppContext;
 let emu: DiscordEmulator;
-let bot: BotHarness;
+let bot: TestApp;
 let support: EmuChannel;
 let staffRole: EmuRole;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
   emu = await startDiscordEmulator({ guildName: 'Tickets Guild' });
   support = emu.channel('support');
   staffRole = emu.role('Support Staff');
-  ctx = createTestContext(t, {
-    TICKETS_SUPPORT_CHANNEL_ID: support.id,
-    TICKETS_STAFF_ROLE_ID: staffRole.id,
-    TICKETS_MAX_OPEN_PER_USER: '2',
-    TICKETS_OPEN_COOLDOWN_SECONDS: '0',
+  bot = await startTestApp({
+    emu,
+    env: {
+      TICKETS_SUPPORT_CHANNEL_ID: support.id,
+      TICKETS_STAFF_ROLE_ID: staffRole.id,
+      TICKETS_MAX_OPEN_PER_USER: '2',
+      TICKETS_OPEN_COOLDOWN_SECONDS: '0',
+    },
   });
-  const registry = new InteractionRegistry();
-  registry.addCommand(ticketCommand, 'tickets');
-  await loadComponents(registry, [fileURLToPath(new URL('./components', import.meta.url))]);
-  bot = await startBotHarness({ ctx, registry, emu });
-  ctx.services.tickets.attachDiscord(ticketDiscordEffects(bot.client, ctx));
+  ({ ctx, t } = bot);
 });
 
 afterAll(async () => {
   await bot?.close();
   await emu?.close();
-  await t?.drop();
 });
 
 failOnEmulatorGaps(() => emu);
@@ -169,15 +160,18 @@ describe('bad inputs', () => {
   });
 
   it('a support channel that cannot be used: clear error, the ticket row is dropped again', async () => {
+    // The app's context is immutable; this test alone swaps its config to simulate a misconfigured deployment
+    // without booting a second app.
+    const mutable = ctx as { config: Config };
     const configured = ctx.config;
-    ctx.config = { ...configured, TICKETS_SUPPORT_CHANNEL_ID: '100000000000000001' };
+    mutable.config = { ...configured, TICKETS_SUPPORT_CHANNEL_ID: '100000000000000001' };
     try {
       const count = await countTickets();
       const { reply } = await openTicket(emu.user('bob'), { subject: 'hi', description: 'there' });
       expect(reply.content).toMatch(/^❌ Tickets cannot be opened here: the support channel is not a text channel I can see/);
       expect(await countTickets()).toBe(count);
     } finally {
-      ctx.config = configured;
+      mutable.config = configured;
     }
   });
 
@@ -253,7 +247,7 @@ describe('staff tools', () => {
     const { id, thread } = await openOk(hana, 'Quiet ticket');
     // Only this ticket is stale.
     await t.db.updateTable('tickets').set({ last_activity_at: new Date(Date.now() - 40 * 3_600_000) }).where('id', '=', BigInt(id)).execute();
-    expect(await ticketsAutoClose.run(ctx)).toEqual({ warned: 1, closed: 0, failed: 0 });
+    expect(await bot.app.jobs.runNow('tickets-auto-close')).toEqual({ status: 'ok', result: { warned: 1, closed: 0, failed: 0 } });
     expect(lastMessage(thread).content).toMatch(new RegExp(`^⏰ <@${hana.id}> this ticket has been quiet`));
     expect((await ticketRow(id)).warned_at).not.toBeNull();
 
@@ -262,7 +256,7 @@ describe('staff tools', () => {
       .set({ last_activity_at: new Date(Date.now() - 49 * 3_600_000), warned_at: new Date(Date.now() - 13 * 3_600_000) })
       .where('id', '=', BigInt(id))
       .execute();
-    expect(await ticketsAutoClose.run(ctx)).toEqual({ warned: 0, closed: 1, failed: 0 });
+    expect(await bot.app.jobs.runNow('tickets-auto-close')).toEqual({ status: 'ok', result: { warned: 0, closed: 1, failed: 0 } });
     expect(await ticketRow(id)).toMatchObject({ status: 'closed', closed_by: null, close_reason: 'No activity for 48 h' });
     expect(thread).toMatchObject({ archived: true, locked: true });
     expect(lastMessage(hana).files[0]!.name).toBe(`ticket-${id}-transcript.md`);

@@ -128,7 +128,7 @@ export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void
         closeReason: body.close_reason,
       });
       // Archive the thread and send the member the transcript + rating prompt, as a close from Discord would.
-      if (ticket.status === 'closed' && body.status === 'closed') await tickets.discord?.closed(ticket);
+      if (ticket.status === 'closed' && body.status === 'closed') await ctx.effects.tickets?.closed(ticket, () => tickets.memberTranscript(ticket));
       return ticketJson(ticket);
     },
   );

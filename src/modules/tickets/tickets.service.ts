@@ -46,12 +46,18 @@ export interface TicketMetrics {
   ticketResolutionSeconds: Histogram<'priority'>;
 }
 
-/** Discord side effects the auto-close job and the admin API trigger; attached once a Discord client exists. */
+/**
+ * Discord side effects the auto-close job and the admin API trigger: a port built by the composition root from the
+ * Discord client (tickets.discord.ts) and reached through `ctx.effects.tickets`; absent without Discord.
+ */
 export interface TicketDiscordEffects {
   /** Posts the inactivity warning in the thread. */
   warn(t: Ticket, closesAt: Date): Promise<void>;
-  /** Announces the close in the thread, archives + locks it, sends the member the transcript and rating prompt. */
-  closed(t: Ticket): Promise<void>;
+  /**
+   * Announces the close in the thread, archives + locks it, sends the member the transcript and rating prompt.
+   * `transcript` is read only when the DM is sent (the member's view: no staff notes).
+   */
+  closed(t: Ticket, transcript: () => Promise<TranscriptEntry[]>): Promise<void>;
 }
 
 export interface OpenTicketInput {
@@ -150,17 +156,6 @@ export class TicketsService {
     private readonly metrics?: TicketMetrics,
     private readonly clock: () => Date = () => new Date(),
   ) {}
-
-  private effects: TicketDiscordEffects | undefined;
-
-  /** Called by whoever owns the Discord client (main wiring, the bot harness in tests). */
-  attachDiscord(effects: TicketDiscordEffects | undefined): void {
-    this.effects = effects;
-  }
-
-  get discord(): TicketDiscordEffects | undefined {
-    return this.effects;
-  }
 
   // ------------------------------------------------------------------ opening
 
@@ -311,6 +306,11 @@ export class TicketsService {
     const ticket = await this.get(id, actor);
     const entries = await repo.transcript(this.db, ticket.id, actor.isStaff);
     return { ticket, entries, includesNotes: actor.isStaff };
+  }
+
+  /** What the member who opened the ticket may read of it (no staff notes): the transcript DMed on close. */
+  async memberTranscript(t: Pick<Ticket, 'id'>): Promise<TranscriptEntry[]> {
+    return repo.transcript(this.db, t.id, false);
   }
 
   // ------------------------------------------------------------------ staff actions
@@ -532,7 +532,7 @@ export class TicketsService {
       try {
         const done = await this.close(t.id, null, `No activity for ${policy.autoCloseHours} h`, { inactiveSince: closeBefore });
         closed.push(done.id);
-        await effects.closed(done);
+        await effects.closed(done, () => this.memberTranscript(done));
       } catch (err) {
         // Someone acted on it meanwhile (closed, replied): skip, the next run re-evaluates.
         if (!(err instanceof UserError)) throw err;

@@ -35,12 +35,13 @@ let browser: Browser;
 describe.skipIf(!runBrowser)('wallet-link page in headless Chromium', () => {
   beforeAll(async () => {
     t = await createTestDatabase();
-    ctx = createTestContext(t);
-    http = await createHttpServer({ ctx, metrics: createMetrics(), plugins: [walletRoutes] });
+    const base = createTestContext(t);
+    http = await createHttpServer({ ctx: base, metrics: createMetrics(), plugins: [walletRoutes] });
     await http.listen({ host: '127.0.0.1', port: 0 });
     const addr = http.server.address();
     baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    ctx.config = { ...ctx.config, PUBLIC_URL: baseUrl };
+    // The routes read no PUBLIC_URL; the service calls below use a context that has it, as startApp builds one.
+    ctx = { ...base, config: { ...base.config, PUBLIC_URL: baseUrl } };
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 

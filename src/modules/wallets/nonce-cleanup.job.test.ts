@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../../app';
-import { allJobs } from '../../jobs';
+import { appModules } from '../../modules';
 import { JobRunner } from '../../jobs/job-runner';
 import { createMetrics } from '../../metrics';
 import { createTestContext } from '../../testing/test-context';
@@ -16,7 +16,7 @@ afterAll(() => t.drop());
 
 describe('wallet-nonce-cleanup job', () => {
   it('is registered, every 5 minutes', () => {
-    expect(allJobs).toContain(nonceCleanup);
+    expect(appModules.flatMap((m) => m.jobs ?? [])).toContain(nonceCleanup);
     expect(nonceCleanup.schedule).toBe('*/5 * * * *');
   });
 

@@ -1,49 +1,27 @@
 import bs58 from 'bs58';
 import { ButtonStyle, ComponentType, type APIButtonComponentWithURL } from 'discord.js';
-import type { FastifyInstance } from 'fastify';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import walletCommand from '../../../commands/wallet/wallet';
 import type { AppContext } from '../../app-context';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
-import { InteractionRegistry } from '../../discord/interaction-registry';
 import type { EmuMessage, EmuUser } from '../../emulators/discord';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { createHttpServer } from '../../http/server';
-import { createMetrics } from '../../metrics';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { createDiscordWalletNotifier } from './discord-wallet-notifier';
-import unlinkComponent from './wallet-unlink.component';
-import { walletRoutes } from './wallets.routes';
+import { startTestApp, type TestApp } from '../../testing/test-app';
+import type { TestDatabase } from '../../testing/test-db';
 
 let t: TestDatabase;
 let ctx: AppContext;
-let http: FastifyInstance;
 let baseUrl: string;
-let bot: BotHarness;
+let bot: TestApp;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  ctx = createTestContext(t);
-  http = await createHttpServer({ ctx, metrics: createMetrics(), plugins: [walletRoutes] });
-  await http.listen({ host: '127.0.0.1', port: 0 });
-  const addr = http.server.address();
-  baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  // As startApp does: links point at where the server really listens.
-  ctx.config = { ...ctx.config, PUBLIC_URL: baseUrl };
-
-  const registry = new InteractionRegistry();
-  registry.addCommand(walletCommand, 'wallet');
-  registry.registerComponent(unlinkComponent);
-  bot = await startBotHarness({ ctx, registry });
-  ctx.services.wallets.setNotifier(createDiscordWalletNotifier(bot.client, ctx.log));
+  // The real app: its links point at where its HTTP server really listens, and its wallet notifier edits the reply.
+  bot = await startTestApp();
+  ({ ctx, t } = bot);
+  baseUrl = bot.app.httpUrl;
 });
 
 afterAll(async () => {
   await bot?.close();
-  await http?.close();
-  await t?.drop();
 });
 
 failOnEmulatorGaps(() => bot?.emu);

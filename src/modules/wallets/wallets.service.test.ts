@@ -18,8 +18,7 @@ const notified: WalletLinkedEvent[] = [];
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  wallets = new WalletsService(t.db);
-  wallets.setNotifier(async (e) => void notified.push(e));
+  wallets = new WalletsService(t.db, undefined, async (e) => void notified.push(e));
 });
 afterAll(() => t.drop());
 

@@ -72,17 +72,12 @@ export interface WalletStatus {
 }
 
 export class WalletsService {
-  private notifier: WalletNotifier | undefined;
-
   constructor(
     private readonly db: Kysely<DB>,
     private readonly metrics?: Pick<Metrics, 'walletNoncesDeleted'>,
+    /** Confirms a link made on the web page in Discord; without it links still work, silently. */
+    private readonly notifier?: WalletNotifier,
   ) {}
-
-  /** Wired once the Discord client exists (main/sandbox); without one, links still work, silently. */
-  setNotifier(notifier: WalletNotifier | undefined): void {
-    this.notifier = notifier;
-  }
 
   /** A fresh nonce for the user; their older unused nonces stop working. At most LINK_LIMIT per LINK_WINDOW_SECONDS. */
   async createLink(input: {

@@ -30,10 +30,9 @@ function freshService(maxAttempts = 2): WithdrawalsService {
     new ChainService(config),
     Currencies.fromConfig(config),
     async (discordId) => wallets.get(discordId),
-    { maxAttempts },
+    { maxAttempts, notify: async (e) => void events.push(e) },
     log,
   );
-  svc.setNotifier(async (e) => void events.push(e));
   return svc;
 }
 let svc: WithdrawalsService;

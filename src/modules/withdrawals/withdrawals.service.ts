@@ -54,7 +54,6 @@ const MAX_STEPS = 10;
  * crashed process releases with its connection.
  */
 export class WithdrawalsService {
-  private notifier: WithdrawalNotifier | undefined;
   private methodsSeeded: Promise<void> | undefined;
 
   constructor(
@@ -62,13 +61,10 @@ export class WithdrawalsService {
     private readonly chain: ChainService,
     private readonly currencies: Currencies,
     private readonly destinationOf: DestinationLookup,
-    private readonly opts: { maxAttempts: number },
+    /** `notify`: the member is told about a confirmed or refunded payout; without it the outcome is only recorded. */
+    private readonly opts: { maxAttempts: number; notify?: WithdrawalNotifier | undefined },
     private readonly log?: Logger,
   ) {}
-
-  setNotifier(notifier: WithdrawalNotifier | undefined): void {
-    this.notifier = notifier;
-  }
 
   // ---------------------------------------------------------------- methods (limits)
 
@@ -388,7 +384,7 @@ export class WithdrawalsService {
   private async notify(kind: WithdrawalEvent['kind'], withdrawal: Withdrawal): Promise<void> {
     if (!withdrawal.discord_id) return;
     try {
-      await this.notifier?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
+      await this.opts.notify?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
     } catch (err) {
       this.log?.warn({ err, withdrawalId: withdrawal.id }, 'withdrawal notification failed');
     }

@@ -1,4 +1,4 @@
-import { defineJob } from './job';
+import { defineJob } from '../../jobs/job';
 
 /**
  * Closes expired airdrops and refunds their unclaimed escrow to the creators (set-based, batches of 500), then shows
@@ -13,7 +13,7 @@ export default defineJob({
     // After the commit and best effort: the refund stands whatever Discord says, and a Claim click on a message we
     // could not edit still gets "expired" and re-renders it.
     let notUpdated = 0;
-    const effects = ledger.discord;
+    const effects = ctx.effects.airdrops;
     if (effects) {
       for (const airdrop of closed) {
         try {
