@@ -86,7 +86,7 @@ const steps: Step[] = [
   // Written straight into the ticket thread (no command): the bot records it into the transcript.
   'as alice say #ticket-1-deposit-missing "It was sent from my Phantom wallet, if that helps"',
   async (sb) => {
-    const staff = { discordId: sb.discord.user('sam').id, username: 'sam', isStaff: true };
+    const staff = { discordId: sb.discord.user('sam').id, username: 'sam', guildId: sb.discord.guild.id, isStaff: true };
     const recorded = async () => (await sb.app.ctx.services.tickets.transcript(1n, staff)).entries.some((e) => e.body.includes('Phantom wallet'));
     for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((r) => setTimeout(r, 50));
     if (!(await recorded())) throw new Error("alice's thread message is not in the ticket transcript");
@@ -98,7 +98,9 @@ const steps: Step[] = [
   'as alice /ticket transcript id:1',
 
   '# --- ledger: funding, tips, large-tip confirmation, history, airdrop, rain ---',
-  'as sam /admin credit user:@alice amount:25 reason:"demo funding"',
+  // /admin credit is an operator's (BOT_OPERATOR_IDS; the sandbox makes `admin` one): Manage Server is not enough.
+  'as sam /admin credit user:@alice amount:25 # expect-error',
+  'as admin /admin credit user:@alice amount:25 reason:"demo funding"',
   'as alice /admin credit user:@alice amount:1000 # expect-error',
   'as alice /tip user:@bob amount:1.5 note:"thanks for the help"',
   // Several recipients: a real Discord client turns typed @mentions into <@id>.

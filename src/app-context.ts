@@ -10,6 +10,7 @@ import type { ChainService } from './chain/chain.service';
 import type { DepositsService } from './modules/deposits/deposits.service';
 import type { SolvencyService } from './modules/solvency/solvency.service';
 import type { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import type { GuildsService } from './modules/guilds/guilds.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -25,6 +26,7 @@ export interface AppContext {
 export interface Services {
   chain: ChainService;
   deposits: DepositsService;
+  guilds: GuildsService;
   ledger: LedgerService;
   solvency: SolvencyService;
   tickets: TicketsService;

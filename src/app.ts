@@ -27,6 +27,9 @@ import { SolvencyService } from './modules/solvency/solvency.service';
 import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
 import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
 import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
+import { GuildsService } from './modules/guilds/guilds.service';
+import { guildAdminRoutes } from './modules/guilds/guilds.routes';
+import { discordGuildDirectory } from './modules/guilds/guilds.discord';
 
 export interface App {
   ctx: AppContext;
@@ -62,6 +65,7 @@ export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config
   return {
     chain,
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES }, log),
+    guilds: new GuildsService(db, config),
     ledger: new LedgerService(db, config),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
     tickets: new TicketsService(db, users, metrics),
@@ -99,8 +103,10 @@ export async function startApp(config: Config, log: Logger, options: StartOption
 
     const metrics = createMetrics();
     const ctx: AppContext = { config, log, db, services: createServices(db, metrics, config, log) };
+    const promoted = await ctx.services.users.seedOperators(config.BOT_OPERATOR_IDS);
+    if (promoted.length) log.info({ operators: promoted }, 'operators from BOT_OPERATOR_IDS');
 
-    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
+    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes, guildAdminRoutes] });
     stops.push(() => http.close());
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     const address = http.server.address();
@@ -126,6 +132,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       // Wallets verified on the web link page are confirmed in Discord (DM + edit of the /wallet link reply).
       ctx.services.wallets.setNotifier(createDiscordWalletNotifier(discord.client, log));
       ctx.services.tickets.attachDiscord(ticketDiscordEffects(discord.client, ctx));
+      ctx.services.guilds.attachDiscord(discordGuildDirectory(discord.client));
       ctx.services.ledger.attachDiscord(airdropDiscordEffects(discord.client, ctx.services.ledger));
     }
 

@@ -34,12 +34,13 @@ const sink = new Writable({
   },
 });
 
-// No database in these tests: the router and these commands never touch ctx.db.
+// No database in these tests: the router and these commands never touch ctx.db. Guild staff checks read the guild's
+// staff role; these guilds configure none (Manage Server alone makes staff).
 const ctx = {
   config: parseConfig({}),
   log: pino({ level: 'debug' }, sink),
   db: undefined,
-  services: {},
+  services: { guilds: { settings: () => Promise.resolve({ staffRoleId: null }) } },
 } as unknown as AppContext;
 
 const testCommands: Command[] = [
@@ -121,7 +122,7 @@ const testCommands: Command[] = [
   },
   {
     data: new SlashCommandBuilder().setName('audit').setDescription('admin only'),
-    requiredRole: 'ADMIN',
+    requires: 'guild-staff',
     guildOnly: true,
     cooldownSeconds: 60,
     async execute(interaction) {
@@ -276,10 +277,10 @@ describe('discord.js client against the emulator', () => {
     expect(r.original).toBe(reply);
   });
 
-  it('requiredRole, guildOnly and cooldown are enforced', async () => {
+  it('requires, guildOnly and cooldown are enforced', async () => {
     const dave = bot.emu.user('dave');
     const denied = await bot.emu.runCommand(dave, '/audit').reply();
-    expect(denied.content).toBe('❌ This needs the admin role.');
+    expect(denied.content).toBe("❌ This needs Manage Server or this server's staff role.");
     const admin = bot.emu.user('erin', { admin: true });
     expect((await bot.emu.runCommand(admin, '/audit').reply()).content).toBe('audit ok');
     expect((await bot.emu.runCommand(admin, '/audit').reply()).content).toMatch(/^❌ Slow down/);
@@ -310,7 +311,7 @@ describe('discord.js client against the emulator', () => {
     expect(text).toContain('General: `/help` — List what the bot can do');
     expect(text).toContain('`/ping`');
     expect(text).toContain('`/pay send` — send');
-    expect(text).toContain('`/audit` — admin only *(admin)*');
+    expect(text).toContain('`/audit` — admin only *(server staff)*');
   });
 
   it('survives a dropped gateway connection (RESUME) and still answers', async () => {

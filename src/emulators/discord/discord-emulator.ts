@@ -182,7 +182,11 @@ export class DiscordEmulator {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  readonly guild: EmuGuild;
+  /** The guild driver methods (user, role, channel, runCommand…) act in; see `addGuild` and `inGuild`. */
+  get guild(): EmuGuild {
+    return this.current;
+  }
+  private current!: EmuGuild;
 
   readonly users = new Map<string, EmuUser>();
   readonly channels = new Map<string, EmuChannel>();
@@ -214,23 +218,53 @@ export class DiscordEmulator {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
     this.bot = { id: this.appId, username: options.botName ?? 'Solbound', bot: true };
     this.users.set(this.bot.id, this.bot);
-    const owner: EmuUser = { id: snowflake(), username: 'owner', bot: false };
+    this.current = this.createGuild(options.guildName ?? 'Solbound Test Guild', 'owner');
+    this.registerRoutes();
+  }
+
+  /** A guild with an owner, @everyone, the bot (Administrator) and #general; it becomes the current guild. */
+  private createGuild(name: string, ownerName: string): EmuGuild {
+    const owner: EmuUser = { id: snowflake(), username: ownerName, bot: false };
     this.users.set(owner.id, owner);
     const guildId = snowflake();
-    this.guild = {
+    const guild: EmuGuild = {
       id: guildId,
-      name: options.guildName ?? 'Solbound Test Guild',
+      name,
       ownerId: owner.id,
       roles: new Map([[guildId, { id: guildId, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
       members: new Map(),
       channelIds: [],
     };
-    this.guilds.set(guildId, this.guild);
-    this.guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
+    this.guilds.set(guildId, guild);
+    this.current = guild;
+    guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
     const botRole = this.role('Solbound', { permissions: PermissionFlagsBits.Administrator });
-    this.guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
+    guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
     this.channel('general');
-    this.registerRoutes();
+    return guild;
+  }
+
+  /**
+   * The bot joins another guild (GUILD_CREATE to connected sessions). The first guild stays current: drive the new
+   * one with `inGuild`.
+   */
+  addGuild(name: string): EmuGuild {
+    const first = this.current;
+    const guild = this.createGuild(name, `owner-${this.guilds.size + 1}`);
+    this.current = first;
+    for (const session of this.sessions.values()) this.sendDispatch(session, GatewayDispatchEvents.GuildCreate, this.guildPayload(guild));
+    return guild;
+  }
+
+  /** Runs `fn` with `guild` as the current guild: users, roles, channels and interactions made inside belong to it. */
+  inGuild<T>(guild: EmuGuild, fn: () => T): T {
+    const previous = this.current;
+    this.current = guild;
+    try {
+      return fn();
+    } finally {
+      this.current = previous;
+    }
   }
 
   get url(): string {
@@ -764,8 +798,10 @@ export class DiscordEmulator {
           ? (this.channels.get(opts.channel) ?? this.channel(opts.channel))
           : this.channel('general');
     const inGuild = channel.guildId !== null;
-    const member = inGuild ? this.guild.members.get(user.id) : undefined;
-    if (inGuild && !member) throw new Error(`${user.username} is not a member of ${this.guild.name}`);
+    // The channel decides the guild: a button pressed on another guild's message comes from that guild.
+    const guild = (channel.guildId !== null ? this.guilds.get(channel.guildId) : undefined) ?? this.guild;
+    const member = inGuild ? guild.members.get(user.id) : undefined;
+    if (inGuild && !member) throw new Error(`${user.username} is not a member of ${guild.name}`);
     const id = snowflake();
     const token = `itok.${randomToken(20)}`;
     const apiChannel = toApiChannel(channel, this.users);
@@ -785,16 +821,16 @@ export class DiscordEmulator {
       attachment_size_limit: 10 * 1024 * 1024,
       ...(inGuild && member
         ? {
-            guild_id: this.guild.id,
-            guild: { id: this.guild.id, locale: 'en-US', features: [] },
+            guild_id: guild.id,
+            guild: { id: guild.id, locale: 'en-US', features: [] },
             guild_locale: 'en-US',
-            member: { ...toApiMember(member, this.users), permissions: memberPermissions(this.guild, member).toString() } satisfies APIInteractionGuildMember,
-            authorizing_integration_owners: { '0': this.guild.id },
+            member: { ...toApiMember(member, this.users), permissions: memberPermissions(guild, member).toString() } satisfies APIInteractionGuildMember,
+            authorizing_integration_owners: { '0': guild.id },
             context: InteractionContextType.Guild,
           }
         : {
             user: toApiUser(user),
-            authorizing_integration_owners: { '0': this.guild.id },
+            authorizing_integration_owners: { '0': guild.id },
             context: InteractionContextType.BotDM,
           }),
     } as unknown as APIInteraction;
@@ -804,7 +840,7 @@ export class DiscordEmulator {
       payload,
       user,
       channelId: channel.id,
-      guildId: inGuild ? this.guild.id : null,
+      guildId: inGuild ? guild.id : null,
       dispatchedAt: performance.now(),
       followUps: [],
       listeners: new Set(),

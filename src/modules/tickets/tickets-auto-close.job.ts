@@ -1,9 +1,8 @@
 import { defineJob } from '../../jobs/job';
-import { ticketPolicy } from './tickets.service';
 
 /**
- * Closes tickets nobody wrote in for TICKETS_AUTO_CLOSE_HOURS, after a warning posted in the thread
- * TICKETS_AUTO_CLOSE_WARNING_HOURS earlier. Needs the Discord side (warning, archive, DM): until a client is attached
+ * Closes tickets nobody wrote in for their guild's auto-close hours (default TICKETS_AUTO_CLOSE_HOURS), after a
+ * warning posted in the thread the guild's warning hours (default TICKETS_AUTO_CLOSE_WARNING_HOURS) earlier. Needs the Discord side (warning, archive, DM): until a client is attached
  * with `ctx.services.tickets.attachDiscord(ticketDiscordEffects(client, ctx))` it does nothing, so no ticket is ever
  * closed without its warning.
  */
@@ -16,7 +15,7 @@ export default defineJob({
       ctx.log.debug('tickets-auto-close: no Discord client attached; skipping');
       return { skipped: 'no discord client' };
     }
-    const result = await ctx.services.tickets.autoClose(ticketPolicy(ctx.config), effects);
+    const result = await ctx.services.tickets.autoClose(async (guildId) => (await ctx.services.guilds.settings(guildId)).tickets, effects);
     if (result.failed.length) ctx.log.warn({ tickets: result.failed.map(String) }, 'could not post the auto-close warning');
     return { warned: result.warned.length, closed: result.closed.length, failed: result.failed.length };
   },

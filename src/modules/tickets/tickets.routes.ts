@@ -96,8 +96,7 @@ export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void
 
   admin.get<{ Params: { id: string } }>('/tickets/:id', async (req) => {
     const id = ticketId(req.params.id);
-    const staff = { discordId: '', username: 'admin-api', isStaff: true };
-    const ticket = await ctx.services.tickets.get(id, staff).catch((err: unknown) => Promise.reject(toHttp(err)));
+    const ticket = await ctx.services.tickets.get(id, null).catch((err: unknown) => Promise.reject(toHttp(err)));
     return ticketJson(ticket);
   });
 
