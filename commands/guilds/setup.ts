@@ -14,12 +14,14 @@ const RESETTABLE: Record<string, (keyof GuildSettingsPatch)[]> = {
   'auto-close': ['autoCloseHours', 'autoCloseWarningHours'],
 };
 
-/** This server's settings; changes apply to the next ticket, no restart. Changing them needs Manage Server. */
+/**
+ * This server's settings; changes apply to the next ticket, no restart. Changing them needs Manage Server; the staff
+ * role may look (so no default_member_permissions: Discord would hide the command from them).
+ */
 export default {
   data: new SlashCommandBuilder()
     .setName('setup')
     .setDescription("This server's bot settings (Manage Server)")
-    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
     .setDMPermission(false)
     .addSubcommand((s) =>
       s

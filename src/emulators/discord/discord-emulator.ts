@@ -539,6 +539,14 @@ export class DiscordEmulator {
     return this.sendComponent(user, message, { custom_id: customId, component_type: ComponentType.Button });
   }
 
+  /**
+   * A modified client pressing a button with a custom id the message does not carry (custom ids are not secret):
+   * for tests that handlers re-check authority instead of trusting who was shown the button.
+   */
+  forgeClick(user: EmuUser, message: EmuMessage, customId: string): InteractionResult {
+    return this.sendComponent(user, message, { custom_id: customId, component_type: ComponentType.Button });
+  }
+
   select(user: EmuUser, message: EmuMessage, customId: string, values: string[]): InteractionResult {
     const component = this.findComponent(message, customId);
     if (component.type === ComponentType.Button) throw new Error(`component ${customId} is a button, not a select`);

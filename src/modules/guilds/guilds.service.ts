@@ -133,7 +133,8 @@ export class GuildsService {
   }
 
   /**
-   * Validates every field (ranges; channel and role ids must exist in this guild, seen through `directory`), then
+   * Validates every field (ranges; the bot must be in the guild and channel and role ids must exist in it, seen
+   * through `directory`), then
    * applies the patch and writes one audit row in the same transaction. Any bad field: nothing is saved.
    */
   async update(guildId: string, patch: GuildSettingsPatch, actor: AuditActor, directory: GuildDirectory | undefined = this.directory): Promise<GuildSettings> {
@@ -165,11 +166,11 @@ export class GuildsService {
   private async checkIds(guildId: string, patch: GuildSettingsPatch, directory: GuildDirectory | undefined): Promise<void> {
     const channels = (['supportChannelId', 'logChannelId'] as const).filter((f) => typeof patch[f] === 'string');
     const roles = (['staffRoleId', 'badgeRoleId'] as const).filter((f) => typeof patch[f] === 'string');
-    if (channels.length === 0 && roles.length === 0) return;
     for (const f of [...channels, ...roles]) {
       if (!SNOWFLAKE.test(patch[f]!)) throw new UserError('GUILD_BAD_SETTING', `${f} must be a Discord id (15-22 digits).`);
     }
-    if (!directory) throw new UserError('GUILD_UNVERIFIABLE', 'Channel and role ids cannot be checked right now (not connected to Discord); nothing was saved.');
+    // Even without ids to check: settings for a guild the bot is not in would be a row nobody can use.
+    if (!directory) throw new UserError('GUILD_UNVERIFIABLE', 'The guild and its channel and role ids cannot be checked right now (not connected to Discord); nothing was saved.');
     const seen = await directory.lookup(guildId);
     if (!seen) throw new UserError('GUILD_UNKNOWN', `The bot is not in guild ${guildId}; nothing was saved.`);
     for (const f of channels) {
