@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { keysetArgs, keysetPage, type KeysetPage } from '../../keyset-page';
 import type { TicketPolicy } from '../tickets/tickets.service';
 import * as repo from './guilds.repository';
 import type { AuditActor, AuditEventInput } from './guilds.repository';
@@ -42,10 +43,7 @@ export interface GuildDirectory {
   lookup(guildId: string): Promise<{ textChannelIds: ReadonlySet<string>; channelIds: ReadonlySet<string>; roleIds: ReadonlySet<string> } | undefined>;
 }
 
-export interface AuditPage {
-  items: AuditEvent[];
-  nextCursor: string | null;
-}
+export type AuditPage = KeysetPage<AuditEvent>;
 
 const SNOWFLAKE = /^\d{15,22}$/;
 const CATEGORY = /^[a-z0-9_-]{1,32}$/;
@@ -186,23 +184,12 @@ export class GuildsService {
 
   // ------------------------------------------------------------------ audit log
 
-  /** Writes an audit row in the caller's own transaction (see repo.writeAudit). */
-  readonly writeAudit = repo.writeAudit;
-
   /** Newest first. `guildId` set = only that guild's events (guild staff); undefined = everything (operators). */
   async audit(filter: Omit<repo.AuditFilter, 'beforeId' | 'limit'> & { cursor?: string | undefined; limit?: number | undefined }): Promise<AuditPage> {
-    const limit = filter.limit ?? 10;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UserError('AUDIT_BAD_LIMIT', 'limit must be a whole number from 1 to 100.');
-    let beforeId: bigint | undefined;
-    if (filter.cursor !== undefined && filter.cursor !== '') {
-      if (!/^[1-9]\d{0,18}$/.test(filter.cursor)) throw new UserError('AUDIT_BAD_CURSOR', 'cursor must be a value returned as nextCursor.');
-      beforeId = BigInt(filter.cursor);
-    }
+    const { limit, beforeId } = keysetArgs(filter, 'AUDIT');
     if (filter.action !== undefined && !/^[a-z][a-z0-9_.-]{1,63}$/.test(filter.action)) {
       throw new UserError('AUDIT_BAD_ACTION', 'action looks like `ledger.admin_credit` (lower case, dots).');
     }
-    const rows = await repo.listAudit(this.db, { ...filter, beforeId, limit });
-    const items = rows.slice(0, limit);
-    return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
+    return keysetPage(await repo.listAudit(this.db, { ...filter, beforeId, limit }), limit);
   }
 }

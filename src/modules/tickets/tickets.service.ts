@@ -3,6 +3,7 @@ import type { Histogram } from 'prom-client';
 import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { keysetArgs, keysetPage } from '../../keyset-page';
 import { writeAudit } from '../guilds/guilds.repository';
 import type { UsersService } from '../users/users.service';
 import * as repo from './tickets.repository';
@@ -298,13 +299,7 @@ export class TicketsService {
   private async page(
     input: ListTicketsInput & { userId?: bigint | undefined; claimedBy?: bigint | undefined; guildId?: string | undefined; activeByDefault?: boolean },
   ): Promise<TicketPage> {
-    const limit = input.limit ?? 10;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UserError('TICKET_BAD_LIMIT', 'limit must be an integer from 1 to 100.');
-    let beforeId: bigint | undefined;
-    if (input.cursor !== undefined && input.cursor !== '') {
-      if (!/^[1-9]\d{0,18}$/.test(input.cursor)) throw new UserError('TICKET_BAD_CURSOR', 'cursor must be a value returned as nextCursor.');
-      beforeId = BigInt(input.cursor);
-    }
+    const { limit, beforeId } = keysetArgs(input, 'TICKET');
     const status = input.status ? parseStatus(input.status) : undefined;
     const priority = input.priority ? parsePriority(input.priority) : undefined;
     const rows = await repo.list(this.db, {
@@ -316,8 +311,7 @@ export class TicketsService {
       ...(beforeId !== undefined ? { beforeId } : {}),
       limit,
     });
-    const items = rows.slice(0, limit);
-    return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
+    return keysetPage(rows, limit);
   }
 
   /** The transcript entries the actor may read (members never see staff notes). */
