@@ -7,6 +7,10 @@ import { parseDecimalAmount } from '../src/chain/amounts';
 import { parseTransferRequestUrl } from '../src/chain/solana-pay';
 import { loadConfig } from '../src/config';
 import { createLogger } from '../src/logger';
+import { isErrorReply } from '../src/discord/error-reply';
+import { deployCommands } from '../src/discord/deploy-commands';
+import type { EmuMessage } from '../src/emulators/discord';
+import { renderMessage } from '../src/emulators/discord/render-message';
 import { ConsoleSession } from '../src/sandbox/console';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
 import { freePort } from '../src/db/embedded-postgres';
@@ -86,7 +90,7 @@ const steps: Step[] = [
   // Written straight into the ticket thread (no command): the bot records it into the transcript.
   'as alice say #ticket-1-deposit-missing "It was sent from my Phantom wallet, if that helps"',
   async (sb) => {
-    const staff = { discordId: sb.discord.user('sam').id, username: 'sam', isStaff: true };
+    const staff = { discordId: sb.discord.user('sam').id, username: 'sam', guildId: sb.discord.guild.id, isStaff: true };
     const recorded = async () => (await sb.app.ctx.services.tickets.transcript(1n, staff)).entries.some((e) => e.body.includes('Phantom wallet'));
     for (let i = 0; i < 100 && !(await recorded()); i++) await new Promise((r) => setTimeout(r, 50));
     if (!(await recorded())) throw new Error("alice's thread message is not in the ticket transcript");
@@ -98,7 +102,9 @@ const steps: Step[] = [
   'as alice /ticket transcript id:1',
 
   '# --- ledger: funding, tips, large-tip confirmation, history, airdrop, rain ---',
-  'as sam /admin credit user:@alice amount:25 reason:"demo funding"',
+  // /admin credit is an operator's (BOT_OPERATOR_IDS; the sandbox makes `admin` one): Manage Server is not enough.
+  'as sam /admin credit user:@alice amount:25 # expect-error',
+  'as admin /admin credit user:@alice amount:25 reason:"demo funding"',
   'as alice /admin credit user:@alice amount:1000 # expect-error',
   'as alice /tip user:@bob amount:1.5 note:"thanks for the help"',
   // Several recipients: a real Discord client turns typed @mentions into <@id>.
@@ -119,7 +125,54 @@ const steps: Step[] = [
   'as bob /tip-confirm-above amount:0.5',
   'as bob /tip user:@alice amount:1',
   'as bob click tip-cancel:2',
+
+  '# --- a second server adds the bot: its own support channel and staff, no power over the bot ---',
+  'as alice /setup tickets channel:#general # expect-error',
+  'as sam /setup tickets channel:#general categories:general,wallet,billing',
+  'as admin /setup show',
+  secondGuild,
+  'as admin /audit action:guild.settings',
 ];
+
+/**
+ * A second guild joins (the console acts in the first one, so this step drives the emulator directly): its owner
+ * points tickets at their own channel, a member's ticket opens there, and the owner's Manage Server buys nothing
+ * bot-wide.
+ */
+async function secondGuild(sb: Sandbox): Promise<void> {
+  const emu = sb.discord;
+  const guild = emu.addGuild('Second Server');
+  // Commands are deployed per guild in the sandbox (DISCORD_GUILD_ID); a new guild gets them the same way.
+  await deployCommands({ rest: sb.app.discord!.client.rest, appId: emu.appId, commands: sb.app.discord!.registry, guildId: guild.id });
+  const { olga, helpDesk, pat } = emu.inGuild(guild, () => ({
+    olga: emu.user('olga', { admin: true }),
+    helpDesk: emu.channel('help-desk'),
+    pat: emu.user('pat'),
+  }));
+  const show = (who: string, command: string, message: EmuMessage) => process.stdout.write(`> [Second Server] as ${who} ${command}
+${renderMessage(message)}
+`);
+  const expectOk = (message: EmuMessage, what: string) => {
+    if (isErrorReply(message.content)) throw new Error(`${what} answered with an error: ${message.content}`);
+  };
+
+  const setup = await emu.inGuild(guild, () => emu.runCommand(olga, '/setup tickets', { channel: helpDesk, categories: 'orders,general' })).reply();
+  show('olga', '/setup tickets channel:#help-desk categories:orders,general', setup);
+  expectOk(setup, '/setup in the second server');
+
+  const shown = emu.inGuild(guild, () => emu.runCommand(pat, '/ticket open', { category: 'orders' }));
+  const modal = await shown.modal();
+  const opened = await emu.submitModal(pat, shown, modal.custom_id, { subject: 'Order missing', description: 'Paid yesterday' }).reply();
+  show('pat', '/ticket open category:orders', opened);
+  expectOk(opened, '/ticket open in the second server');
+  const threadId = /<#(\d+)>/.exec(opened.content)?.[1];
+  if (emu.channels.get(threadId ?? '')?.parentId !== helpDesk.id) throw new Error("the second server's ticket did not open in its #help-desk");
+  process.stdout.write('(the ticket thread lives in Second Server #help-desk, not in the first server)\n');
+
+  const credit = await emu.inGuild(guild, () => emu.runCommand(olga, '/admin credit', { user: olga, amount: '1000' })).reply();
+  show('olga', '/admin credit user:@olga amount:1000', credit);
+  if (!isErrorReply(credit.content)) throw new Error("the second server's owner was allowed to mint money");
+}
 
 const EXPECT_ERROR = /\s+#\s*expect-error\s*$/;
 

@@ -14,6 +14,7 @@ import type { DepositNotifier } from './modules/deposits/deposits.service';
 import type { WalletNotifier } from './modules/wallets/wallets.service';
 import type { AirdropEffects } from './modules/ledger/ledger.service';
 import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
+import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -40,11 +41,13 @@ export interface Effects {
   wallets?: WalletNotifier;
   tickets?: TicketDiscordEffects;
   airdrops?: AirdropEffects;
+  guildDirectory?: GuildDirectory;
 }
 
 export interface Services {
   chain: ChainService;
   deposits: DepositsService;
+  guilds: GuildsService;
   ledger: LedgerService;
   solvency: SolvencyService;
   tickets: TicketsService;

@@ -25,6 +25,7 @@ import { UsersService } from './modules/users/users.service';
 import { WalletsService } from './modules/wallets/wallets.service';
 import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
 import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, throwIfAborted } from './startup';
+import { GuildsService } from './modules/guilds/guilds.service';
 
 export interface App {
   ctx: AppContext;
@@ -73,6 +74,7 @@ export function createServices(
   return {
     chain,
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
+    guilds: new GuildsService(db, config, effects.guildDirectory),
     ledger: new LedgerService(db, config),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
     tickets: new TicketsService(db, users, metrics),
@@ -145,6 +147,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
 
     const metrics = createMetrics();
     const ctx: AppContext = { config: appConfig, log, db, services: createServices(db, metrics, appConfig, log, effects), effects };
+    const promoted = await ctx.services.users.seedOperators(appConfig.BOT_OPERATOR_IDS);
+    if (promoted.length) log.info({ operators: promoted }, 'operators from BOT_OPERATOR_IDS');
 
     const http = await createHttpServer({
       ctx,

@@ -16,6 +16,15 @@ describe('config', () => {
     expect(parseConfig({ DATABASE_URL: '', HTTP_PORT: ' ' }).HTTP_PORT).toBe(3000);
   });
 
+  it('BOT_OPERATOR_IDS: comma-separated Discord ids, deduplicated; anything else is named', () => {
+    expect(parseConfig({}).BOT_OPERATOR_IDS).toEqual([]);
+    expect(parseConfig({ BOT_OPERATOR_IDS: ' 100000000000000001,100000000000000002 ,100000000000000001' }).BOT_OPERATOR_IDS).toEqual([
+      '100000000000000001',
+      '100000000000000002',
+    ]);
+    expect(() => parseConfig({ BOT_OPERATOR_IDS: '100000000000000001,@alice' })).toThrow(/BOT_OPERATOR_IDS: "@alice" is not a Discord user id/);
+  });
+
   it('names every bad key at once', () => {
     let err: unknown;
     try {

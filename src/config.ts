@@ -46,6 +46,19 @@ export const configSchema = z.object({
   DISCORD_APP_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
   DISCORD_API_URL: optionalUrl,
   DISCORD_GUILD_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
+  // Operators (bot-wide: money creation, payout review, currency pause/limits, blocking users): Discord user ids,
+  // comma-separated, given the operator role in the database at start. Never inferred from a guild permission.
+  BOT_OPERATOR_IDS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default('')
+      .transform((v, c) => {
+        const ids = v.split(',').map((s) => s.trim()).filter(Boolean);
+        for (const id of ids) if (!/^\d{15,22}$/.test(id)) c.addIssue({ code: 'custom', message: `"${id.slice(0, 40)}" is not a Discord user id (15-22 digits)` });
+        return [...new Set(ids)];
+      }),
+  ),
 
   // Solana. Without DISCORD_TOKEN the sandbox points these at the loopback Solana emulator.
   SOLANA_CLUSTER: z.preprocess(emptyToUndefined, z.enum(['devnet', 'testnet', 'mainnet-beta', 'localnet']).default('devnet')),

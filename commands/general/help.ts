@@ -14,7 +14,7 @@ function usageLines(command: LoadedCommand): string[] {
     for (const sub of subs) visit(`${prefix} ${sub.name}`, sub.description, 'options' in sub ? sub.options : undefined);
   };
   visit(`/${command.name}`, command.json.description, command.json.options);
-  const role = command.requiredRole ? ` *(${command.requiredRole.toLowerCase()})*` : '';
+  const role = command.requires ? ` *(${command.requires === 'operator' ? 'operators' : 'server staff'})*` : '';
   return lines.map((l) => l + role);
 }
 

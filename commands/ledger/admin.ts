@@ -15,7 +15,7 @@ export default {
         .addStringOption((o) => o.setName('currency').setDescription('Default SOL').setAutocomplete(true))
         .addStringOption((o) => o.setName('reason').setDescription('Why (kept in the journal)').setMaxLength(200)),
     ),
-  requiredRole: 'ADMIN',
+  requires: 'operator',
   async execute(interaction, ctx) {
     const ledger = ctx.services.ledger;
     const target = interaction.options.getUser('user', true);
@@ -26,6 +26,7 @@ export default {
       currency: interaction.options.getString('currency'),
       reason: interaction.options.getString('reason'),
       actor: refOf(interaction.user),
+      guildId: interaction.guildId,
     });
     await interaction.reply({
       content: `✅ Credited <@${target.id}> ${ledger.format(r.amount, r.currency.code)} — their balance is now ${ledger.format(r.balance, r.currency.code)}.`,

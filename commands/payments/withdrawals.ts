@@ -2,13 +2,13 @@ import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../../src/discord/command';
 import { reviewButtons, reviewLine } from '../../src/modules/withdrawals/withdrawals.views';
 
-/** Moderators: withdrawals above the approval threshold, each with Approve / Reject buttons. */
+/** Operators (bot-wide money): withdrawals above the approval threshold, each with Approve / Reject buttons. */
 export default {
   data: new SlashCommandBuilder()
     .setName('withdrawals')
-    .setDescription('Review withdrawals waiting for approval (moderators)')
+    .setDescription('Review withdrawals waiting for approval (operators)')
     .addSubcommand((s) => s.setName('review').setDescription('List withdrawals waiting for approval')),
-  requiredRole: 'SUPPORT',
+  requires: 'operator',
   async execute(interaction, ctx) {
     const { withdrawals, ledger } = ctx.services;
     // Five action rows is Discord's limit per message.

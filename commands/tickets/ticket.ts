@@ -12,7 +12,7 @@ import {
   postCloseRequest,
   resolveTicketId,
   ticketActor,
-  ticketPolicy,
+  guildTicketPolicy,
   transcriptAttachment,
 } from '../../src/modules/tickets/tickets.discord';
 import { parsePriority, REPLY_MAX } from '../../src/modules/tickets/tickets.service';
@@ -109,8 +109,9 @@ export default {
   data,
   async autocomplete(interaction, ctx) {
     const typed = interaction.options.getFocused().toLowerCase();
+    const { categories } = await guildTicketPolicy(ctx, interaction.guildId);
     await interaction.respond(
-      ctx.config.TICKETS_CATEGORIES.filter((c) => c.includes(typed)).slice(0, 25).map((c) => ({ name: c, value: c })),
+      categories.filter((c) => c.includes(typed)).slice(0, 25).map((c) => ({ name: c, value: c })),
     );
   },
   async execute(interaction, ctx) {
@@ -122,7 +123,7 @@ export default {
     switch (sub) {
       case 'open': {
         if (!interaction.inGuild()) throw new UserError('GUILD_ONLY', 'Open tickets from the server, not in DMs.');
-        const policy = ticketPolicy(ctx.config);
+        const policy = await guildTicketPolicy(ctx, interaction.guildId);
         const category = tickets.category(interaction.options.getString('category'), policy);
         const priority = parsePriority(interaction.options.getString('priority'), 'normal');
         await tickets.checkCanOpen(interaction.user.id, policy);
@@ -133,7 +134,7 @@ export default {
         if (!actor.isStaff) throw new UserError('TICKET_STAFF_ONLY', 'Only support staff can post the ticket panel.');
         const channel = interaction.channel;
         if (!interaction.inGuild() || !channel || !('send' in channel)) throw new UserError('GUILD_ONLY', 'Post the panel in a server text channel.');
-        await channel.send(panelMessage(ctx.config.TICKETS_CATEGORIES));
+        await channel.send(panelMessage((await guildTicketPolicy(ctx, interaction.guildId)).categories));
         await interaction.reply({ content: '✅ Ticket panel posted.', ...ephemeral });
         return;
       }

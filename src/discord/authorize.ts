@@ -1,22 +1,45 @@
-import type { PermissionsBitField } from 'discord.js';
+import { PermissionFlagsBits, type Interaction, type PermissionsBitField } from 'discord.js';
 import type { AppContext } from '../app-context';
-import type { RequiredRole } from './command';
-import { permissionsGrant, type AuthorizeFn } from './interaction-router';
+import type { Authority } from './command';
+import type { AuthorizeFn } from './interaction-router';
 
 /**
- * Staff checks: the user's role in our database (granted by admins) or, failing that, Discord permissions
- * (Manage Server = admin, Manage Messages = support), so a fresh server works before anyone is promoted.
- * Takes the identity pieces rather than an interaction so messages (thread posts) use the same rule.
+ * Operators: bot-wide authority (money creation, payout review, currency pause/limits, blocking). Only the
+ * database role counts — a Discord permission holds inside one guild and must never open the shared treasury.
  */
-export async function holdsStaffRole(
-  who: { userId: string; permissions: Readonly<PermissionsBitField> | null | undefined },
-  role: RequiredRole,
-  ctx: AppContext,
-): Promise<boolean> {
-  const dbRole = await ctx.services.users.roleOf(who.userId);
-  if (dbRole === 'ADMIN' || (role === 'SUPPORT' && dbRole === 'SUPPORT')) return true;
-  return permissionsGrant(who.permissions, role);
+export function isOperator(userId: string, ctx: AppContext): Promise<boolean> {
+  return ctx.services.users.isOperator(userId);
 }
 
-export const authorizeByRole: AuthorizeFn = (interaction, role, ctx) =>
-  holdsStaffRole({ userId: interaction.user.id, permissions: interaction.memberPermissions }, role, ctx);
+/** Who is asking, in which guild, with the permissions and roles Discord computed for that guild. */
+export interface GuildMemberIdentity {
+  userId: string;
+  guildId: string | null;
+  permissions: Readonly<PermissionsBitField> | null | undefined;
+  hasRole(roleId: string): boolean;
+}
+
+/**
+ * Guild staff: Manage Server (Administrator implies it) or the guild's configured staff role, in that guild only.
+ * Outside a guild (DMs) nobody is guild staff.
+ */
+export async function isGuildStaff(who: GuildMemberIdentity, ctx: AppContext): Promise<boolean> {
+  if (!who.guildId) return false;
+  if (who.permissions?.has(PermissionFlagsBits.ManageGuild)) return true;
+  const { staffRoleId } = await ctx.services.guilds.settings(who.guildId);
+  return staffRoleId !== null && who.hasRole(staffRoleId);
+}
+
+export function interactionIdentity(interaction: Interaction): GuildMemberIdentity {
+  const roles = interaction.member?.roles;
+  return {
+    userId: interaction.user.id,
+    guildId: interaction.guildId,
+    permissions: interaction.memberPermissions,
+    hasRole: (id) => (roles ? (Array.isArray(roles) ? roles.includes(id) : roles.cache.has(id)) : false),
+  };
+}
+
+export const authorizeByAuthority: AuthorizeFn = (interaction, authority: Authority, ctx) =>
+  authority === 'operator' ? isOperator(interaction.user.id, ctx) : isGuildStaff(interactionIdentity(interaction), ctx);
+

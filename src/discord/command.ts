@@ -5,8 +5,11 @@ import type {
 } from 'discord.js';
 import type { AppContext } from '../app-context';
 
-/** Staff roles a command or component can require; resolved by the router's `authorize` callback. */
-export type RequiredRole = 'SUPPORT' | 'ADMIN';
+/**
+ * Authority a command or component can require (see src/discord/authorize.ts): `operator` = bot-wide, from the
+ * database role only; `guild-staff` = Manage Server or the guild's staff role, in the guild of the interaction.
+ */
+export type Authority = 'operator' | 'guild-staff';
 
 export type CommandJson = RESTPostAPIChatInputApplicationCommandsJSONBody;
 
@@ -25,7 +28,7 @@ export interface Command {
   guildOnly?: boolean;
   /** Per-user cooldown for this command. */
   cooldownSeconds?: number;
-  requiredRole?: RequiredRole;
+  requires?: Authority;
 }
 
 export interface LoadedCommand extends Command {

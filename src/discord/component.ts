@@ -4,7 +4,7 @@ import type {
   ModalSubmitInteraction,
 } from 'discord.js';
 import type { AppContext } from '../app-context';
-import type { RequiredRole } from './command';
+import type { Authority } from './command';
 
 export type ComponentInteraction = ButtonInteraction | AnySelectMenuInteraction | ModalSubmitInteraction;
 
@@ -15,7 +15,8 @@ export type ComponentInteraction = ButtonInteraction | AnySelectMenuInteraction 
 export interface ComponentHandler {
   action: string;
   execute(interaction: ComponentInteraction, arg: string, ctx: AppContext): Promise<unknown>;
-  requiredRole?: RequiredRole;
+  /** Checked on every press: custom ids can be forged, so the handler must not rely on who was shown the button. */
+  requires?: Authority;
   /** Source file, when loaded from disk. */
   file?: string;
 }

@@ -1,6 +1,6 @@
 import type { Client } from 'discord.js';
 import type { AppContext } from '../app-context';
-import { authorizeByRole } from './authorize';
+import { authorizeByAuthority } from './authorize';
 import { buildRegistry } from './command-loader';
 import { deployCommands } from './deploy-commands';
 import { loginDiscordClient } from './discord-client';
@@ -35,7 +35,7 @@ export interface DiscordRuntimeOptions {
 export async function startDiscord(ctx: AppContext, client: Client, options: DiscordRuntimeOptions = {}): Promise<DiscordRuntime> {
   const registry = await buildRegistry();
   options.extend?.(registry);
-  attachInteractionRouter(client, createInteractionRouter({ registry, ctx, authorize: authorizeByRole }));
+  attachInteractionRouter(client, createInteractionRouter({ registry, ctx, authorize: authorizeByAuthority }));
   if (options.deploy) {
     await deployCommands({
       rest: client.rest,

@@ -1,4 +1,4 @@
-export { commandJson, type Command, type CommandData, type CommandJson, type LoadedCommand, type RequiredRole } from './command';
+export { commandJson, type Command, type CommandData, type CommandJson, type LoadedCommand, type Authority } from './command';
 export { customId, parseCustomId, type ComponentHandler, type ComponentInteraction } from './component';
 export type { MessageHandler } from './message-handler';
 export { InteractionRegistry } from './interaction-registry';
@@ -14,3 +14,4 @@ export {
 export { ERROR_MARK, errorRefOf, formatInternalError, formatUserError, isErrorReply, newErrorRef } from './error-reply';
 export { createDiscordClient, DEFAULT_INTENTS, loginDiscordClient, type DiscordClientOptions } from './discord-client';
 export { createRest, deployCommands, type DeployCommandsOptions } from './deploy-commands';
+export { authorizeByAuthority, isGuildStaff, isOperator } from './authorize';

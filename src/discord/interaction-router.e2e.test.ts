@@ -107,12 +107,12 @@ const testCommands: Command[] = [
     },
   },
   {
-    data: new SlashCommandBuilder().setName('audit').setDescription('admin only'),
-    requiredRole: 'ADMIN',
+    data: new SlashCommandBuilder().setName('staffonly').setDescription('admin only'),
+    requires: 'guild-staff',
     guildOnly: true,
     cooldownSeconds: 60,
     async execute(interaction) {
-      await interaction.reply({ content: 'audit ok', flags: MessageFlags.Ephemeral });
+      await interaction.reply({ content: 'staffonly ok', flags: MessageFlags.Ephemeral });
     },
   },
   {
@@ -266,15 +266,15 @@ describe('discord.js client against the emulator', () => {
     expect(r.original).toBe(reply);
   });
 
-  it('requiredRole, guildOnly and cooldown are enforced', async () => {
+  it('requires, guildOnly and cooldown are enforced', async () => {
     const dave = bot.emu.user('dave');
-    const denied = await bot.emu.runCommand(dave, '/audit').reply();
-    expect(denied.content).toBe('❌ This needs the admin role.');
+    const denied = await bot.emu.runCommand(dave, '/staffonly').reply();
+    expect(denied.content).toBe("❌ This needs Manage Server or this server's staff role.");
     const admin = bot.emu.user('erin', { admin: true });
-    expect((await bot.emu.runCommand(admin, '/audit').reply()).content).toBe('audit ok');
-    expect((await bot.emu.runCommand(admin, '/audit').reply()).content).toMatch(/^❌ Slow down/);
-    const inDm = await bot.emu.runCommand(admin, '/audit', {}, { dm: true }).reply();
-    expect(inDm.content).toBe('❌ /audit only works in a server.');
+    expect((await bot.emu.runCommand(admin, '/staffonly').reply()).content).toBe('staffonly ok');
+    expect((await bot.emu.runCommand(admin, '/staffonly').reply()).content).toMatch(/^❌ Slow down/);
+    const inDm = await bot.emu.runCommand(admin, '/staffonly', {}, { dm: true }).reply();
+    expect(inDm.content).toBe('❌ /staffonly only works in a server.');
   });
 
   it('role changes, DMs, threads and archive go through REST', async () => {
@@ -300,7 +300,7 @@ describe('discord.js client against the emulator', () => {
     expect(text).toContain('General: `/help` — List what the bot can do');
     expect(text).toContain('`/ping`');
     expect(text).toContain('`/pay send` — send');
-    expect(text).toContain('`/audit` — admin only *(admin)*');
+    expect(text).toContain('`/staffonly` — admin only *(server staff)*');
   });
 
   it('survives a dropped gateway connection (RESUME) and still answers', async () => {

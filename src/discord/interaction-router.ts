@@ -1,35 +1,31 @@
 import {
   Events,
   MessageFlags,
-  PermissionFlagsBits,
   type AutocompleteInteraction,
   type ChatInputCommandInteraction,
   type Client,
   type Interaction,
   type Message,
-  type PermissionsBitField,
   type RepliableInteraction,
 } from 'discord.js';
 import type { AppContext } from '../app-context';
 import { UserError } from '../errors';
 import type { Logger } from '../logger';
-import type { RequiredRole } from './command';
+import type { Authority } from './command';
 import { parseCustomId, type ComponentInteraction } from './component';
 import { formatInternalError, formatUserError, newErrorRef } from './error-reply';
 import type { InteractionRegistry } from './interaction-registry';
 
 /**
- * Decides whether the user behind an interaction holds a staff role. The app passes `authorizeByRole` (the database
- * role, then Discord permissions in that guild); there is deliberately no default, so nothing can wire another rule.
+ * Decides whether the user behind an interaction holds an authority. The app passes `authorizeByAuthority`
+ * (src/discord/authorize.ts); there is deliberately no default, so nothing can wire another rule.
  */
-export type AuthorizeFn = (interaction: Interaction, role: RequiredRole, ctx: AppContext) => boolean | Promise<boolean>;
+export type AuthorizeFn = (interaction: Interaction, authority: Authority, ctx: AppContext) => boolean | Promise<boolean>;
 
-/** ADMIN = Manage Server; SUPPORT = Manage Server or Manage Messages. No guild permissions (DMs) = neither. */
-export function permissionsGrant(perms: Readonly<PermissionsBitField> | null | undefined, role: RequiredRole): boolean {
-  if (!perms) return false;
-  if (perms.has(PermissionFlagsBits.ManageGuild)) return true;
-  return role === 'SUPPORT' && perms.has(PermissionFlagsBits.ManageMessages);
-}
+const REFUSAL: Record<Authority, string> = {
+  operator: 'This is for bot operators only.',
+  'guild-staff': "This needs Manage Server or this server's staff role.",
+};
 
 export interface InteractionRouterOptions {
   registry: InteractionRegistry;
@@ -55,11 +51,9 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
   const now = options.now ?? Date.now;
   const cooldowns = new Map<string, number>();
 
-  async function checkRole(interaction: Interaction, role: RequiredRole | undefined): Promise<void> {
-    if (!role) return;
-    if (!(await authorize(interaction, role, ctx))) {
-      throw new UserError('FORBIDDEN', `This needs the ${role === 'ADMIN' ? 'admin' : 'support'} role.`);
-    }
+  async function checkAuthority(interaction: Interaction, authority: Authority | undefined): Promise<void> {
+    if (!authority) return;
+    if (!(await authorize(interaction, authority, ctx))) throw new UserError('FORBIDDEN', REFUSAL[authority]);
   }
 
   function checkCooldown(name: string, userId: string, seconds: number | undefined): void {
@@ -79,7 +73,7 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     const command = registry.commands.get(interaction.commandName);
     if (!command) throw new UserError('UNKNOWN_COMMAND', `/${interaction.commandName} is not available any more.`);
     if (command.guildOnly && !interaction.inGuild()) throw new UserError('GUILD_ONLY', `/${command.name} only works in a server.`);
-    await checkRole(interaction, command.requiredRole);
+    await checkAuthority(interaction, command.requires);
     checkCooldown(command.name, interaction.user.id, command.cooldownSeconds);
     await command.execute(interaction, ctx);
   }
@@ -103,7 +97,7 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     const { action, arg } = parseCustomId(interaction.customId);
     const handler = registry.components.get(action);
     if (!handler) throw new UserError('UNKNOWN_COMPONENT', 'This button or form is no longer active.');
-    await checkRole(interaction, handler.requiredRole);
+    await checkAuthority(interaction, handler.requires);
     await handler.execute(interaction, arg, ctx);
   }
 

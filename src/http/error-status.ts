@@ -20,6 +20,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   UNKNOWN_CURRENCY: 404,
   WITHDRAW_UNAVAILABLE: 404,
   NONCE_UNKNOWN: 404,
+  GUILD_UNKNOWN: 404,
   TICKET_NOT_FOUND: 404,
   AIRDROP_NOT_FOUND: 404,
   CONFIRMATION_NOT_FOUND: 404,
@@ -57,6 +58,9 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   CONFIRMATION_EXPIRED: 410,
 
   TICKET_BAD_CLAIMER: 422,
+  // A settings id that is well-formed but names no channel/role of that guild.
+  GUILD_BAD_CHANNEL: 422,
+  GUILD_BAD_ROLE: 422,
 
   RATE_LIMITED: 429,
   COOLDOWN: 429,
@@ -65,6 +69,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   LINK_COOLDOWN: 429,
 
   CHAIN_DISABLED: 503,
+  GUILD_UNVERIFIABLE: 503,
 };
 
 export function statusOfUserError(code: string): number {

@@ -29,8 +29,9 @@ export async function startSandbox(config: Config, log: Logger, options: Pick<St
     const { treasury, secretJson } = generateTreasury();
     solana.fund(treasury.publicKey, TREASURY_FUNDING_LAMPORTS);
     const usdcMint = (await solana.createMint(6)).toBase58();
-    // Someone to run staff commands as (Manage Server on the emulated guild).
-    discord.user('admin', { admin: true });
+    // Someone to run staff commands as (Manage Server on the emulated guild), and a bot operator through the same
+    // setting a deployment uses.
+    const admin = discord.user('admin', { admin: true });
 
     const sandboxConfig: Config = {
       ...config,
@@ -38,6 +39,7 @@ export async function startSandbox(config: Config, log: Logger, options: Pick<St
       DISCORD_API_URL: discord.apiUrl,
       DISCORD_APP_ID: discord.appId,
       DISCORD_GUILD_ID: discord.guild.id,
+      BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id],
       SOLANA_CLUSTER: 'localnet',
       SOLANA_RPC_URL: solana.rpcUrl,
       SOLANA_WS_URL: solana.wsUrl,

@@ -40,7 +40,7 @@ describe('test factories', () => {
     expect((await ctx.services.wallets.status(ann.discordId)).wallet?.address).toBe(address);
 
     const ticket = await factory.ticket(ann, { priority: 'urgent' });
-    expect(await ctx.services.tickets.get(ticket.id, { discordId: ann.discordId, username: ann.username, isStaff: false })).toMatchObject({ id: ticket.id, priority: 'urgent', status: 'open' });
+    expect(await ctx.services.tickets.get(ticket.id, { discordId: ann.discordId, username: ann.username, guildId: ticket.guild_id, isStaff: false })).toMatchObject({ id: ticket.id, priority: 'urgent', status: 'open' });
 
     const deposit = await factory.deposit(ann, { recipient: address, amount: 2n * SOL });
     expect(deposit).toMatchObject({ user_id: ann.id, expected_amount: 2n * SOL, status: 'pending' });

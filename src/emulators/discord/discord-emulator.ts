@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ChannelType,
+  ComponentType,
   GatewayDispatchEvents,
   InteractionType,
   PermissionFlagsBits,
@@ -67,7 +68,10 @@ export class DiscordEmulator {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  readonly guild: EmuGuild;
+  /** The guild driver methods (user, role, channel, runCommand…) act in; see `addGuild` and `inGuild`. */
+  get guild(): EmuGuild {
+    return this.world.guild;
+  }
 
   readonly users: Map<string, EmuUser>;
   readonly channels: Map<string, EmuChannel>;
@@ -92,7 +96,7 @@ export class DiscordEmulator {
   constructor(private readonly options: DiscordEmulatorOptions = {}) {
     const world = new DiscordWorld(options);
     this.world = world;
-    ({ token: this.token, appId: this.appId, bot: this.bot, guild: this.guild } = world);
+    ({ token: this.token, appId: this.appId, bot: this.bot } = world);
     ({ users: this.users, channels: this.channels, guilds: this.guilds, messages: this.messages } = world);
     ({ requests: this.requests, failures: this.failures, roleChanges: this.roleChanges, threadMembers: this.threadMembers } = world);
     ({ interactions: this.interactions, guildCommands: this.guildCommands } = world);
@@ -107,9 +111,41 @@ export class DiscordEmulator {
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
     }
+    this.furnishGuild(world.guild);
+  }
+
+  /** The bot (Administrator) and #general in a fresh guild, which is current while this runs. */
+  private furnishGuild(guild: EmuGuild): void {
     const botRole = this.role('Solbound', { permissions: PermissionFlagsBits.Administrator });
-    this.guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
+    guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
     this.channel('general');
+  }
+
+  /**
+   * The bot joins another guild (GUILD_CREATE to connected sessions). The first guild stays current: drive the new
+   * one with `inGuild`.
+   */
+  addGuild(name: string): EmuGuild {
+    const first = this.world.guild;
+    const guild = this.world.createGuild(name, `owner-${this.guilds.size + 1}`);
+    try {
+      this.furnishGuild(guild);
+    } finally {
+      this.world.guild = first;
+    }
+    this.gateway.dispatch(GatewayDispatchEvents.GuildCreate, this.world.guildPayload(guild));
+    return guild;
+  }
+
+  /** Runs `fn` with `guild` as the current guild: users, roles, channels and interactions made inside belong to it. */
+  inGuild<T>(guild: EmuGuild, fn: () => T): T {
+    const previous = this.world.guild;
+    this.world.guild = guild;
+    try {
+      return fn();
+    } finally {
+      this.world.guild = previous;
+    }
   }
 
   get url(): string {
@@ -320,6 +356,14 @@ export class DiscordEmulator {
 
   click(user: EmuUser, message: EmuMessage, customId: string): InteractionResult {
     return this.sendComponent(user, message, this.builder.clickData(message, customId));
+  }
+
+  /**
+   * A modified client pressing a button with a custom id the message does not carry (custom ids are not secret):
+   * for tests that handlers re-check authority instead of trusting who was shown the button.
+   */
+  forgeClick(user: EmuUser, message: EmuMessage, customId: string): InteractionResult {
+    return this.sendComponent(user, message, { custom_id: customId, component_type: ComponentType.Button });
   }
 
   select(user: EmuUser, message: EmuMessage, customId: string, values: string[]): InteractionResult {

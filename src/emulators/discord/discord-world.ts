@@ -59,7 +59,8 @@ export class DiscordWorld {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  readonly guild: EmuGuild;
+  /** The current guild: where driver methods (user, role, channel, runCommand…) act; see createGuild. */
+  guild: EmuGuild;
 
   readonly users = new Map<string, EmuUser>();
   readonly channels = new Map<string, EmuChannel>();
@@ -81,19 +82,31 @@ export class DiscordWorld {
     this.appId = options.appId ?? snowflake();
     this.bot = { id: this.appId, username: options.botName ?? 'Solbound', bot: true };
     this.users.set(this.bot.id, this.bot);
-    const owner: EmuUser = { id: snowflake(), username: 'owner', bot: false };
+    this.guild = this.createGuild(options.guildName ?? 'Solbound Test Guild', 'owner');
+  }
+
+  /** A guild with an owner and @everyone (the caller adds the bot and channels); it becomes the current guild. */
+  createGuild(name: string, ownerName: string): EmuGuild {
+    const owner: EmuUser = { id: snowflake(), username: ownerName, bot: false };
     this.users.set(owner.id, owner);
     const guildId = snowflake();
-    this.guild = {
+    const guild: EmuGuild = {
       id: guildId,
-      name: options.guildName ?? 'Solbound Test Guild',
+      name,
       ownerId: owner.id,
       roles: new Map([[guildId, { id: guildId, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
       members: new Map(),
       channelIds: [],
     };
-    this.guilds.set(guildId, this.guild);
-    this.guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
+    this.guilds.set(guildId, guild);
+    guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
+    this.guild = guild;
+    return guild;
+  }
+
+  /** The guild a channel belongs to (a DM: the current guild, for the authorizing-owner field). */
+  guildOf(channel: EmuChannel): EmuGuild {
+    return (channel.guildId !== null ? this.guilds.get(channel.guildId) : undefined) ?? this.guild;
   }
 
   findUser(ref: string): EmuUser | undefined {

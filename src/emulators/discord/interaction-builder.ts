@@ -132,8 +132,10 @@ export class InteractionBuilder {
   ): InteractionRecord {
     const { world } = this;
     const inGuild = channel.guildId !== null;
-    const member = inGuild ? world.guild.members.get(user.id) : undefined;
-    if (inGuild && !member) throw new Error(`${user.username} is not a member of ${world.guild.name}`);
+    // The channel decides the guild: a button pressed on another guild's message comes from that guild.
+    const guild = world.guildOf(channel);
+    const member = inGuild ? guild.members.get(user.id) : undefined;
+    if (inGuild && !member) throw new Error(`${user.username} is not a member of ${guild.name}`);
     const id = snowflake();
     const token = `itok.${randomToken(20)}`;
     const apiChannel = toApiChannel(channel, world.users);
@@ -153,16 +155,16 @@ export class InteractionBuilder {
       attachment_size_limit: 10 * 1024 * 1024,
       ...(inGuild && member
         ? {
-            guild_id: world.guild.id,
-            guild: { id: world.guild.id, locale: 'en-US', features: [] },
+            guild_id: guild.id,
+            guild: { id: guild.id, locale: 'en-US', features: [] },
             guild_locale: 'en-US',
-            member: { ...toApiMember(member, world.users), permissions: memberPermissions(world.guild, member).toString() } satisfies APIInteractionGuildMember,
-            authorizing_integration_owners: { '0': world.guild.id },
+            member: { ...toApiMember(member, world.users), permissions: memberPermissions(guild, member).toString() } satisfies APIInteractionGuildMember,
+            authorizing_integration_owners: { '0': guild.id },
             context: InteractionContextType.Guild,
           }
         : {
             user: toApiUser(user),
-            authorizing_integration_owners: { '0': world.guild.id },
+            authorizing_integration_owners: { '0': guild.id },
             context: InteractionContextType.BotDM,
           }),
     } as unknown as APIInteraction;
@@ -172,7 +174,7 @@ export class InteractionBuilder {
       payload,
       user,
       channelId: channel.id,
-      guildId: inGuild ? world.guild.id : null,
+      guildId: inGuild ? guild.id : null,
       dispatchedAt: performance.now(),
       followUps: [],
       listeners: new Set(),

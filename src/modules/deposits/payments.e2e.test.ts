@@ -104,7 +104,8 @@ describe('deposit → balance → withdraw through both emulators', () => {
 
   it('a large withdrawal waits for a moderator, who approves it with a button', async () => {
     const bob = bot.emu.user('bob');
-    const mod = bot.emu.user('mod', { admin: true });
+    const mod = bot.emu.user('mod');
+    await ctx.services.users.seedOperators([mod.id]);
     const wallet = sol.newWallet(0n);
     await ctx.services.ledger.adminCredit({ idempotencyKey: 'e2e-bob', user: { discordId: bob.id, username: 'bob' }, amount: '20', actor: { discordId: mod.id, username: 'mod' } });
     sol.fund(treasury, 20n * SOL);
@@ -118,7 +119,7 @@ describe('deposit → balance → withdraw through both emulators', () => {
     expect(await ctx.services.ledger.balance(bob.id, 'SOL')).toBe(8n * SOL);
 
     const denied = await bot.emu.runCommand(bob, '/withdrawals review').reply();
-    expect(denied.content).toBe('❌ This needs the support role.');
+    expect(denied.content).toBe('❌ This is for bot operators only.');
     const review = await bot.emu.runCommand(mod, '/withdrawals review').reply();
     expect(review.ephemeral).toBe(true);
     expect(review.content).toContain(`#${id} · <@${bob.id}> · **12 SOL**`);

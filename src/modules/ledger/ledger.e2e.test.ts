@@ -26,11 +26,14 @@ const counts = async () => ({
 });
 
 describe('ledger commands through the Discord emulator', () => {
-  it('/admin credit needs the admin role and funds the member', async () => {
+  it('/admin credit needs the operator role (Manage Server is not enough) and funds the member', async () => {
     const alice = bot.emu.user('alice');
     const denied = await bot.emu.runCommand(alice, '/admin credit', { user: alice, amount: '100' }).reply();
-    expect(denied.content).toBe('❌ This needs the admin role.');
-    const ops = bot.emu.user('ops', { admin: true });
+    expect(denied.content).toBe('❌ This is for bot operators only.');
+    const owner = bot.emu.user('server-owner', { admin: true });
+    expect((await bot.emu.runCommand(owner, '/admin credit', { user: owner, amount: '100' }).reply()).content).toBe('❌ This is for bot operators only.');
+    const ops = bot.emu.user('ops');
+    await ctx.services.users.seedOperators([ops.id]);
     const r = await bot.emu.runCommand(ops, '/admin credit', { user: alice, amount: '20', reason: 'sandbox' }).reply();
     expect(r.ephemeral).toBe(true);
     expect(r.content).toBe(`✅ Credited <@${alice.id}> 20 SOL — their balance is now 20 SOL.`);

@@ -7,6 +7,7 @@ import { parseAmount } from './amounts';
 import { Currencies, type Currency } from './currencies';
 import * as repo from './ledger.repository';
 import * as users from '../users/users.accounts';
+import { writeAudit } from '../guilds/guilds.audit';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 /** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
@@ -232,7 +233,16 @@ export class LedgerService {
   }
 
   /** Sandbox/ops funding: an external inflow, journalled as admin_credit, idempotent on `idempotencyKey`. */
-  async adminCredit(req: { idempotencyKey: string; user: DiscordUserRef; amount: string; currency?: string | null; reason?: string | null; actor: DiscordUserRef }) {
+  async adminCredit(req: {
+    idempotencyKey: string;
+    user: DiscordUserRef;
+    amount: string;
+    currency?: string | null;
+    reason?: string | null;
+    actor: DiscordUserRef;
+    /** Where the operator ran it (audit context only: balances are bot-wide). */
+    guildId?: string | null;
+  }) {
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
     if (req.user.bot) throw new UserError('BOT_RECEIVER', 'Bots cannot hold a balance.');
     const reason = req.reason?.trim().slice(0, NOTE_MAX) || null;
@@ -248,8 +258,17 @@ export class LedgerService {
           idempotencyKey: `admin_credit:${req.idempotencyKey}`,
           ref: `by ${req.actor.discordId}${reason ? `: ${reason}` : ''}`,
         });
-        const balance = journalId === undefined ? await repo.balanceOf(trx, userId, currency.code) : await repo.credit(trx, userId, currency.code, amount);
-        return { replayed: journalId === undefined, currency, amount, balance };
+        if (journalId === undefined) return { replayed: true, currency, amount, balance: await repo.balanceOf(trx, userId, currency.code) };
+        const balance = await repo.credit(trx, userId, currency.code, amount);
+        await writeAudit(trx, {
+          actor: { discordId: req.actor.discordId, via: 'discord' },
+          guildId: req.guildId ?? null,
+          action: 'ledger.admin_credit',
+          target: `user:${req.user.discordId}`,
+          after: { amount, currency: currency.code, journal_id: journalId, balance },
+          reason,
+        });
+        return { replayed: false, currency, amount, balance };
       }),
     );
   }

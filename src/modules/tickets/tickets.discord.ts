@@ -1,4 +1,4 @@
-import { holdsStaffRole } from '../../discord/authorize';
+import { interactionIdentity, isGuildStaff, type GuildMemberIdentity } from '../../discord/authorize';
 import {
   ActionRowBuilder,
   AttachmentBuilder,
@@ -7,7 +7,6 @@ import {
   ChannelType,
   EmbedBuilder,
   ModalBuilder,
-  type PermissionsBitField,
   StringSelectMenuBuilder,
   TextInputBuilder,
   TextInputStyle,
@@ -28,8 +27,8 @@ import {
   NOTE_MAX,
   REASON_MAX,
   SUBJECT_MAX,
-  ticketPolicy,
   type Ticket,
+  type TicketPolicy,
   type TicketActor,
   type TicketDiscordEffects,
   type TicketPage,
@@ -63,31 +62,30 @@ const PRIORITY_ICON: Record<TicketPriority, string> = { low: 'âšª', normal: 'ðŸ”
 const COLOR: Record<Ticket['status'], number> = { open: 0x57f287, claimed: 0x5865f2, pending_close: 0xfee75c, closed: 0x99aab5 };
 
 /**
- * Staff = whoever the router treats as SUPPORT (users.role SUPPORT/ADMIN, or Manage Messages/Server in Discord),
- * or a holder of the configured Discord staff role in this guild.
+ * Staff = guild staff of the guild the actor is in (Manage Server or that guild's staff role); the service lets them
+ * act only on that guild's tickets. The bot-wide operator role gives no ticket powers.
  */
-async function staffActor(
-  ctx: AppContext,
-  user: { id: string; username: string },
-  permissions: Readonly<PermissionsBitField> | null | undefined,
-  holdsRole: (roleId: string) => boolean,
-): Promise<TicketActor> {
-  const staffRole = ctx.config.TICKETS_STAFF_ROLE_ID;
-  const isStaff =
-    (await holdsStaffRole({ userId: user.id, permissions }, 'SUPPORT', ctx)) || (staffRole !== undefined && holdsRole(staffRole));
-  return { discordId: user.id, username: user.username, isStaff };
+async function staffActor(ctx: AppContext, user: { id: string; username: string }, who: GuildMemberIdentity): Promise<TicketActor> {
+  return { discordId: user.id, username: user.username, guildId: who.guildId, isStaff: await isGuildStaff(who, ctx) };
 }
 
 export function ticketActor(interaction: Interaction, ctx: AppContext): Promise<TicketActor> {
-  const roles = interaction.member?.roles;
-  return staffActor(ctx, interaction.user, interaction.memberPermissions, (id) =>
-    roles ? (Array.isArray(roles) ? roles.includes(id) : roles.cache.has(id)) : false,
-  );
+  return staffActor(ctx, interaction.user, interactionIdentity(interaction));
 }
 
 /** `ticketActor` for someone writing in a thread: the same rules, from the message's author and member. */
 export function messageTicketActor(message: Message, ctx: AppContext): Promise<TicketActor> {
-  return staffActor(ctx, message.author, message.member?.permissions, (id) => message.member?.roles.cache.has(id) ?? false);
+  return staffActor(ctx, message.author, {
+    userId: message.author.id,
+    guildId: message.guildId,
+    permissions: message.member?.permissions,
+    hasRole: (id) => message.member?.roles.cache.has(id) ?? false,
+  });
+}
+
+/** The guild's ticket settings, read at the moment of use (a /setup change applies without a restart). */
+export async function guildTicketPolicy(ctx: AppContext, guildId: string | null): Promise<TicketPolicy> {
+  return (await ctx.services.guilds.settings(guildId)).tickets;
 }
 
 /** The ticket id from an explicit option, else the ticket whose thread this is. */
@@ -272,10 +270,12 @@ export async function createTicketThread(
   ticket: Ticket,
   fallbackChannelId: string | null,
 ): Promise<{ threadId: string; messageId: string }> {
-  const channelId = ctx.config.TICKETS_SUPPORT_CHANNEL_ID ?? fallbackChannelId;
+  const settings = await ctx.services.guilds.settings(ticket.guild_id);
+  const channelId = settings.supportChannelId ?? fallbackChannelId;
   const parent = channelId ? await client.channels.fetch(channelId).catch(() => null) : null;
-  if (!parent || parent.type !== ChannelType.GuildText) {
-    throw new UserError('TICKET_NO_CHANNEL', 'Tickets cannot be opened here: the support channel is not a text channel I can see. Ask an admin to set TICKETS_SUPPORT_CHANNEL_ID.');
+  // A default channel from config belongs to one guild only: never open another guild's ticket there.
+  if (!parent || parent.type !== ChannelType.GuildText || parent.guildId !== ticket.guild_id) {
+    throw new UserError('TICKET_NO_CHANNEL', 'Tickets cannot be opened here: the support channel is not a text channel of this server I can see. Ask the server staff to run `/setup tickets`.');
   }
   const slug = ticket.subject.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
   const thread = await parent.threads.create({
@@ -287,7 +287,7 @@ export async function createTicketThread(
   });
   try {
     await thread.members.add(ticket.discord_id);
-    const staffRole = ctx.config.TICKETS_STAFF_ROLE_ID;
+    const staffRole = settings.staffRoleId;
     const message = await thread.send({
       content: `${staffRole ? `<@&${staffRole}> ` : ''}New **${ticket.category}** ticket from <@${ticket.discord_id}>. Staff: claim it below. <@${ticket.discord_id}>, write here or use \`/ticket reply\`.`,
       embeds: [ticketEmbed(ticket)],
@@ -383,4 +383,3 @@ export function ticketDiscordEffects(client: Client, log: Logger): TicketDiscord
   };
 }
 
-export { ticketPolicy };

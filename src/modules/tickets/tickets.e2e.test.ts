@@ -1,7 +1,6 @@
 import { ChannelType } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import type { Config } from '../../config';
 import { startDiscordEmulator, type DiscordEmulator, type EmuChannel, type EmuMessage, type EmuRole, type EmuUser } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
@@ -160,18 +159,15 @@ describe('bad inputs', () => {
   });
 
   it('a support channel that cannot be used: clear error, the ticket row is dropped again', async () => {
-    // The app's context is immutable; this test alone swaps its config to simulate a misconfigured deployment
-    // without booting a second app.
-    const mutable = ctx as { config: Config };
-    const configured = ctx.config;
-    mutable.config = { ...configured, TICKETS_SUPPORT_CHANNEL_ID: '100000000000000001' };
+    // The guild's support channel was deleted after /setup saved it (written directly: /setup refuses unknown ids).
+    await t.db.insertInto('guild_settings').values({ guild_id: emu.guild.id, support_channel_id: '100000000000000001' }).execute();
     try {
       const count = await countTickets();
       const { reply } = await openTicket(emu.user('bob'), { subject: 'hi', description: 'there' });
-      expect(reply.content).toMatch(/^❌ Tickets cannot be opened here: the support channel is not a text channel I can see/);
+      expect(reply.content).toMatch(/^❌ Tickets cannot be opened here: the support channel is not a text channel of this server I can see/);
       expect(await countTickets()).toBe(count);
     } finally {
-      mutable.config = configured;
+      await t.db.deleteFrom('guild_settings').where('guild_id', '=', emu.guild.id).execute();
     }
   });
 
@@ -222,7 +218,7 @@ describe('staff tools', () => {
     const sam = emu.user('sam', { roles: [staffRole] });
     const policy = { categories: ['general'], maxOpenPerUser: 100, openCooldownSeconds: 0, autoCloseHours: 48, warningHours: 12 };
     for (let i = 0; i < 12; i++) {
-      await ctx.services.tickets.open({ opener: { discordId: gus.id, username: 'gus' }, guildId: null, category: 'general', priority: 'low', subject: `bulk ${i}`, description: 'x' }, policy);
+      await ctx.services.tickets.open({ opener: { discordId: gus.id, username: 'gus' }, guildId: emu.guild.id, category: 'general', priority: 'low', subject: `bulk ${i}`, description: 'x' }, policy);
     }
     const page1 = await emu.runCommand(sam, '/ticket list', { priority: 'low' }).reply();
     expect(renderMessage(page1).match(/bulk \d+/g)).toHaveLength(10);
@@ -232,10 +228,12 @@ describe('staff tools', () => {
     expect(renderMessage(page1).match(/bulk \d+/g)).toEqual(['bulk 1', 'bulk 0']);
     expect(renderMessage(page1)).toContain('⏮ Newest');
 
-    // Staff by users.role (no Discord staff role) see everyone's tickets too.
-    const una = emu.user('una');
-    await ctx.services.users.setRole((await ctx.services.users.ensure(una.id, 'una')).id, 'SUPPORT');
+    // Manage Server (no staff role) makes guild staff too; a bot-wide database role does not.
+    const una = emu.user('una', { admin: true });
     expect(renderMessage(await emu.runCommand(una, '/ticket list', { priority: 'low' }).reply())).toContain('bulk 11');
+    const ops = emu.user('ops');
+    await ctx.services.users.setRole((await ctx.services.users.ensure(ops.id, 'ops')).id, 'ADMIN');
+    expect(renderMessage(await emu.runCommand(ops, '/ticket list', { priority: 'low' }).reply())).not.toContain('bulk');
 
     const own = await emu.runCommand(emu.user('carol'), '/ticket list', { status: 'closed' }).reply();
     expect(renderMessage(own)).toContain('Withdrawal stuck');

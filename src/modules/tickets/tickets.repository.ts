@@ -115,6 +115,7 @@ export interface ListFilter {
   priority?: TicketPriority;
   userId?: bigint;
   claimedBy?: bigint;
+  guildId?: string;
   /** Keyset: tickets with id below this. */
   beforeId?: bigint;
   limit: number;
@@ -128,13 +129,21 @@ export function list(db: Db, f: ListFilter): Promise<TicketRecord[]> {
   if (f.priority) q = q.where('tickets.priority', '=', f.priority);
   if (f.userId !== undefined) q = q.where('tickets.user_id', '=', f.userId);
   if (f.claimedBy !== undefined) q = q.where('tickets.claimed_by', '=', f.claimedBy);
+  if (f.guildId !== undefined) q = q.where('tickets.guild_id', '=', f.guildId);
   if (f.beforeId !== undefined) q = q.where('tickets.id', '<', f.beforeId);
   return q.orderBy('tickets.id', 'desc').limit(f.limit + 1).execute();
 }
 
-/** Not-closed tickets silent since `before` that have not been warned yet. */
-export function dueForWarning(db: Db, before: Date, limit: number): Promise<TicketRecord[]> {
+/** Guilds (null = none) that have tickets not closed: the auto-close job applies each guild's own hours. */
+export async function guildsWithActiveTickets(db: Db): Promise<(string | null)[]> {
+  const rows = await db.selectFrom('tickets').select('guild_id').distinct().where('status', '<>', 'closed').execute();
+  return rows.map((r) => r.guild_id);
+}
+
+/** Not-closed tickets of `guildId` silent since `before` that have not been warned yet. */
+export function dueForWarning(db: Db, guildId: string | null, before: Date, limit: number): Promise<TicketRecord[]> {
   return selectTickets(db)
+    .where('tickets.guild_id', guildId === null ? 'is' : '=', guildId)
     .where('tickets.status', '<>', 'closed')
     .where('tickets.last_activity_at', '<', before)
     .where('tickets.warned_at', 'is', null)
@@ -143,9 +152,10 @@ export function dueForWarning(db: Db, before: Date, limit: number): Promise<Tick
     .execute();
 }
 
-/** Warned tickets still silent since `before` whose warning is at least `warnedBefore` old. */
-export function dueForAutoClose(db: Db, before: Date, warnedBefore: Date, limit: number): Promise<TicketRecord[]> {
+/** Warned tickets of `guildId` still silent since `before` whose warning is at least `warnedBefore` old. */
+export function dueForAutoClose(db: Db, guildId: string | null, before: Date, warnedBefore: Date, limit: number): Promise<TicketRecord[]> {
   return selectTickets(db)
+    .where('tickets.guild_id', guildId === null ? 'is' : '=', guildId)
     .where('tickets.status', '<>', 'closed')
     .where('tickets.last_activity_at', '<', before)
     .where('tickets.warned_at', '<=', warnedBefore)

@@ -111,8 +111,7 @@ export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void
     '/tickets/:ticketId',
     { schema: { summary: 'One ticket', params: ticketParams, response: { 200: ticketSchema } } },
     async (req) => {
-      const staff = { discordId: '', username: 'admin-api', isStaff: true };
-      return ticketJson(await tickets.get(req.params.ticketId, staff));
+      return ticketJson(await tickets.get(req.params.ticketId, null));
     },
   );
 

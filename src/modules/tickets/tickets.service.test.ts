@@ -16,14 +16,15 @@ const policy: TicketPolicy = { categories: ['general', 'billing', 'wallet', 'bug
 
 let n = 0;
 function member(name = `m${++n}`): TicketActor {
-  return { discordId: `4000000000000${String(++n).padStart(5, '0')}`, username: name, isStaff: false };
+  return { discordId: `4000000000000${String(++n).padStart(5, '0')}`, username: name, guildId: GUILD, isStaff: false };
 }
-const staff: TicketActor = { discordId: '500000000000000001', username: 'sam', isStaff: true };
-const staff2: TicketActor = { discordId: '500000000000000002', username: 'sue', isStaff: true };
+const GUILD = '600000000000000001';
+const staff: TicketActor = { discordId: '500000000000000001', username: 'sam', guildId: GUILD, isStaff: true };
+const staff2: TicketActor = { discordId: '500000000000000002', username: 'sue', guildId: GUILD, isStaff: true };
 
 async function openFor(who: TicketActor, extra: Partial<Parameters<TicketsService['open']>[0]> = {}) {
   const { ticket } = await tickets.open(
-    { opener: who, guildId: '600000000000000001', category: 'wallet', priority: 'high', subject: 'Deposit missing', description: 'I sent 1 SOL an hour ago', ...extra },
+    { opener: who, guildId: GUILD, category: 'wallet', priority: 'high', subject: 'Deposit missing', description: 'I sent 1 SOL an hour ago', ...extra },
     policy,
   );
   return ticket;

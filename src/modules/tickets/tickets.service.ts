@@ -4,6 +4,8 @@ import type { Config } from '../../config';
 import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { keysetArgs, keysetPage } from '../../keyset-page';
+import { writeAudit } from '../guilds/guilds.audit';
 import type { UsersService } from '../users/users.service';
 import * as repo from './tickets.repository';
 import type { TicketRecord, TranscriptEntry } from './tickets.repository';
@@ -14,14 +16,23 @@ type TicketPatch = Updateable<TicketsTable>;
 export type Ticket = TicketRecord;
 export type { TranscriptEntry };
 
-/** Who is acting. `isStaff` is resolved by the caller (users.role SUPPORT/ADMIN or the Discord staff role). */
+/**
+ * Who is acting, from where. `isStaff` = guild staff of `guildId` (resolved by the caller: Manage Server or the
+ * guild's staff role); it counts only for tickets of that guild — elsewhere the actor is an ordinary member.
+ */
 export interface TicketActor {
   discordId: string;
   username: string;
+  guildId: string | null;
   isStaff: boolean;
 }
 
-/** The config-driven rules; `ticketPolicy(config)` builds it. */
+/** Staff of the ticket's own guild (tickets without a guild have no staff in Discord; the admin API handles them). */
+export function isStaffFor(t: Pick<TicketRow, 'guild_id'>, actor: TicketActor | null): boolean {
+  return actor !== null && actor.isStaff && t.guild_id !== null && t.guild_id === actor.guildId;
+}
+
+/** The ticket rules of one guild: GuildsService.settings(guildId).tickets; `ticketPolicy(config)` = the defaults. */
 export interface TicketPolicy {
   categories: readonly string[];
   maxOpenPerUser: number;
@@ -249,8 +260,8 @@ export class TicketsService {
 
   // ------------------------------------------------------------------ reading
 
-  /** The ticket if the actor may see it: staff see all, members their own. */
-  async get(id: bigint | string, actor: TicketActor): Promise<Ticket> {
+  /** The ticket if the actor may see it: staff their guild's, members their own; null = the admin API (all). */
+  async get(id: bigint | string, actor: TicketActor | null): Promise<Ticket> {
     const ticket = await this.find(id);
     this.assertCanSee(ticket, actor);
     return ticket;
@@ -264,14 +275,16 @@ export class TicketsService {
     let userId: bigint | undefined;
     let claimedBy: bigint | undefined;
     const me = await this.users.findByDiscordId(actor.discordId);
-    if (!actor.isStaff) {
+    const staffGuild = actor.isStaff ? actor.guildId : null;
+    if (staffGuild === null) {
       if (!me) return { items: [], nextCursor: null };
       userId = me.id;
     } else if (input.mine) {
       if (!me) return { items: [], nextCursor: null };
       claimedBy = me.id;
     }
-    return this.page({ ...input, userId, claimedBy });
+    // Staff see their own guild's queue only.
+    return this.page({ ...input, userId, claimedBy, ...(staffGuild !== null ? { guildId: staffGuild } : {}) });
   }
 
   /** Admin API listing (no actor: the bearer token is the authorisation). */
@@ -279,14 +292,10 @@ export class TicketsService {
     return this.page({ ...input, activeByDefault: false });
   }
 
-  private async page(input: ListTicketsInput & { userId?: bigint | undefined; claimedBy?: bigint | undefined; activeByDefault?: boolean }): Promise<TicketPage> {
-    const limit = input.limit ?? 10;
-    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new UserError('TICKET_BAD_LIMIT', 'limit must be an integer from 1 to 100.');
-    let beforeId: bigint | undefined;
-    if (input.cursor !== undefined && input.cursor !== '') {
-      if (!/^[1-9]\d{0,18}$/.test(input.cursor)) throw new UserError('TICKET_BAD_CURSOR', 'cursor must be a value returned as nextCursor.');
-      beforeId = BigInt(input.cursor);
-    }
+  private async page(
+    input: ListTicketsInput & { userId?: bigint | undefined; claimedBy?: bigint | undefined; guildId?: string | undefined; activeByDefault?: boolean },
+  ): Promise<TicketPage> {
+    const { limit, beforeId } = keysetArgs(input, 'TICKET');
     const status = input.status ? parseStatus(input.status) : undefined;
     const priority = input.priority ? parsePriority(input.priority) : undefined;
     const rows = await repo.list(this.db, {
@@ -294,18 +303,19 @@ export class TicketsService {
       ...(priority ? { priority } : {}),
       ...(input.userId !== undefined ? { userId: input.userId } : {}),
       ...(input.claimedBy !== undefined ? { claimedBy: input.claimedBy } : {}),
+      ...(input.guildId !== undefined ? { guildId: input.guildId } : {}),
       ...(beforeId !== undefined ? { beforeId } : {}),
       limit,
     });
-    const items = rows.slice(0, limit);
-    return { items, nextCursor: rows.length > limit ? String(items[items.length - 1]!.id) : null };
+    return keysetPage(rows, limit);
   }
 
   /** The transcript entries the actor may read (members never see staff notes). */
   async transcript(id: bigint | string, actor: TicketActor): Promise<{ ticket: Ticket; entries: TranscriptEntry[]; includesNotes: boolean }> {
     const ticket = await this.get(id, actor);
-    const entries = await repo.transcript(this.db, ticket.id, actor.isStaff);
-    return { ticket, entries, includesNotes: actor.isStaff };
+    const staff = isStaffFor(ticket, actor);
+    const entries = await repo.transcript(this.db, ticket.id, staff);
+    return { ticket, entries, includesNotes: staff };
   }
 
   /** What the member who opened the ticket may read of it (no staff notes): the transcript DMed on close. */
@@ -319,6 +329,7 @@ export class TicketsService {
     this.assertStaff(actor, 'claim tickets');
     const me = await this.users.ensure(actor.discordId, actor.username);
     return this.transition(id, actor, (t) => {
+      this.assertStaffFor(t, actor, 'claim');
       this.assertActive(t, 'claimed');
       if (t.claimed_by === me.id) throw new UserError('TICKET_ALREADY_CLAIMED', `You already claimed ticket ${ticketLabel(t)}.`);
       if (t.claimed_by !== null) {
@@ -331,26 +342,28 @@ export class TicketsService {
         ...this.activity(now),
         ...(t.first_staff_reply_at ? {} : { first_staff_reply_at: now }),
       };
-    });
+    }, { audit: 'ticket.claim' });
   }
 
   async unclaim(id: bigint | string, actor: TicketActor): Promise<Ticket> {
     this.assertStaff(actor, 'unclaim tickets');
     return this.transition(id, actor, (t) => {
+      this.assertStaffFor(t, actor, 'unclaim');
       this.assertActive(t, 'unclaimed');
       if (t.claimed_by === null) throw new UserError('TICKET_NOT_CLAIMED', `Ticket ${ticketLabel(t)} is not claimed.`);
       return { status: t.status === 'pending_close' ? 'pending_close' : 'open', claimed_by: null, ...this.activity(this.clock()) };
-    });
+    }, { audit: 'ticket.unclaim' });
   }
 
   async setPriority(id: bigint | string, actor: TicketActor, priority: string): Promise<Ticket> {
     this.assertStaff(actor, 'change the priority');
     const p = parsePriority(priority);
     return this.transition(id, actor, (t) => {
+      this.assertStaffFor(t, actor, 'change the priority of');
       this.assertActive(t, 'changed');
       if (t.priority === p) throw new UserError('TICKET_UNCHANGED', `Ticket ${ticketLabel(t)} already has priority ${p}.`);
       return { priority: p };
-    });
+    }, { audit: 'ticket.priority' });
   }
 
   /** A staff-only note in the transcript: never shown to the member, does not count as a reply. */
@@ -359,10 +372,11 @@ export class TicketsService {
     const note = text(body, 'note', NOTE_MAX);
     const me = await this.users.ensure(actor.discordId, actor.username);
     return this.transition(id, actor, async (t, tx) => {
+      this.assertStaffFor(t, actor, 'annotate');
       this.assertActive(t, 'annotated');
       await repo.insertMessage(tx, { ticket_id: t.id, author_id: me.id, body: note, is_staff_note: true, external_id: externalId ?? null });
       return {};
-    });
+    }, { audit: 'ticket.note', auditAfter: { note_chars: note.length } });
   }
 
   /** A message in the ticket (from the thread or /ticket reply). Staff replies start the first-response clock. */
@@ -386,7 +400,7 @@ export class TicketsService {
       const inserted = await repo.insertMessage(tx, { ticket_id: t.id, author_id: authorId, body, is_staff_note: false, external_id: externalId ?? null });
       if (!inserted) return {};
       const now = this.clock();
-      const staffReply = actor.isStaff && authorId !== t.user_id;
+      const staffReply = isStaffFor(t, actor) && authorId !== t.user_id;
       return { ...this.activity(now), ...(staffReply && !t.first_staff_reply_at ? { first_staff_reply_at: now } : {}) };
     });
   }
@@ -404,6 +418,7 @@ export class TicketsService {
   async requestClose(id: bigint | string, actor: TicketActor): Promise<Ticket> {
     this.assertStaff(actor, 'request a close');
     return this.transition(id, actor, (t) => {
+      this.assertStaffFor(t, actor, 'request a close of');
       this.assertActive(t, 'closed');
       if (t.status === 'pending_close') throw new UserError('TICKET_STATE', `Ticket ${ticketLabel(t)} is already waiting for the member to confirm the close.`);
       const now = this.clock();
@@ -429,7 +444,7 @@ export class TicketsService {
     id: bigint | string,
     actor: TicketActor | null,
     reason: string | undefined,
-    opts: { requireStatus?: TicketStatus; inactiveSince?: Date } = {},
+    opts: { requireStatus?: TicketStatus; inactiveSince?: Date; via?: 'admin-api' } = {},
   ): Promise<Ticket> {
     const why = reason?.trim() ? text(reason, 'reason', REASON_MAX) : null;
     const closer = actor ? await this.users.ensure(actor.discordId, actor.username) : undefined;
@@ -442,6 +457,13 @@ export class TicketsService {
         throw new UserError('TICKET_ACTIVE', `Ticket ${ticketLabel(t)} had activity since the auto-close scan.`);
       }
       return { status: 'closed', closed_at: this.clock(), closed_by: closer?.id ?? null, close_reason: why, close_requested_at: null };
+    }, {
+      // Staff closing someone's ticket (or the admin API) is a privileged action; a member closing their own, the
+      // member confirming a close request and the inactivity job are not.
+      audit: 'ticket.close',
+      auditWhen: (t) => (actor === null ? opts.via === 'admin-api' : isStaffFor(t, actor) && t.discord_id !== actor.discordId),
+      ...(opts.via ? { via: opts.via } : {}),
+      reason: why,
     });
     this.observeClose(closed);
     return closed;
@@ -470,7 +492,6 @@ export class TicketsService {
   // ------------------------------------------------------------------ admin API
 
   async adminUpdate(id: bigint | string, patch: AdminTicketPatch): Promise<Ticket> {
-    const admin: TicketActor = { discordId: '', username: 'admin-api', isStaff: true };
     let claimer: bigint | null | undefined;
     if (patch.claim !== undefined && patch.claim !== null) {
       const user = await this.users.findByDiscordId(patch.claim);
@@ -483,13 +504,13 @@ export class TicketsService {
     }
     if (patch.status === 'closed') {
       if (claimer !== undefined || patch.priority) throw new UserError('TICKET_BAD_PATCH', 'Closing cannot be combined with other changes.');
-      return this.close(id, null, patch.closeReason ?? 'Closed via the admin API');
+      return this.close(id, null, patch.closeReason ?? 'Closed via the admin API', { via: 'admin-api' });
     }
     const priority = patch.priority ? parsePriority(patch.priority) : undefined;
     if (patch.status === undefined && priority === undefined && claimer === undefined) {
       throw new UserError('TICKET_BAD_PATCH', 'Nothing to change: send status, priority and/or claim.');
     }
-    return this.transition(id, admin, (t) => {
+    return this.transition(id, null, (t) => {
       this.assertActive(t, 'changed');
       const next = claimer !== undefined ? claimer : t.claimed_by;
       let status: TicketStatus = t.status;
@@ -506,7 +527,7 @@ export class TicketsService {
         ...(priority ? { priority } : {}),
         ...(claimer ? { ...this.activity(now), ...(t.first_staff_reply_at ? {} : { first_staff_reply_at: now }) } : {}),
       };
-    });
+    }, { audit: 'ticket.update', via: 'admin-api' });
   }
 
   // ------------------------------------------------------------------ auto-close
@@ -516,7 +537,23 @@ export class TicketsService {
    * marked once it succeeded); warned tickets still silent after `autoCloseHours` — and at least `warningHours`
    * after the warning — are closed. Any activity clears the warning.
    */
-  async autoClose(policy: TicketPolicy, effects: TicketDiscordEffects): Promise<{ warned: bigint[]; closed: bigint[]; failed: bigint[] }> {
+  async autoClose(
+    policy: TicketPolicy | ((guildId: string | null) => Promise<TicketPolicy>),
+    effects: TicketDiscordEffects,
+  ): Promise<{ warned: bigint[]; closed: bigint[]; failed: bigint[] }> {
+    const policyOf = typeof policy === 'function' ? policy : () => Promise.resolve(policy);
+    const out = { warned: [] as bigint[], closed: [] as bigint[], failed: [] as bigint[] };
+    // Each guild sets its own hours; guilds with open tickets are few compared to tickets.
+    for (const guildId of await repo.guildsWithActiveTickets(this.db)) {
+      const r = await this.autoCloseGuild(guildId, await policyOf(guildId), effects);
+      out.warned.push(...r.warned);
+      out.closed.push(...r.closed);
+      out.failed.push(...r.failed);
+    }
+    return out;
+  }
+
+  private async autoCloseGuild(guildId: string | null, policy: TicketPolicy, effects: TicketDiscordEffects) {
     const now = this.clock();
     const hour = 3_600_000;
     const lead = Math.min(policy.warningHours, policy.autoCloseHours);
@@ -528,7 +565,7 @@ export class TicketsService {
     // Tickets whose warning could not be posted (thread gone, Discord down): retried on the next run.
     const failed: bigint[] = [];
 
-    for (const t of await repo.dueForAutoClose(this.db, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.dueForAutoClose(this.db, guildId, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
       try {
         const done = await this.close(t.id, null, `No activity for ${policy.autoCloseHours} h`, { inactiveSince: closeBefore });
         closed.push(done.id);
@@ -538,7 +575,7 @@ export class TicketsService {
         if (!(err instanceof UserError)) throw err;
       }
     }
-    for (const t of await repo.dueForWarning(this.db, warnBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.dueForWarning(this.db, guildId, warnBefore, AUTO_CLOSE_BATCH)) {
       const closesAt = new Date(Math.max(t.last_activity_at.getTime() + policy.autoCloseHours * hour, now.getTime() + lead * hour));
       try {
         await effects.warn(t, closesAt);
@@ -564,9 +601,21 @@ export class TicketsService {
     return ticket;
   }
 
-  private assertCanSee(t: Pick<Ticket, 'id' | 'discord_id'>, actor: TicketActor | null): void {
-    if (actor && !actor.isStaff && t.discord_id !== actor.discordId) {
-      throw new UserError('TICKET_FORBIDDEN', `Ticket ${ticketLabel(t)} is not yours — members can only see and act on their own tickets.`);
+  private assertCanSee(t: Pick<Ticket, 'id' | 'discord_id' | 'guild_id'>, actor: TicketActor | null): void {
+    if (actor && !isStaffFor(t, actor) && t.discord_id !== actor.discordId) {
+      throw new UserError(
+        'TICKET_FORBIDDEN',
+        actor.isStaff
+          ? `Ticket ${ticketLabel(t)} belongs to another server — staff act only on their own server's tickets.`
+          : `Ticket ${ticketLabel(t)} is not yours — members can only see and act on their own tickets.`,
+      );
+    }
+  }
+
+  /** Staff-only actions: staff of the ticket's own guild, or the admin API (no actor). */
+  private assertStaffFor(t: Pick<Ticket, 'id' | 'guild_id'>, actor: TicketActor | null, what: string): void {
+    if (actor && !isStaffFor(t, actor)) {
+      throw new UserError('TICKET_STAFF_ONLY', `Only this server's support staff can ${what} ticket ${ticketLabel(t)}.`);
     }
   }
 
@@ -592,7 +641,7 @@ export class TicketsService {
     id: bigint | string,
     actor: TicketActor | null,
     decide: (t: TicketRow, tx: Transaction<DB>) => TicketPatch | Promise<TicketPatch>,
-    opts: { allowClosed?: boolean } = {},
+    opts: TransitionOptions = {},
   ): Promise<Ticket> {
     const key = typeof id === 'bigint' ? id : parseTicketId(id);
     await this.db.transaction().execute(async (tx) => {
@@ -602,6 +651,18 @@ export class TicketsService {
       if (!opts.allowClosed) this.assertActive(row, 'changed');
       const patch = await decide(row, tx);
       if (Object.keys(patch).length) await repo.updateTicket(tx, key, patch);
+      if (opts.audit && (opts.auditWhen?.(row) ?? true)) {
+        const fields = Object.keys(patch).filter((k) => k !== 'last_activity_at' && k !== 'warned_at') as (keyof TicketRow)[];
+        await writeAudit(tx, {
+          actor: { discordId: actor?.discordId ?? null, via: opts.via ?? (actor ? 'discord' : 'system') },
+          guildId: row.guild_id,
+          action: opts.audit,
+          target: `ticket:${key}`,
+          before: Object.fromEntries(fields.map((f) => [f, row[f]])),
+          after: opts.auditAfter ?? Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])),
+          reason: opts.reason ?? null,
+        });
+      }
     });
     return (await repo.findById(this.db, key))!;
   }
@@ -614,6 +675,17 @@ export class TicketsService {
       this.metrics.ticketFirstResponseSeconds.observe(labels, (t.first_staff_reply_at.getTime() - t.created_at.getTime()) / 1000);
     }
   }
+}
+
+interface TransitionOptions {
+  allowClosed?: boolean;
+  /** Writes one audit_events row with this action in the transition's transaction. */
+  audit?: string;
+  /** Audit only when this holds for the locked row (default: always). */
+  auditWhen?: (t: TicketRow) => boolean;
+  auditAfter?: Record<string, unknown>;
+  via?: 'admin-api';
+  reason?: string | null;
 }
 
 /** "42" or "#42" → 42n, with a clear error for anything else. */

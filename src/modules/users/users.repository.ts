@@ -58,6 +58,10 @@ export function upsertByDiscordId(db: Db, discordId: string, username: string): 
     .then(async (row) => row ?? (await findByDiscordId(db, discordId))!);
 }
 
+export function lockById(db: Transaction<DB>, id: bigint): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
 export function setRole(db: Db, id: bigint, role: UserRole): Promise<User | undefined> {
   return db.updateTable('users').set({ role }).where('id', '=', id).returningAll().executeTakeFirst();
 }

@@ -3,14 +3,14 @@ import type { ComponentHandler } from '../../discord/component';
 import { refOf } from '../ledger/ledger.views';
 import { WITHDRAW_APPROVE_ACTION, withdrawalIdArg, withdrawalText } from './withdrawals.views';
 
-/** A moderator approves a withdrawal above the approval threshold; the payout starts right away. */
+/** An operator approves a withdrawal above the approval threshold; the payout starts right away. */
 export default {
   action: WITHDRAW_APPROVE_ACTION,
-  requiredRole: 'SUPPORT',
+  requires: 'operator',
   async execute(interaction, arg, ctx) {
     const { withdrawals, ledger } = ctx.services;
     const id = withdrawalIdArg(arg);
-    await withdrawals.approve(id, refOf(interaction.user));
+    await withdrawals.approve(id, refOf(interaction.user), interaction.guildId);
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     // Approved is committed; if the chain is unreachable now, the withdrawal-processor job pays it later.
     const after = await withdrawals.advance(id).catch((err: unknown) => {

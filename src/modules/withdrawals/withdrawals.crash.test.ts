@@ -26,7 +26,9 @@ import type { Withdrawal } from './withdrawals.service';
 const WORKER = fileURLToPath(new URL('./testing/withdrawal-worker.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SOL = 1_000_000_000n;
-const WAIT_MS = 15_000;
+// Generous: each step spawns a tsx process that loads the whole service graph, which takes seconds on a loaded
+// 2-core machine. A bound, not a performance expectation.
+const WAIT_MS = 45_000;
 
 let t: TestDatabase;
 let emu: SolanaEmulator;
@@ -265,7 +267,7 @@ async function expectLedgerConserved(): Promise<void> {
 
 // ------------------------------------------------------------------------------------------ the states
 
-describe('withdrawal outbox survives SIGKILL in every state', () => {
+describe('withdrawal outbox survives SIGKILL in every state', { timeout: 180_000 }, () => {
   it('killed after the debit, while building the transaction (nothing signed yet): paid once after restart', async () => {
     const u = await member();
     const w = await withdraw(u, '1');

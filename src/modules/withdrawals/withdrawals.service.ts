@@ -14,6 +14,7 @@ import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
+import { writeAudit, type AuditEventInput } from '../guilds/guilds.audit';
 import * as ledger from '../ledger/ledger.postings';
 import * as users from '../users/users.accounts';
 import type { DiscordUserRef } from '../ledger/ledger.service';
@@ -21,6 +22,19 @@ import * as repo from './withdrawals.repository';
 import type { WithdrawalsTable, WithdrawMethodsTable } from './withdrawals.tables';
 
 export type Withdrawal = Selectable<WithdrawalsTable> & { discord_id?: string };
+
+/** The audit row of an operator's review (bot-wide money; the guild is only where the button was pressed). */
+function reviewAudit(action: string, w: Withdrawal, moderator: DiscordUserRef, guildId: string | null, reason: string | null): AuditEventInput {
+  return {
+    actor: { discordId: moderator.discordId, via: 'discord' },
+    guildId,
+    action,
+    target: `withdrawal:${w.id}`,
+    before: { status: 'requested' },
+    after: { status: w.status, amount: w.amount, fee: w.fee, currency: w.currency, member: w.discord_id ?? String(w.user_id) },
+    reason,
+  };
+}
 export type WithdrawMethod = Selectable<WithdrawMethodsTable>;
 
 export interface WithdrawalEvent {
@@ -190,17 +204,27 @@ export class WithdrawalsService {
     return repo.listByStatus(this.db, ['requested'], limit);
   }
 
-  async approve(id: bigint, moderator: DiscordUserRef): Promise<Withdrawal> {
+  async approve(id: bigint, moderator: DiscordUserRef, guildId: string | null = null): Promise<Withdrawal> {
     const w = await this.reviewable(id, moderator);
-    const approved = await repo.approve(this.db, w.id, moderator.discordId);
+    const approved = await this.db.transaction().execute(async (trx) => {
+      const row = await repo.approve(trx, w.id, moderator.discordId);
+      if (row) await writeAudit(trx, reviewAudit('withdrawal.approve', row, moderator, guildId, null));
+      return row;
+    });
     if (!approved) throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} was already reviewed.`);
     return approved;
   }
 
   /** Rejecting refunds the member in full (amount + fee). */
-  async reject(id: bigint, moderator: DiscordUserRef, reason?: string | null): Promise<Withdrawal> {
+  async reject(id: bigint, moderator: DiscordUserRef, reason?: string | null, guildId: string | null = null): Promise<Withdrawal> {
     const w = await this.reviewable(id, moderator);
-    const refunded = await this.refund(w, ['requested'], undefined, `rejected by ${moderator.discordId}${reason?.trim() ? `: ${reason.trim().slice(0, 200)}` : ''}`);
+    const refunded = await this.refund(
+      w,
+      ['requested'],
+      undefined,
+      `rejected by ${moderator.discordId}${reason?.trim() ? `: ${reason.trim().slice(0, 200)}` : ''}`,
+      (row) => reviewAudit('withdrawal.reject', row, moderator, guildId, reason ?? null),
+    );
     if (!refunded) throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} was already reviewed.`);
     return refunded;
   }
@@ -359,10 +383,17 @@ export class WithdrawalsService {
   }
 
   /** Credits amount + fee back; only from `from` and, when given, while `signature` is still the one in flight. */
-  private async refund(w: Withdrawal, from: Withdrawal['status'][], signature: string | null | undefined, reason: string): Promise<Withdrawal | undefined> {
+  private async refund(
+    w: Withdrawal,
+    from: Withdrawal['status'][],
+    signature: string | null | undefined,
+    reason: string,
+    audit?: (row: Withdrawal) => AuditEventInput,
+  ): Promise<Withdrawal | undefined> {
     const refunded = await this.db.transaction().execute(async (trx) => {
       const row = await repo.markRefunded(trx, w.id, from, signature, reason);
       if (!row) return undefined;
+      if (audit) await writeAudit(trx, audit({ ...row, ...(w.discord_id ? { discord_id: w.discord_id } : {}) }));
       const total = row.amount + row.fee;
       await ledger.postInflow(trx, {
         type: 'withdrawal_refund',

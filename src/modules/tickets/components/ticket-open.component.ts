@@ -1,6 +1,6 @@
 import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../../../discord/component';
-import { A, createTicketThread, ticketPolicy } from '../tickets.discord';
+import { A, createTicketThread, guildTicketPolicy } from '../tickets.discord';
 
 /** The "new ticket" modal (from /ticket open or a panel button): row first, then the private thread. */
 export default {
@@ -20,7 +20,7 @@ export default {
         description: interaction.fields.getTextInputValue('description'),
         sourceInteractionId: interaction.id,
       },
-      ticketPolicy(ctx.config),
+      await guildTicketPolicy(ctx, interaction.guildId),
     );
     let threadId = ticket.thread_id;
     if (!created && !threadId) {
