@@ -27,7 +27,13 @@ export interface DiscordRuntimeOptions {
 /** The bot: loaded commands and components, the router, a logged-in client. */
 export async function startDiscord(ctx: AppContext, options: DiscordRuntimeOptions): Promise<DiscordRuntime> {
   const registry = await buildRegistry();
-  const client = createDiscordClient({ token: options.token, ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}) });
+  const { SHARD_COUNT, SHARD_IDS } = ctx.config;
+  const client = createDiscordClient({
+    token: options.token,
+    ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}),
+    // Replicas split the gateway: each runs SHARD_IDS of SHARD_COUNT; one process alone runs what Discord recommends.
+    shards: SHARD_COUNT ? { count: SHARD_COUNT, ...(SHARD_IDS ? { ids: SHARD_IDS } : {}) } : 'auto',
+  });
   attachInteractionRouter(client, createInteractionRouter({ registry, ctx, authorize: authorizeByRole }));
   try {
     if (options.deploy) {
@@ -43,6 +49,15 @@ export async function startDiscord(ctx: AppContext, options: DiscordRuntimeOptio
     await client.destroy();
     throw err;
   }
-  ctx.log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, commands: registry.commandsJson().length }, 'discord ready');
+  ctx.log.info(
+    {
+      user: client.user?.tag,
+      shards: client.options.shards,
+      shardCount: client.options.shardCount,
+      guilds: client.guilds.cache.size,
+      commands: registry.commandsJson().length,
+    },
+    'discord ready',
+  );
   return { client, registry, stop: () => client.destroy() };
 }

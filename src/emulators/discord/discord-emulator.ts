@@ -24,7 +24,7 @@ import {
   type EmuUser,
 } from './discord-state';
 import { DiscordWorld, type EmulatorFailure, type RecordedRequest, type RoleChange, type ThreadMemberAdd } from './discord-world';
-import { DiscordGateway } from './gateway';
+import { DiscordGateway, type GatewayShardingOptions } from './gateway';
 import { InteractionBuilder, type InteractionOptions, type OptionValue } from './interaction-builder';
 import { InteractionResult, type InteractionRecord } from './interaction-result';
 import { applicationRoutes } from './rest/applications';
@@ -47,6 +47,8 @@ export interface DiscordEmulatorOptions {
   /** Default 0: any free loopback port. */
   port?: number;
   heartbeatIntervalMs?: number;
+  /** Recommended shard count, guilds per shard, session start limit (see {@link GatewayShardingOptions}). */
+  sharding?: GatewayShardingOptions;
 }
 
 export interface UserOptions {
@@ -67,7 +69,6 @@ export class DiscordEmulator {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  readonly guild: EmuGuild;
 
   readonly users: Map<string, EmuUser>;
   readonly channels: Map<string, EmuChannel>;
@@ -92,13 +93,14 @@ export class DiscordEmulator {
   constructor(private readonly options: DiscordEmulatorOptions = {}) {
     const world = new DiscordWorld(options);
     this.world = world;
-    ({ token: this.token, appId: this.appId, bot: this.bot, guild: this.guild } = world);
+    ({ token: this.token, appId: this.appId, bot: this.bot } = world);
     ({ users: this.users, channels: this.channels, guilds: this.guilds, messages: this.messages } = world);
     ({ requests: this.requests, failures: this.failures, roleChanges: this.roleChanges, threadMembers: this.threadMembers } = world);
     ({ interactions: this.interactions, guildCommands: this.guildCommands } = world);
     this.gateway = new DiscordGateway(world, {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
       gatewayUrl: () => this.gatewayUrl,
+      ...(options.sharding ? { sharding: options.sharding } : {}),
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
@@ -107,9 +109,46 @@ export class DiscordEmulator {
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
     }
+    this.joinGuild();
+  }
+
+  /** The guild driver methods (user, role, channel, runCommand…) act in; see `addGuild` and `inGuild`. */
+  get guild(): EmuGuild {
+    return this.world.guild;
+  }
+
+  /** The bot in the current guild with Administrator, and a #general. */
+  private joinGuild(): void {
     const botRole = this.role('Solbound', { permissions: PermissionFlagsBits.Administrator });
     this.guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
     this.channel('general');
+  }
+
+  /**
+   * The bot joins another guild (GUILD_CREATE to the sessions of its shard). The current guild stays current: drive
+   * the new one with `inGuild`. `id` puts it on a chosen shard (see `snowflakeOnShard`).
+   */
+  addGuild(name: string, opts: { id?: string } = {}): EmuGuild {
+    const guild = this.world.createGuild(name, `owner-${this.guilds.size + 1}`, opts.id);
+    this.inGuild(guild, () => this.joinGuild());
+    this.dispatch(GatewayDispatchEvents.GuildCreate, this.world.guildPayload(guild));
+    return guild;
+  }
+
+  /** Runs `fn` with `guild` as the current guild: users, roles, channels and interactions made inside belong to it. */
+  inGuild<T>(guild: EmuGuild, fn: () => T): T {
+    const previous = this.world.guild;
+    this.world.guild = guild;
+    try {
+      return fn();
+    } finally {
+      this.world.guild = previous;
+    }
+  }
+
+  /** Gateway sessions with their `[shard, count]` and whether their socket is up. */
+  get shardSessions(): Array<{ id: string; shard: [number, number]; connected: boolean }> {
+    return this.gateway.shardSessions;
   }
 
   get url(): string {

@@ -59,7 +59,8 @@ export class DiscordWorld {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  readonly guild: EmuGuild;
+  /** The guild driver methods act in (switched by the emulator's `inGuild`). */
+  guild: EmuGuild;
 
   readonly users = new Map<string, EmuUser>();
   readonly channels = new Map<string, EmuChannel>();
@@ -81,19 +82,25 @@ export class DiscordWorld {
     this.appId = options.appId ?? snowflake();
     this.bot = { id: this.appId, username: options.botName ?? 'Solbound', bot: true };
     this.users.set(this.bot.id, this.bot);
-    const owner: EmuUser = { id: snowflake(), username: 'owner', bot: false };
+    this.guild = this.createGuild(options.guildName ?? 'Solbound Test Guild', 'owner');
+  }
+
+  /** A guild with its owner and @everyone (no events sent); `id` places it on a chosen gateway shard. */
+  createGuild(name: string, ownerName: string, id: string = snowflake()): EmuGuild {
+    if (this.guilds.has(id)) throw new Error(`guild ${id} exists`);
+    const owner: EmuUser = { id: snowflake(), username: ownerName, bot: false };
     this.users.set(owner.id, owner);
-    const guildId = snowflake();
-    this.guild = {
-      id: guildId,
-      name: options.guildName ?? 'Solbound Test Guild',
+    const guild: EmuGuild = {
+      id,
+      name,
       ownerId: owner.id,
-      roles: new Map([[guildId, { id: guildId, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
+      roles: new Map([[id, { id, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
       members: new Map(),
       channelIds: [],
     };
-    this.guilds.set(guildId, this.guild);
-    this.guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
+    this.guilds.set(id, guild);
+    guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
+    return guild;
   }
 
   findUser(ref: string): EmuUser | undefined {
