@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createDb, createPool, withDatabase } from '../src/db/database';
+import { freePort, isAlive } from '../src/db/embedded-postgres';
 import { spawnChild } from '../src/testing/child-process';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -12,15 +13,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** An empty database on the test server: the build's own migrations have to create everything. */
 async function emptyDatabase(): Promise<string> {
@@ -67,8 +59,7 @@ describe('production start', () => {
     const dir = mkdtempSync(join(tmpdir(), 'solbound-npm-start-'));
     chmodSync(dir, 0o755); // the embedded server runs as the postgres user when we are root
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const free = spawnSync(process.execPath, ['-e', "const s=require('net').createServer().listen(0,()=>{console.log(s.address().port);s.close()})"], { encoding: 'utf8' });
-    const env: NodeJS.ProcessEnv = { ...process.env, PG_DATA_DIR: join(dir, 'pg'), PG_PORT: free.stdout.trim(), HTTP_PORT: '0', JOBS_ENABLED: 'false' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PG_DATA_DIR: join(dir, 'pg'), PG_PORT: String(await freePort()), HTTP_PORT: '0', JOBS_ENABLED: 'false' };
     delete env.DATABASE_URL;
     delete env.DISCORD_TOKEN;
     const npm = spawnChild('npm', ['start', '--silent'], { env, cwd: ROOT });
@@ -78,12 +69,12 @@ describe('production start', () => {
       const ready = await npm.waitForLine((l) => l.json?.msg === 'ready', 120_000);
       botPid = Number(ready.json!.pid);
       postmasterPid = Number(readFileSync(join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-      expect(alive(botPid) && alive(postmasterPid)).toBe(true);
+      expect(isAlive(botPid) && isAlive(postmasterPid)).toBe(true);
     } finally {
       await npm.stop('SIGTERM');
     }
-    for (let i = 0; i < 100 && (alive(botPid) || alive(postmasterPid)); i++) await new Promise((r) => setTimeout(r, 100));
-    expect({ bot: alive(botPid), postgres: alive(postmasterPid) }).toEqual({ bot: false, postgres: false });
+    for (let i = 0; i < 100 && (isAlive(botPid) || isAlive(postmasterPid)); i++) await new Promise((r) => setTimeout(r, 100));
+    expect({ bot: isAlive(botPid), postgres: isAlive(postmasterPid) }).toEqual({ bot: false, postgres: false });
     expect(npm.lines.some((l) => l.json?.msg === 'stopped')).toBe(true);
   }, 240_000);
 });

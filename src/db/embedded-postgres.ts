@@ -86,7 +86,8 @@ async function stopStalePostmaster(dataDir: string, log: Logger): Promise<void> 
   if (isAlive(pid)) throw new Error(`postgres pid ${pid} from ${dataDir} did not stop`);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this pid exists (signal 0 delivers nothing). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
