@@ -20,7 +20,8 @@ mkdir "$work/app"
 cp "$work/build/package.json" "$work/build/package-lock.json" "$work/app/"
 (cd "$work/app" && npm ci --omit=dev --no-audit --no-fund --prefer-offline)
 cp -r "$work/build/dist" "$work/app/dist"
-if [ -e "$work/app/node_modules/tsx" ] || [ -e "$work/app/node_modules/typescript" ]; then echo "dev dependencies in the runtime image"; exit 1; fi
+# (typescript stays: old @solana/codecs packages under spl-token declare it as a required peer.)
+if [ -e "$work/app/node_modules/tsx" ] || [ -e "$work/app/node_modules/vitest" ]; then echo "dev dependencies in the runtime image"; exit 1; fi
 
 step "CMD node dist/main.js (HTTP_HOST=0.0.0.0 as in the image), HEALTHCHECK until healthy"
 port=$(node -e "const s=require('net').createServer().listen(0,()=>{console.log(s.address().port);s.close()})")
