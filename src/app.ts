@@ -138,6 +138,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const client = appConfig.DISCORD_TOKEN
       ? createDiscordClient({
           token: appConfig.DISCORD_TOKEN,
+          // Replicas split the gateway: each runs SHARD_IDS of SHARD_COUNT; one process alone runs what Discord recommends.
+          shards: appConfig.SHARD_COUNT ? { count: appConfig.SHARD_COUNT, ...(appConfig.SHARD_IDS ? { ids: appConfig.SHARD_IDS } : {}) } : 'auto',
           ...(appConfig.DISCORD_API_URL ? { apiUrl: appConfig.DISCORD_API_URL } : {}),
           ...(options.discordRest ? { rest: options.discordRest } : {}),
         })

@@ -37,6 +37,24 @@ describe('config', () => {
     for (const key of ['HTTP_PORT', 'DATABASE_URL', 'LOG_LEVEL', 'ADMIN_TOKEN']) expect(issues).toContain(key);
   });
 
+  it('reads SHARD_IDS as ids and ranges below SHARD_COUNT, and refuses a list that cannot split the shards', () => {
+    expect(parseConfig({ SHARD_COUNT: '8', SHARD_IDS: '0-2, 5' })).toMatchObject({ SHARD_COUNT: 8, SHARD_IDS: [0, 1, 2, 5] });
+    expect(parseConfig({ SHARD_COUNT: '4' }).SHARD_IDS).toBeUndefined();
+    const issues = (env: Record<string, string>) => {
+      try {
+        parseConfig(env);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).issues;
+      }
+    };
+    expect(issues({ SHARD_IDS: '0' })).toEqual(['SHARD_IDS: needs SHARD_COUNT (the total across replicas)']);
+    expect(issues({ SHARD_COUNT: '4', SHARD_IDS: '2-4' })).toEqual(['SHARD_IDS: shard ids must be below SHARD_COUNT (4)']);
+    expect(issues({ SHARD_COUNT: '4', SHARD_IDS: '1,1' })).toEqual(['SHARD_IDS: a shard id is listed twice']);
+    expect(issues({ SHARD_COUNT: '4', SHARD_IDS: '3-1' })).toEqual(['SHARD_IDS: "3-1" is not a shard id or a range like 0-3']);
+    expect(issues({ SHARD_COUNT: '0' })[0]).toMatch(/^SHARD_COUNT:/);
+  });
+
   it('`npm start` with a bad value exits 1 naming the key, before touching the database', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       env: { ...process.env, HTTP_PORT: 'seventy', PG_PORT: '-5' },

@@ -59,6 +59,32 @@ export const configSchema = z.object({
         return [...new Set(ids)];
       }),
   ),
+  // Gateway shards across all replicas; unset → this process runs every shard Discord recommends.
+  SHARD_COUNT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100_000).optional()),
+  // The shards this replica runs, e.g. `0,1` or `0-3,8`; unset → all of 0..SHARD_COUNT-1.
+  SHARD_IDS: z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v, c) => {
+        if (v === undefined) return undefined;
+        const ids: number[] = [];
+        let malformed = false;
+        for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const m = /^(\d{1,6})(?:-(\d{1,6}))?$/.exec(part);
+          if (!m || (m[2] !== undefined && Number(m[2]) < Number(m[1]))) {
+            c.addIssue({ code: 'custom', message: `"${part}" is not a shard id or a range like 0-3` });
+            malformed = true;
+            continue;
+          }
+          for (let id = Number(m[1]); id <= Number(m[2] ?? m[1]); id++) ids.push(id);
+        }
+        if (ids.length === 0 && !malformed) c.addIssue({ code: 'custom', message: 'list at least one shard id' });
+        if (new Set(ids).size !== ids.length) c.addIssue({ code: 'custom', message: 'a shard id is listed twice' });
+        return ids;
+      }),
+  ),
 
   // Solana. Without DISCORD_TOKEN the sandbox points these at the loopback Solana emulator.
   SOLANA_CLUSTER: z.preprocess(emptyToUndefined, z.enum(['devnet', 'testnet', 'mainnet-beta', 'localnet']).default('devnet')),
@@ -136,6 +162,12 @@ export const configSchema = z.object({
   TICKETS_OPEN_COOLDOWN_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400).default(60)),
   TICKETS_AUTO_CLOSE_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(48)),
   TICKETS_AUTO_CLOSE_WARNING_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(12)),
+}).superRefine((c, ctx) => {
+  if (c.SHARD_IDS === undefined) return;
+  if (c.SHARD_COUNT === undefined) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'needs SHARD_COUNT (the total across replicas)' });
+  else if (c.SHARD_IDS.some((id) => id >= c.SHARD_COUNT!)) {
+    ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: `shard ids must be below SHARD_COUNT (${c.SHARD_COUNT})` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -6,16 +6,20 @@ import { Migrator, type Kysely, type Migration, type MigrationInfo, type Migrati
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations', import.meta.url));
 
-/** Loads `migrations/*.ts` by file name order (names start with a UTC timestamp). */
+/**
+ * Loads `migrations/*.ts` (or the `.js` of a build in dist/) by file name order (names start with a UTC timestamp).
+ * A migration's name is its file name without the extension, so a database migrated from sources and one migrated
+ * by the build agree on what has run.
+ */
 class FolderMigrationProvider implements MigrationProvider {
   constructor(private readonly dir: string) {}
 
   async getMigrations(): Promise<Record<string, Migration>> {
-    const files = (await readdir(this.dir)).filter((f) => /^\d{4}_\d{2}_\d{2}_\d{6}_[\w-]+\.ts$/.test(f)).sort();
+    const files = (await readdir(this.dir)).filter((f) => /^\d{4}_\d{2}_\d{2}_\d{6}_[\w-]+\.[jt]s$/.test(f)).sort();
     const out: Record<string, Migration> = {};
     for (const file of files) {
       const mod = (await import(pathToFileURL(path.join(this.dir, file)).href)) as Migration;
-      out[file.replace(/\.ts$/, '')] = { up: mod.up, ...(mod.down ? { down: mod.down } : {}) };
+      out[file.replace(/\.[jt]s$/, '')] = { up: mod.up, ...(mod.down ? { down: mod.down } : {}) };
     }
     return out;
   }

@@ -20,6 +20,11 @@ export interface DiscordClientOptions {
   intents?: GatewayIntentBits[];
   /** Extra REST options; load tests pass `{ globalRequestsPerSecond: Infinity }`. */
   rest?: Partial<RESTOptions>;
+  /**
+   * Gateway shards this process runs: `ids` of `count` across all replicas; `'auto'` runs every shard Discord
+   * recommends (`GET /gateway/bot`). Default: discord.js's, one shard.
+   */
+  shards?: { count: number; ids?: number[] } | 'auto';
 }
 
 /**
@@ -31,6 +36,11 @@ export function createDiscordClient(options: DiscordClientOptions): Client {
     intents: options.intents ?? DEFAULT_INTENTS,
     // DM channels arrive partial; without this, interactions and messages in DMs are dropped.
     partials: [Partials.Channel],
+    ...(options.shards === 'auto'
+      ? { shards: 'auto' as const }
+      : options.shards
+        ? { shardCount: options.shards.count, shards: options.shards.ids ?? [...Array(options.shards.count).keys()] }
+        : {}),
     rest: { ...(options.apiUrl ? { api: options.apiUrl } : {}), ...options.rest },
   });
   client.token = options.token;
@@ -38,13 +48,26 @@ export function createDiscordClient(options: DiscordClientOptions): Client {
   return client;
 }
 
-/** Logs in and resolves once the client is ready (guilds received). */
+/**
+ * Logs in and resolves once the client is ready (guilds received). A shard the gateway refuses for good (invalid
+ * shard 4010, sharding required 4011, authentication 4004) fails the login with its reason instead of a timeout.
+ */
 export async function loginDiscordClient(client: Client, timeoutMs = 30_000): Promise<void> {
   if (client.isReady()) return;
   const token = client.token;
   if (!token) throw new Error('the Discord client has no token');
-  const signal = AbortSignal.timeout(timeoutMs);
-  const ready = once(client, Events.ClientReady, { signal });
-  await client.login(token);
-  await ready;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(new Error(`the Discord client was not ready after ${timeoutMs} ms`)), timeoutMs);
+  const ready = once(client, Events.ClientReady, { signal: abort.signal });
+  const refused = once(client, Events.ShardError, { signal: abort.signal }).then(([error, shardId]) => {
+    throw new Error(`gateway refused shard ${String(shardId)} of ${String(client.options.shardCount)}: ${(error as Error).message}`);
+  });
+  try {
+    await Promise.race([client.login(token).then(() => ready), refused]);
+  } finally {
+    clearTimeout(timer);
+    abort.abort();
+    ready.catch(() => undefined);
+    refused.catch(() => undefined);
+  }
 }

@@ -45,6 +45,15 @@ export async function startDiscord(ctx: AppContext, client: Client, options: Dis
     });
   }
   await loginDiscordClient(client);
-  ctx.log.info({ user: client.user?.tag, guilds: client.guilds.cache.size, commands: registry.commandsJson().length }, 'discord ready');
+  ctx.log.info(
+    {
+      user: client.user?.tag,
+      shards: client.options.shards,
+      shardCount: client.options.shardCount,
+      guilds: client.guilds.cache.size,
+      commands: registry.commandsJson().length,
+    },
+    'discord ready',
+  );
   return { client, registry, stop: () => client.destroy() };
 }

@@ -1,9 +1,9 @@
 import { startApp, type App, type StartOptions } from '../app';
-import { generateTreasury } from '../chain/treasury';
-import type { Config } from '../config';
-import { startDiscordEmulator, type DiscordEmulator } from '../emulators/discord/discord-emulator';
-import { startSolanaEmulator, type SolanaEmulator } from '../emulators/solana/solana-emulator';
+import { parseConfig, type Config } from '../config';
+import type { DiscordEmulator } from '../emulators/discord/discord-emulator';
+import type { SolanaEmulator } from '../emulators/solana/solana-emulator';
 import type { Logger } from '../logger';
+import { startEmulators } from './emulators';
 
 export interface Sandbox {
   app: App;
@@ -14,54 +14,37 @@ export interface Sandbox {
   stop(): Promise<void>;
 }
 
-const TREASURY_FUNDING_LAMPORTS = 1_000n * 1_000_000_000n;
-
 /**
  * The whole product against loopback stand-ins: a Discord emulator and a Solana emulator are started and the
  * configuration is pointed at them, exactly as a deployment points it at Discord and a cluster. The app itself
  * runs its one code path.
  */
 export async function startSandbox(config: Config, log: Logger, options: Pick<StartOptions, 'signal' | 'discordRest'> = {}): Promise<Sandbox> {
-  const discord = await startDiscordEmulator({ guildName: 'Solbound Sandbox' });
-  let solana: SolanaEmulator | undefined;
+  const emulators = await startEmulators({ guildName: 'Solbound Sandbox' });
+  const { discord, solana, usdcMint } = emulators;
   try {
-    solana = await startSolanaEmulator();
-    const { treasury, secretJson } = generateTreasury();
-    solana.fund(treasury.publicKey, TREASURY_FUNDING_LAMPORTS);
-    const usdcMint = (await solana.createMint(6)).toBase58();
     // Someone to run staff commands as (Manage Server on the emulated guild), and a bot operator through the same
     // setting a deployment uses.
     const admin = discord.user('admin', { admin: true });
 
-    const sandboxConfig: Config = {
-      ...config,
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
-      DISCORD_APP_ID: discord.appId,
-      DISCORD_GUILD_ID: discord.guild.id,
-      BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id],
-      SOLANA_CLUSTER: 'localnet',
-      SOLANA_RPC_URL: solana.rpcUrl,
-      SOLANA_WS_URL: solana.wsUrl,
-      TREASURY_SECRET_KEY: secretJson,
-      TREASURY_KEYPAIR_PATH: undefined,
-      LEDGER_TOKENS: [{ code: 'USDC', mint: usdcMint, decimals: 6 }],
-    };
-    log.info({ discord: discord.url, solana: solana.rpcUrl, treasury: treasury.publicKey, usdcMint }, 'sandbox emulators started');
+    // The same keys `npm run emulators` prints for separate bot processes, read the way the environment is.
+    const pointed = parseConfig(emulators.env);
+    const sandboxConfig: Config = { ...config, TREASURY_KEYPAIR_PATH: undefined, BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id] };
+    for (const key of Object.keys(emulators.env) as (keyof Config)[]) Object.assign(sandboxConfig, { [key]: pointed[key] });
+    log.info({ discord: discord.url, solana: solana.rpcUrl, usdcMint }, 'sandbox emulators started');
     const app = await startApp(sandboxConfig, log, { ...options, deployCommands: true });
-    const sol = solana;
     return {
       app,
       discord,
-      solana: sol,
+      solana,
       usdcMint,
       async stop() {
         await app.stop();
-        await Promise.allSettled([discord.close(), sol.close()]);
+        await emulators.close();
       },
     };
   } catch (err) {
-    await Promise.allSettled([discord.close(), solana?.close()]);
+    await emulators.close();
     throw err;
   }
 }

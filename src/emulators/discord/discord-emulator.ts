@@ -25,7 +25,7 @@ import {
   type EmuUser,
 } from './discord-state';
 import { DiscordWorld, type EmulatorFailure, type RecordedRequest, type RoleChange, type ThreadMemberAdd } from './discord-world';
-import { DiscordGateway } from './gateway';
+import { DiscordGateway, type GatewayShardingOptions } from './gateway';
 import { InteractionBuilder, type InteractionOptions, type OptionValue } from './interaction-builder';
 import { InteractionResult, type InteractionRecord } from './interaction-result';
 import { applicationRoutes } from './rest/applications';
@@ -48,6 +48,8 @@ export interface DiscordEmulatorOptions {
   /** Default 0: any free loopback port. */
   port?: number;
   heartbeatIntervalMs?: number;
+  /** Recommended shard count, guilds per shard, session start limit (see {@link GatewayShardingOptions}). */
+  sharding?: GatewayShardingOptions;
 }
 
 export interface UserOptions {
@@ -68,10 +70,6 @@ export class DiscordEmulator {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  /** The guild driver methods (user, role, channel, runCommand…) act in; see `addGuild` and `inGuild`. */
-  get guild(): EmuGuild {
-    return this.world.guild;
-  }
 
   readonly users: Map<string, EmuUser>;
   readonly channels: Map<string, EmuChannel>;
@@ -103,6 +101,7 @@ export class DiscordEmulator {
     this.gateway = new DiscordGateway(world, {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
       gatewayUrl: () => this.gatewayUrl,
+      ...(options.sharding ? { sharding: options.sharding } : {}),
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
@@ -111,29 +110,29 @@ export class DiscordEmulator {
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
     }
-    this.furnishGuild(world.guild);
+    this.joinGuild();
   }
 
-  /** The bot (Administrator) and #general in a fresh guild, which is current while this runs. */
-  private furnishGuild(guild: EmuGuild): void {
+  /** The guild driver methods (user, role, channel, runCommand…) act in; see `addGuild` and `inGuild`. */
+  get guild(): EmuGuild {
+    return this.world.guild;
+  }
+
+  /** The bot in the current guild with Administrator, and a #general. */
+  private joinGuild(): void {
     const botRole = this.role('Solbound', { permissions: PermissionFlagsBits.Administrator });
-    guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
+    this.guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
     this.channel('general');
   }
 
   /**
-   * The bot joins another guild (GUILD_CREATE to connected sessions). The first guild stays current: drive the new
-   * one with `inGuild`.
+   * The bot joins another guild (GUILD_CREATE to the sessions of its shard). The current guild stays current: drive
+   * the new one with `inGuild`. `id` puts it on a chosen shard (see `snowflakeOnShard`).
    */
-  addGuild(name: string): EmuGuild {
-    const first = this.world.guild;
-    const guild = this.world.createGuild(name, `owner-${this.guilds.size + 1}`);
-    try {
-      this.furnishGuild(guild);
-    } finally {
-      this.world.guild = first;
-    }
-    this.gateway.dispatch(GatewayDispatchEvents.GuildCreate, this.world.guildPayload(guild));
+  addGuild(name: string, opts: { id?: string } = {}): EmuGuild {
+    const guild = this.world.createGuild(name, `owner-${this.guilds.size + 1}`, opts.id);
+    this.inGuild(guild, () => this.joinGuild());
+    this.dispatch(GatewayDispatchEvents.GuildCreate, this.world.guildPayload(guild));
     return guild;
   }
 
@@ -146,6 +145,11 @@ export class DiscordEmulator {
     } finally {
       this.world.guild = previous;
     }
+  }
+
+  /** Gateway sessions with their `[shard, count]` and whether their socket is up. */
+  get shardSessions(): Array<{ id: string; shard: [number, number]; connected: boolean }> {
+    return this.gateway.shardSessions;
   }
 
   get url(): string {

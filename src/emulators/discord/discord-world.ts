@@ -59,7 +59,7 @@ export class DiscordWorld {
   readonly token: string;
   readonly appId: string;
   readonly bot: EmuUser;
-  /** The current guild: where driver methods (user, role, channel, runCommand…) act; see createGuild. */
+  /** The guild driver methods act in (switched by the emulator's `inGuild`). */
   guild: EmuGuild;
 
   readonly users = new Map<string, EmuUser>();
@@ -85,22 +85,21 @@ export class DiscordWorld {
     this.guild = this.createGuild(options.guildName ?? 'Solbound Test Guild', 'owner');
   }
 
-  /** A guild with an owner and @everyone (the caller adds the bot and channels); it becomes the current guild. */
-  createGuild(name: string, ownerName: string): EmuGuild {
+  /** A guild with its owner and @everyone (no events sent); `id` places it on a chosen gateway shard. */
+  createGuild(name: string, ownerName: string, id: string = snowflake()): EmuGuild {
+    if (this.guilds.has(id)) throw new Error(`guild ${id} exists`);
     const owner: EmuUser = { id: snowflake(), username: ownerName, bot: false };
     this.users.set(owner.id, owner);
-    const guildId = snowflake();
     const guild: EmuGuild = {
-      id: guildId,
+      id,
       name,
       ownerId: owner.id,
-      roles: new Map([[guildId, { id: guildId, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
+      roles: new Map([[id, { id, name: '@everyone', permissions: PermissionFlagsBits.ViewChannel | PermissionFlagsBits.SendMessages | PermissionFlagsBits.UseApplicationCommands, position: 0 }]]),
       members: new Map(),
       channelIds: [],
     };
-    this.guilds.set(guildId, guild);
+    this.guilds.set(id, guild);
     guild.members.set(owner.id, { userId: owner.id, roleIds: new Set(), nick: null, joinedAt: new Date().toISOString() });
-    this.guild = guild;
     return guild;
   }
 

@@ -28,6 +28,8 @@ interface GatewayCommand {
 
 interface GatewaySession {
   id: string;
+  /** `[shard_id, num_shards]` from IDENTIFY: which guilds' events this session receives. */
+  shard: [number, number];
   /** Intents sent with IDENTIFY; kept across RESUMEs like Discord does. */
   intents: number;
   seq: number;
@@ -37,10 +39,45 @@ interface GatewaySession {
 }
 
 const REPLAY_BUFFER = 5_000;
+const DISCORD_EPOCH_MS = 1_420_070_400_000n;
+const SESSION_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** Discord's rule: a guild's events go to shard `(guild_id >> 22) % num_shards`; DMs (no guild) to shard 0. */
+export function shardOf(guildId: string | null, shardCount: number): number {
+  return guildId === null ? 0 : Number((BigInt(guildId) >> 22n) % BigInt(shardCount));
+}
+
+/** A snowflake for "now" that lands on `shard` of `shardCount`: lets a test put a guild on a chosen shard. */
+export function snowflakeOnShard(shard: number, shardCount: number): string {
+  const count = BigInt(shardCount);
+  let ms = BigInt(Date.now()) - DISCORD_EPOCH_MS;
+  ms -= ((ms % count) - BigInt(shard) + count) % count;
+  return ((ms << 22n) | BigInt(Math.floor(Math.random() * 4096))).toString();
+}
+
+export interface GatewayShardingOptions {
+  /** Shards `GET /gateway/bot` recommends (at least what the guild count requires). Default 1. */
+  shards?: number;
+  /** Guilds one session may hold before IDENTIFY is refused with 4011 Sharding required. Discord: 2,500. */
+  maxGuildsPerShard?: number;
+  /** `session_start_limit.total` per 24 h; an IDENTIFY past it is refused (Discord resets the token). Default 1,000. */
+  sessionStartLimit?: number;
+  /** `session_start_limit.max_concurrency`: IDENTIFYs per 5 s bucket. Default 16 (a large bot's), so tests start fast. */
+  maxConcurrency?: number;
+}
+
+/** Where the emulator stands on shards: what the bot sees at `GET /gateway/bot`. */
+export interface GatewayBotInfo {
+  url: string;
+  shards: number;
+  session_start_limit: { total: number; remaining: number; reset_after: number; max_concurrency: number };
+}
 
 /**
  * The gateway WebSocket: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME with replay of buffered
- * events, member chunks, and dispatch of events to every session (filtered by intents where Discord does).
+ * events, member chunks, and dispatch of events to every session of the guild's shard (filtered by intents where
+ * Discord does). IDENTIFY is checked like Discord: an impossible shard closes 4010, too few shards for the guild
+ * count 4011, and each counts against the session start limit.
  */
 export class DiscordGateway {
   /** Total IDENTIFYs and RESUMEs seen: lets tests tell a resume from a fresh login. */
@@ -49,11 +86,40 @@ export class DiscordGateway {
   private readonly sessions = new Map<string, GatewaySession>();
   private readonly sockets = new Set<WebSocket>();
   private readyWaiters: Array<() => void> = [];
+  private sessionStarts: number[] = [];
 
   constructor(
     private readonly world: DiscordWorld,
-    private readonly options: { heartbeatIntervalMs: number; gatewayUrl: () => string },
+    private readonly options: { heartbeatIntervalMs: number; gatewayUrl: () => string; sharding?: GatewayShardingOptions },
   ) {}
+
+  /** Fewest shards Discord accepts for the current guild count. */
+  get requiredShards(): number {
+    return Math.max(1, Math.ceil(this.world.guilds.size / (this.options.sharding?.maxGuildsPerShard ?? 2_500)));
+  }
+
+  /** What `GET /gateway/bot` answers. */
+  botInfo(): GatewayBotInfo {
+    const total = this.options.sharding?.sessionStartLimit ?? 1_000;
+    const now = Date.now();
+    this.sessionStarts = this.sessionStarts.filter((t) => t > now - SESSION_LIMIT_WINDOW_MS);
+    const oldest = this.sessionStarts[0];
+    return {
+      url: this.options.gatewayUrl(),
+      shards: Math.max(this.options.sharding?.shards ?? 1, this.requiredShards),
+      session_start_limit: {
+        total,
+        remaining: Math.max(0, total - this.sessionStarts.length),
+        reset_after: oldest === undefined ? 0 : oldest + SESSION_LIMIT_WINDOW_MS - now,
+        max_concurrency: this.options.sharding?.maxConcurrency ?? 16,
+      },
+    };
+  }
+
+  /** Every session with its shard and whether its socket is up (a killed bot's sessions stay, disconnected). */
+  get shardSessions(): Array<{ id: string; shard: [number, number]; connected: boolean }> {
+    return [...this.sessions.values()].map((s) => ({ id: s.id, shard: s.shard, connected: s.ws !== undefined }));
+  }
 
   /** A session exists (its socket may have just dropped: events are buffered for RESUME). */
   get hasSessions(): boolean {
@@ -119,9 +185,12 @@ export class DiscordGateway {
     this.sessions.clear();
   }
 
-  /** Sends an event to every session; disconnected sessions buffer it for RESUME replay. */
+  /** Sends an event to every session of its guild's shard; disconnected sessions buffer it for RESUME replay. */
   dispatch(t: string, d: unknown): void {
-    for (const session of this.sessions.values()) this.sendDispatch(session, t, d);
+    const guildId = guildOf(t, d);
+    for (const session of this.sessions.values()) {
+      if (ownsGuild(session, guildId)) this.sendDispatch(session, t, d);
+    }
   }
 
   /** Sends MESSAGE_CREATE for a stored message to every session whose intents cover it. */
@@ -141,7 +210,7 @@ export class DiscordGateway {
     const blanked = { ...full, content: '', embeds: [], attachments: [], components: [] } satisfies Partial<APIMessage>;
     const needed = inGuild ? GatewayIntentBits.GuildMessages : GatewayIntentBits.DirectMessages;
     for (const session of this.sessions.values()) {
-      if ((session.intents & needed) === 0) continue;
+      if ((session.intents & needed) === 0 || !ownsGuild(session, channel?.guildId ?? null)) continue;
       const withContent = contentExempt || (session.intents & GatewayIntentBits.MessageContent) !== 0;
       this.sendDispatch(session, GatewayDispatchEvents.MessageCreate, withContent ? full : blanked);
     }
@@ -193,19 +262,36 @@ export class DiscordGateway {
       ws.close(4004, 'Authentication failed');
       return undefined;
     }
+    const shard = packet.d?.shard ?? [0, 1];
+    const [shardId, shardCount] = shard;
+    if (!Number.isInteger(shardId) || !Number.isInteger(shardCount) || shardCount < 1 || shardId < 0 || shardId >= shardCount) {
+      ws.close(4010, 'Invalid shard');
+      return undefined;
+    }
+    if (shardCount < this.requiredShards) {
+      ws.close(4011, 'Sharding required');
+      return undefined;
+    }
+    if (this.botInfo().session_start_limit.remaining === 0) {
+      this.world.failures.push({ method: 'GATEWAY', path: 'IDENTIFY', status: 0, reason: 'session start limit exhausted (Discord resets the token)' });
+      ws.close(4004, 'Authentication failed');
+      return undefined;
+    }
+    this.sessionStarts.push(Date.now());
     this.stats.identifies++;
-    const session: GatewaySession = { id: randomToken(16), intents: Number(packet.d?.intents ?? 0), seq: 0, buffer: [], ws, resumeWaiters: [] };
+    const session: GatewaySession = { id: randomToken(16), shard: [shardId, shardCount], intents: Number(packet.d?.intents ?? 0), seq: 0, buffer: [], ws, resumeWaiters: [] };
     this.sessions.set(session.id, session);
+    const guilds = [...world.guilds.values()].filter((g) => ownsGuild(session, g.id));
     this.sendDispatch(session, GatewayDispatchEvents.Ready, {
       v: 10,
       user: { ...toApiUser(world.bot), verified: true, mfa_enabled: false, flags: 0 },
-      guilds: [...world.guilds.values()].map((g) => ({ id: g.id, unavailable: true })),
+      guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
       session_id: session.id,
       resume_gateway_url: this.options.gatewayUrl(),
-      shard: packet.d?.shard ?? [0, 1],
+      shard: session.shard,
       application: { id: world.appId, flags: 0 },
     });
-    for (const guild of world.guilds.values()) this.sendDispatch(session, GatewayDispatchEvents.GuildCreate, world.guildPayload(guild));
+    for (const guild of guilds) this.sendDispatch(session, GatewayDispatchEvents.GuildCreate, world.guildPayload(guild));
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     for (const w of waiters) w();
@@ -254,6 +340,18 @@ export class DiscordGateway {
     const packet = { op: GatewayOpcodes.Dispatch, s, t, d } as GatewayReceivePayload;
     session.ws?.send(JSON.stringify(packet));
   }
+}
+
+function ownsGuild(session: GatewaySession, guildId: string | null): boolean {
+  return shardOf(guildId, session.shard[1]) === session.shard[0];
+}
+
+/** The guild an event belongs to: guild events carry it as `id`, the rest as `guild_id`; none means a DM. */
+function guildOf(t: string, d: unknown): string | null {
+  const payload = (d ?? {}) as { id?: unknown; guild_id?: unknown };
+  const isGuild = t === GatewayDispatchEvents.GuildCreate || t === GatewayDispatchEvents.GuildUpdate || t === GatewayDispatchEvents.GuildDelete;
+  const id = isGuild ? payload.id : payload.guild_id;
+  return typeof id === 'string' ? id : null;
 }
 
 function withoutUser<T extends { user?: unknown }>(member: T): Omit<T, 'user'> {

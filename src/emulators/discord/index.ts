@@ -11,5 +11,6 @@ export type {
   UserOptions,
 } from './discord-emulator';
 export type { EmuChannel, EmuFile, EmuGuild, EmuMember, EmuMessage, EmuRole, EmuUser } from './discord-state';
+export { shardOf, snowflakeOnShard, type GatewayShardingOptions } from './gateway';
 export { InteractionResult } from './interaction-result';
 export { messageControls, renderMessage, type MessageControl } from './render-message';
