@@ -175,6 +175,13 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
     }
   };
   const workers = Array.from({ length: clients }, (_, w) => worker(w));
+  // The ledger-fold job's work, done here every second: its WAL belongs to the tips it folds.
+  const folder = (async () => {
+    while (!stop) {
+      await ledger.foldCredits();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
   await new Promise((r) => setTimeout(r, 1000));
   const commitsBefore = await commits(db);
   const walBefore = await walLsn(url);
@@ -187,10 +194,12 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const waitSummary = await waits.stop();
+  // Credits still unfolded at the end are folded inside the measured window (slightly overcharging this run).
+  await ledger.foldCredits();
   const commitsAfter = await commits(db);
   const walAfter = await walLsn(url);
   stop = true;
-  await Promise.all(workers);
+  await Promise.all([...workers, folder]);
   await db.destroy();
   return {
     tps: done / elapsed,
@@ -254,7 +263,7 @@ async function walLsn(url: string): Promise<bigint> {
 }
 
 async function totalSol(db: Kysely<DB>): Promise<bigint> {
-  const { rows } = await sql<{ s: bigint }>`SELECT sum(amount) AS s FROM balances WHERE currency = 'SOL'`.execute(db);
+  const { rows } = await sql<{ s: bigint }>`SELECT sum(amount) AS s FROM account_balances WHERE currency = 'SOL'`.execute(db);
   return rows[0]!.s;
 }
 
