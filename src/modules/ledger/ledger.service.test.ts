@@ -373,6 +373,38 @@ describe('rain, history and leaderboard', () => {
   });
 });
 
+describe('history keyset pages', () => {
+  it('Next/Prev cursors walk every entry once in order; a bare page number jumps', async () => {
+    const [carl, dana] = [user('ks-carl'), user('ks-dana')];
+    await fund(carl, '1000', 'USDC');
+    for (let i = 1; i <= 34; i++) {
+      if (i % 3 === 0) await ledger.tip({ interactionId: nextId(), sender: dana, receivers: [carl], amount: '1', currency: 'USDC' }).catch(() => undefined);
+      await ledger.tip({ interactionId: nextId(), sender: carl, receivers: [dana], amount: String(i), currency: 'USDC' });
+    }
+    // 1 funding + 34 out + the incoming ones dana could pay for: in and out legs interleave.
+    const all = (await ledger.history(carl, 1)).total;
+    expect(all).toBeGreaterThan(36);
+    const seen: bigint[] = [];
+    let page = await ledger.history(carl, 1);
+    const pages = [page];
+    while (page.more) {
+      page = await ledger.history(carl, page.page + 1, { before: page.entries.at(-1)!.id });
+      pages.push(page);
+    }
+    for (const p of pages) seen.push(...p.entries.map((e) => e.id));
+    expect(seen).toHaveLength(all);
+    expect(seen).toEqual([...seen].sort((a, b) => (a > b ? -1 : 1)));
+    expect(pages.map((p) => p.page)).toEqual(Array.from({ length: Math.ceil(all / 10) }, (_, i) => i + 1));
+    expect(pages.at(-1)!.entries.at(-1)!.type).toBe('admin_credit');
+    // Prev from page 3 is page 2 again; a bare page 3 is the same page as walking there.
+    const back = await ledger.history(carl, 2, { after: pages[2]!.entries[0]!.id });
+    expect(back.entries.map((e) => e.id)).toEqual(pages[1]!.entries.map((e) => e.id));
+    expect(back.more).toBe(true);
+    expect((await ledger.history(carl, 3)).entries.map((e) => e.id)).toEqual(pages[2]!.entries.map((e) => e.id));
+    expect((await ledger.history(carl, 999)).entries.map((e) => e.id)).toEqual(pages.at(-1)!.entries.map((e) => e.id));
+  });
+});
+
 describe('per-guild leaderboard', () => {
   const [g1, g2] = ['710000000000000001', '710000000000000002'];
 
