@@ -64,6 +64,14 @@ async function journalMatchesBalances() {
   return rows.filter((r) => r.amount !== r.journal);
 }
 
+/** A reproducible rand(n) in [0, n): the storms are the same every run. */
+function seededRandom(seed: number): (n: number) => number {
+  return (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+}
+
 async function userError(p: Promise<unknown>): Promise<UserError> {
   const err = await p.then(
     () => undefined,
@@ -149,11 +157,7 @@ describe('tips', () => {
       await fund(p, '500', 'USDC');
     }
     const before = { SOL: await totals('SOL'), USDC: await totals('USDC') };
-    let seed = 42;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const rand = seededRandom(42);
     const jobs: Array<() => Promise<unknown>> = [];
     for (let i = 0; i < 400; i++) {
       const a = rand(people.length);
@@ -667,11 +671,7 @@ describe('hot receiver: credits take no lock on the receiver', () => {
     for (const p of people) await fund(p, '20');
     await fund(hot, '5');
     const before = await totals('SOL');
-    let seed = 7;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31;
-      return seed % n;
-    };
+    const rand = seededRandom(7);
     const jobs: Array<() => Promise<unknown>> = [];
     for (let i = 0; i < 240; i++) {
       jobs.push(() => ledger.tip({ interactionId: nextId(), sender: people[rand(people.length)]!, receivers: [hot], amount: `0.${1 + rand(9)}` }));
