@@ -1,7 +1,10 @@
 // Tip throughput vs pgbench tpcb-like on the same (embedded, throwaway) PostgreSQL in the same run.
-//   npx tsx scripts/bench/tips.ts [--seconds 10] [--clients 8,32] [--users 1000] [--scale 1] [--rounds 1]
+//   npx tsx scripts/bench/tips.ts [--seconds 10] [--clients 8,32] [--users 1000] [--scale <max clients>] [--rounds 1]
 //                                 [--modes uniform,hot] [--pg-flags "-c name=value"]
-// Target (DESIGN §8): tips/s ≥ 0.9× pgbench with uniform random pairs, ≥ 0.5× when everyone tips one user.
+// Targets (issue 18): tips/s ≥ 0.9× pgbench with uniform random pairs and ≥ 0.8× when everyone tips one user, at every
+// client count; WAL bytes per tip ≤ 1.2× pgbench's per transaction. Exits 1 when any target is missed.
+// pgbench's scale defaults to the largest client count: below that, pgbench's clients queue on its few branch rows
+// and the baseline is slowed by its own hot rows, which flatters us. A smaller --scale is allowed but flagged.
 // Runs are interleaved (pgbench, uniform, hot per client count) so a noisy neighbour hits all of them alike.
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,7 +25,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     clients: { type: 'string', default: '8,32' },
     users: { type: 'string', default: '1000' },
-    scale: { type: 'string', default: '1' },
+    scale: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     pgbench: { type: 'string', default: '/usr/bin/pgbench' },
     modes: { type: 'string', default: 'uniform,hot' },
@@ -33,6 +36,9 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const clientCounts = values.clients!.split(',').map(Number);
 const userCount = Number(values.users);
+const scale = values.scale === undefined ? Math.max(...clientCounts) : Number(values.scale);
+const fairScale = scale >= Math.max(...clientCounts);
+const TARGET = { uniform: 0.9, hot: 0.8, wal: 1.2 } as const;
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
 const log = createLogger('warn', 'bench-pg');
@@ -48,8 +54,8 @@ try {
   await sql`CREATE DATABASE tips`.execute(admin);
   await admin.destroy();
 
-  say(`pgbench -i -s ${values.scale} …`);
-  await run(values.pgbench!, ['-i', '-q', '-s', values.scale!, 'pgbench']);
+  say(`pgbench -i -s ${scale} …${fairScale ? '' : '  (UNFAIR: scale below the largest client count)'}`);
+  await run(values.pgbench!, ['-i', '-q', '-s', String(scale), 'pgbench']);
 
   const tipsUrl = withDatabase(pg.url, 'tips');
   const setup = createDb(createPool(tipsUrl, 1));
@@ -68,8 +74,8 @@ try {
   );
   const sumBefore = await totalSol(setup);
 
-  type Row = { clients: number; pgbench: number[]; uniform: Sample[]; hot: Sample[] };
-  const rows: Row[] = clientCounts.map((clients) => ({ clients, pgbench: [], uniform: [], hot: [] }));
+  type Row = { clients: number; pgbench: number[]; pgbenchWal: number[]; uniform: Sample[]; hot: Sample[] };
+  const rows: Row[] = clientCounts.map((clients) => ({ clients, pgbench: [], pgbenchWal: [], uniform: [], hot: [] }));
   let runId = 0;
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const row of rows) {
@@ -80,6 +86,7 @@ try {
       row.pgbench.push(tps);
       const txns = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
       const walPerTx = Number((await walLsn(pg.url)) - walBefore) / txns;
+      row.pgbenchWal.push(walPerTx);
       say(`pgbench tpcb-like  c=${row.clients}: ${tps.toFixed(0)} tps   WAL ${walPerTx.toFixed(0)} B/tx   waits: ${await waits.stop()}`);
       for (const mode of values.modes!.split(',') as Array<'uniform' | 'hot'>) {
         const s = await tipRun(tipsUrl, users, row.clients, mode, ++runId);
@@ -95,20 +102,40 @@ try {
   const sumAfter = await totalSol(setup);
   await setup.destroy();
 
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
+  const ratio = (x: number, base: number, goal: number, atMost = false) => {
+    const r = x / base;
+    const ok = atMost ? r <= goal : r >= goal;
+    pass &&= ok;
+    return `${r.toFixed(2)}×${ok ? '' : ' MISS'}`;
+  };
+  let pass = fairScale;
   say('');
-  say(`Summary (${seconds} s per run, ${values.rounds} round(s), median; ${userCount} users; pgbench scale ${values.scale}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs)`);
-  say('clients | pgbench tps | tips uniform tps (ratio, goal ≥ 0.9) | tips hot-receiver tps (ratio, goal ≥ 0.5)');
-  let pass = true;
+  say(
+    `Summary (${seconds} s per run, ${values.rounds} round(s), median; ${userCount} users; pgbench scale ${scale}${fairScale ? '' : ' UNFAIR'}; ` +
+      `load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs)`,
+  );
+  say(`clients | pgbench tps | uniform tps (ratio ≥ ${TARGET.uniform}) | hot tps (ratio ≥ ${TARGET.hot}) | WAL B/tx pgbench | WAL B/tip uniform (ratio ≤ ${TARGET.wal}) | WAL B/tip hot (ratio ≤ ${TARGET.wal})`);
   for (const row of rows) {
     const base = median(row.pgbench);
-    const u = row.uniform.length ? median(row.uniform.map((s) => s.tps)) : NaN;
-    const h = row.hot.length ? median(row.hot.map((s) => s.tps)) : NaN;
-    const ok = u / base >= 0.9 && h / base >= 0.5;
-    pass &&= ok;
-    say(`${String(row.clients).padStart(7)} | ${base.toFixed(0).padStart(11)} | ${u.toFixed(0).padStart(8)} (${(u / base).toFixed(2)}×) | ${h.toFixed(0).padStart(8)} (${(h / base).toFixed(2)}×)  ${ok ? 'PASS' : 'MISS'}`);
+    const baseWal = median(row.pgbenchWal);
+    const u = median(row.uniform.map((s) => s.tps));
+    const h = median(row.hot.map((s) => s.tps));
+    const uw = median(row.uniform.map((s) => s.walPerTip));
+    const hw = median(row.hot.map((s) => s.walPerTip));
+    const cells = [
+      String(row.clients).padStart(7),
+      base.toFixed(0).padStart(11),
+      `${u.toFixed(0).padStart(6)} (${ratio(u, base, TARGET.uniform)})`,
+      `${h.toFixed(0).padStart(6)} (${ratio(h, base, TARGET.hot)})`,
+      baseWal.toFixed(0).padStart(16),
+      `${uw.toFixed(0).padStart(6)} (${ratio(uw, baseWal, TARGET.wal, true)})`,
+      `${hw.toFixed(0).padStart(6)} (${ratio(hw, baseWal, TARGET.wal, true)})`,
+    ];
+    say(cells.join(' | '));
   }
   say(`SOL conserved across all tips: ${sumBefore === sumAfter ? 'yes' : `NO (${sumBefore} → ${sumAfter})`}`);
+  say(pass ? 'All targets met.' : 'Targets missed (see MISS above).');
   process.exitCode = pass && sumBefore === sumAfter ? 0 : 1;
 } finally {
   await pg.stop();
@@ -148,6 +175,13 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
     }
   };
   const workers = Array.from({ length: clients }, (_, w) => worker(w));
+  // The ledger-fold job's work, done here every second: its WAL belongs to the tips it folds.
+  const folder = (async () => {
+    while (!stop) {
+      await ledger.foldCredits();
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  })();
   await new Promise((r) => setTimeout(r, 1000));
   const commitsBefore = await commits(db);
   const walBefore = await walLsn(url);
@@ -160,10 +194,12 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const waitSummary = await waits.stop();
+  // Credits still unfolded at the end are folded inside the measured window (slightly overcharging this run).
+  await ledger.foldCredits();
   const commitsAfter = await commits(db);
   const walAfter = await walLsn(url);
   stop = true;
-  await Promise.all(workers);
+  await Promise.all([...workers, folder]);
   await db.destroy();
   return {
     tps: done / elapsed,
@@ -227,7 +263,7 @@ async function walLsn(url: string): Promise<bigint> {
 }
 
 async function totalSol(db: Kysely<DB>): Promise<bigint> {
-  const { rows } = await sql<{ s: bigint }>`SELECT sum(amount) AS s FROM balances WHERE currency = 'SOL'`.execute(db);
+  const { rows } = await sql<{ s: bigint }>`SELECT sum(amount) AS s FROM account_balances WHERE currency = 'SOL'`.execute(db);
   return rows[0]!.s;
 }
 

@@ -116,13 +116,16 @@ describe('ledger commands through the Discord emulator', () => {
     expect(text).toContain('Page 1/2 · 12 entries');
     expect(text).toContain('Credit **+12 SOL**');
     expect(text).toContain('[◀ Prev](ledger-history:0) (disabled)');
-    await bot.emu.click(erin, page1, 'ledger-history:2').reply();
+    // Next carries a keyset cursor: older than the last entry shown.
+    const next = /\[Next ▶\]\((ledger-history:2:b\d+)\)/.exec(text)![1]!;
+    await bot.emu.click(erin, page1, next).reply();
     text = renderMessage(page1);
     expect(text).toContain('Page 2/2 · 12 entries');
     expect(text).toContain('Credit **+1 SOL**');
     expect(text).not.toContain('Credit **+12 SOL**');
     expect(text).toContain('[Next ▶](ledger-history:3) (disabled)');
-    await bot.emu.click(erin, page1, 'ledger-history:1').reply();
+    const prev = /\[◀ Prev\]\((ledger-history:1:a\d+)\)/.exec(text)![1]!;
+    await bot.emu.click(erin, page1, prev).reply();
     expect(renderMessage(page1)).toContain('Page 1/2');
   });
 

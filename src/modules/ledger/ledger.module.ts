@@ -1,9 +1,10 @@
 import { defineModule } from '../../app-module';
 import airdropExpiry from './airdrop-expiry.job';
+import ledgerFold from './ledger-fold.job';
 import { airdropDiscordEffects } from './ledger.discord';
 
 export default defineModule({
   name: 'ledger',
-  jobs: [airdropExpiry],
+  jobs: [airdropExpiry, ledgerFold],
   discord: ({ client, config }) => ({ airdrops: airdropDiscordEffects(client, config) }),
 });

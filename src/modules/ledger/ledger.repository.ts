@@ -38,13 +38,14 @@ export async function tip(
   return rows[0]!;
 }
 
+/** What the user holds per currency: the balance row plus unfolded credits (view account_balances). */
 export function balancesOf(db: Db, userId: bigint) {
-  return db.selectFrom('balances').select(['currency', 'amount']).where('user_id', '=', userId).execute();
+  return db.selectFrom('account_balances').select(['currency', 'amount']).where('user_id', '=', userId).execute();
 }
 
 export async function balanceOf(db: Db, userId: bigint, currency: string): Promise<bigint> {
   const row = await db
-    .selectFrom('balances')
+    .selectFrom('account_balances')
     .select('amount')
     .where('user_id', '=', userId)
     .where('currency', '=', currency)
@@ -52,28 +53,35 @@ export async function balanceOf(db: Db, userId: bigint, currency: string): Promi
   return row?.amount ?? 0n;
 }
 
-/** Adds to a balance, creating the row; locks just that one row. Returns the new amount. */
+/**
+ * Adds to a balance, creating the row; locks just that one row. Returns what the user now holds (unfolded credits
+ * included). Tips do not come here: they never wait for a receiver's row (see ledger_tip()).
+ */
 export async function credit(db: Db, userId: bigint, currency: string, amount: bigint): Promise<bigint> {
-  const row = await db
-    .insertInto('balances')
-    .values({ user_id: userId, currency, amount: amount.toString() })
-    .onConflict((oc) => oc.columns(['user_id', 'currency']).doUpdateSet({ amount: sql`balances.amount + excluded.amount` }))
-    .returning('amount')
-    .executeTakeFirstOrThrow();
-  return row.amount;
+  const { rows } = await sql<{ amount: bigint }>`
+    with up as (
+      insert into balances (user_id, currency, amount) values (${userId}, ${currency}, ${amount.toString()}::numeric)
+      on conflict (user_id, currency) do update set amount = balances.amount + excluded.amount
+      returning amount
+    )
+    select up.amount + coalesce((select sum(c.amount) from balance_credits c where c.user_id = ${userId} and c.currency = ${currency}), 0) as amount
+    from up`.execute(db);
+  return rows[0]!.amount;
 }
 
-/** Subtracts when the balance covers it; undefined when it does not (nothing changed). */
+/**
+ * Subtracts when the balance (unfolded credits included) covers it; undefined when it does not. Folds the user's
+ * credits into the row under its lock either way (ledger_debit(), which no total changes).
+ */
 export async function debit(db: Db, userId: bigint, currency: string, amount: bigint): Promise<bigint | undefined> {
-  const row = await db
-    .updateTable('balances')
-    .set({ amount: sql`amount - ${amount.toString()}::numeric` })
-    .where('user_id', '=', userId)
-    .where('currency', '=', currency)
-    .where('amount', '>=', sql<bigint>`${amount.toString()}::numeric`)
-    .returning('amount')
-    .executeTakeFirst();
-  return row?.amount;
+  const { rows } = await sql<{ amount: bigint | null }>`select ledger_debit(${userId}, ${currency}, ${amount.toString()}::numeric) as amount`.execute(db);
+  return rows[0]?.amount ?? undefined;
+}
+
+/** Folds the unfolded credits of up to `owners` users into their balance rows; returns how many credits it folded. */
+export async function foldCredits(db: Db, owners: number): Promise<number> {
+  const { rows } = await sql<{ n: bigint }>`select ledger_fold(${owners}::integer) as n`.execute(db);
+  return Number(rows[0]!.n);
 }
 
 export interface JournalInsert {
@@ -105,53 +113,91 @@ export async function insertJournal(db: Db, e: JournalInsert): Promise<bigint | 
   return row?.id;
 }
 
-export async function historyPage(db: Db, userId: bigint, limit: number, offset: number) {
-  const [rows, count] = await Promise.all([
-    db
-      .selectFrom('journal as j')
-      .leftJoin('users as f', 'f.id', 'j.from_user_id')
-      .leftJoin('users as t', 't.id', 'j.to_user_id')
-      .select([
-        'j.id',
-        'j.type',
-        'j.from_user_id',
-        'j.to_user_id',
-        'j.amount',
-        'j.currency',
-        'j.status',
-        'j.ref',
-        'j.created_at',
-        'f.discord_id as from_discord_id',
-        't.discord_id as to_discord_id',
-      ])
-      .where((eb) => eb.or([eb('j.from_user_id', '=', userId), eb('j.to_user_id', '=', userId)]))
-      .orderBy('j.id', 'desc')
-      .limit(limit)
-      .offset(offset)
-      .execute(),
-    db
-      .selectFrom('journal')
-      .select((eb) => eb.fn.countAll<bigint>().as('n'))
-      .where((eb) => eb.or([eb('from_user_id', '=', userId), eb('to_user_id', '=', userId)]))
-      .executeTakeFirstOrThrow(),
-  ]);
-  return { rows, total: Number(count.n) };
+/** Where a /history page starts: just older than `before`, or just newer than `after` (a Prev click). */
+export type HistoryCursor = { before: bigint } | { after: bigint };
+
+export interface HistoryRow {
+  id: bigint;
+  type: JournalType;
+  from_user_id: bigint | null;
+  to_user_id: bigint | null;
+  amount: bigint;
+  currency: string;
+  status: string;
+  ref: string | null;
+  created_at: Date;
+  from_discord_id: string | null;
+  to_discord_id: string | null;
+}
+
+/**
+ * Up to `limit` of the user's journal entries, newest first, by keyset (no OFFSET): each side is a backward (or, for
+ * `after`, forward) walk of journal_from_user_idx / journal_to_user_idx from the cursor, so any page costs what
+ * page 1 costs.
+ */
+export async function historyPage(db: Db, userId: bigint, limit: number, cursor?: HistoryCursor): Promise<HistoryRow[]> {
+  const after = cursor !== undefined && 'after' in cursor;
+  const bound = cursor === undefined ? sql`` : 'after' in cursor ? sql`and id > ${cursor.after}` : sql`and id < ${cursor.before}`;
+  const dir = after ? sql`asc` : sql`desc`;
+  const cols = sql`id, type, from_user_id, to_user_id, amount, currency, status, ref, created_at`;
+  const { rows } = await sql<HistoryRow>`
+    select j.*, f.discord_id as from_discord_id, t.discord_id as to_discord_id
+    from (
+      (select ${cols} from journal where from_user_id = ${userId} ${bound} order by id ${dir} limit ${limit})
+      union
+      (select ${cols} from journal where to_user_id = ${userId} ${bound} order by id ${dir} limit ${limit})
+      order by id ${dir} limit ${limit}
+    ) j
+    left join users f on f.id = j.from_user_id
+    left join users t on t.id = j.to_user_id
+    order by j.id desc`.execute(db);
+  return rows;
+}
+
+/** How many journal entries the user has, counting at most `cap + 1` (index-only; a heavy user costs at most that). */
+export async function historyCount(db: Db, userId: bigint, cap: number): Promise<number> {
+  const { rows } = await sql<{ n: bigint }>`
+    select count(*) as n from (
+      (select id from journal where from_user_id = ${userId} limit ${cap + 1})
+      union all
+      (select id from journal where to_user_id = ${userId} limit ${cap + 1})
+      limit ${cap + 1}
+    ) x`.execute(db);
+  return Number(rows[0]!.n);
+}
+
+/**
+ * The id of the user's entry `position` places after the newest (0 = newest), for a jump straight to a page number
+ * (/history page:N). Walks ids only, index-only and bounded by the history count cap; buttons never need it.
+ */
+export async function historyIdAt(db: Db, userId: bigint, position: number): Promise<bigint | undefined> {
+  const { rows } = await sql<{ id: bigint }>`
+    select id from (
+      (select id from journal where from_user_id = ${userId} order by id desc limit ${position + 1})
+      union all
+      (select id from journal where to_user_id = ${userId} order by id desc limit ${position + 1})
+    ) x order by id desc offset ${position} limit 1`.execute(db);
+  return rows[0]?.id;
 }
 
 export function topTippers(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
   return topTippersQuery(db, currency, since, guildId, limit).execute();
 }
 
-/** `guildId` null = bot-wide; otherwise only tips sent in that guild (served by tips_guild_leaderboard_idx). */
+/**
+ * `guildId` null = bot-wide (every guild and DMs); otherwise only what was sent in that guild. Reads the per-day
+ * aggregate tip_totals_daily, so a period covers whole UTC days: from the UTC day that contains `since`.
+ * Served by tip_totals_daily_pkey (guild) or tip_totals_daily_currency_day_idx (bot-wide).
+ */
 export function topTippersQuery(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
   // Aggregate by sender id first and join users for the top rows only.
   let totals = db
-    .selectFrom('tips as t')
-    .select((eb) => ['t.sender_id', eb.fn.sum<bigint>('t.amount').as('total'), eb.fn.countAll<bigint>().as('tips')])
-    .where('t.currency', '=', currency)
-    .groupBy('t.sender_id');
-  if (since) totals = totals.where('t.created_at', '>=', since);
-  if (guildId !== null) totals = totals.where('t.guild_id', '=', guildId);
+    .selectFrom('tip_totals_daily as d')
+    .select((eb) => ['d.sender_id', eb.fn.sum<bigint>('d.total').as('total'), eb.fn.sum<bigint>('d.tips').as('tips')])
+    .where('d.currency', '=', currency)
+    .groupBy('d.sender_id');
+  if (since) totals = totals.where('d.day', '>=', sql<Date>`${since.toISOString().slice(0, 10)}::date`);
+  if (guildId !== null) totals = totals.where('d.guild_id', '=', guildId);
   return db
     .selectFrom(totals.as('s'))
     .innerJoin('users as u', 'u.id', 's.sender_id')

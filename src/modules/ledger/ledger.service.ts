@@ -59,6 +59,17 @@ export interface HistoryEntry {
   createdAt: Date;
 }
 
+export interface HistoryPage {
+  entries: HistoryEntry[];
+  page: number;
+  pages: number;
+  total: number;
+  /** The user has more than HISTORY_COUNT_CAP entries: total and pages are lower bounds. */
+  capped?: boolean;
+  /** Older entries exist (Next is enabled). Absent for a user with no history. */
+  more?: boolean;
+}
+
 export type LeaderboardPeriod = 'day' | 'week' | 'month' | 'all';
 export type Airdrop = Selectable<AirdropsTable>;
 
@@ -77,6 +88,8 @@ const CONFIRM_TTL_MS = 5 * 60_000;
 /** Decided or expired tip confirmations are kept this long after expiry (for support), then deleted. */
 const CONFIRM_RETENTION = '1 day';
 const CONFIRM_CLEANUP_BATCH = 5000;
+/** Owners whose credits one ledger_fold() transaction folds (their balance rows are locked until it commits). */
+const FOLD_BATCH = 500;
 const PERIOD_MS: Record<Exclude<LeaderboardPeriod, 'all'>, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000 };
 
 /** How far back /rain looks for active members. */
@@ -85,6 +98,8 @@ export const MAX_RAIN_COUNT = 25;
 export const MAX_AIRDROP_CLAIMS = 1000;
 export const MAX_AIRDROP_SECONDS = 7 * 86_400;
 export const HISTORY_PAGE_SIZE = 10;
+/** /history counts entries up to this (500 pages); a busier member sees "5000+". */
+export const HISTORY_COUNT_CAP = 5000;
 
 interface StoredTipRequest {
   sender: DiscordUserRef;
@@ -273,13 +288,31 @@ export class LedgerService {
     );
   }
 
-  async history(user: DiscordUserRef, page: number): Promise<{ entries: HistoryEntry[]; page: number; pages: number; total: number }> {
+  /**
+   * One page of the user's history, newest first. Buttons pass a cursor (keyset: every page costs what page 1 costs);
+   * a bare page number (/history page:N) is found by walking ids from the newest, bounded by HISTORY_COUNT_CAP. The
+   * total is counted up to that cap; above it `capped` is set and the page count is a lower bound.
+   */
+  async history(user: DiscordUserRef, page: number, cursor?: repo.HistoryCursor): Promise<HistoryPage> {
     const found = await users.findByDiscordId(this.db, user.discordId);
     if (!found) return { entries: [], page: 1, pages: 1, total: 0 };
-    const first = await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE, 0);
-    const pages = Math.max(1, Math.ceil(first.total / HISTORY_PAGE_SIZE));
-    const p = Math.min(Math.max(1, Math.trunc(page) || 1), pages);
-    const { rows, total } = p === 1 ? first : await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE, (p - 1) * HISTORY_PAGE_SIZE);
+    const counted = await repo.historyCount(this.db, found.id, HISTORY_COUNT_CAP);
+    const capped = counted > HISTORY_COUNT_CAP;
+    const total = Math.min(counted, HISTORY_COUNT_CAP);
+    const pages = Math.max(1, Math.ceil(total / HISTORY_PAGE_SIZE));
+    let p = Math.max(1, Math.trunc(page) || 1);
+    let at = cursor;
+    if (!at) {
+      p = Math.min(p, pages);
+      const before = p > 1 ? await repo.historyIdAt(this.db, found.id, (p - 1) * HISTORY_PAGE_SIZE - 1) : undefined;
+      if (before !== undefined) at = { before };
+      else p = 1;
+    }
+    const backwards = at !== undefined && 'after' in at;
+    // One row more than a page going back in time tells whether Next has anything; going forward (Prev), it does.
+    const fetched = await repo.historyPage(this.db, found.id, HISTORY_PAGE_SIZE + (backwards ? 0 : 1), at);
+    const more = backwards || fetched.length > HISTORY_PAGE_SIZE;
+    const rows = fetched.slice(0, HISTORY_PAGE_SIZE);
     const entries = rows.map((r): HistoryEntry => {
       const out = r.from_user_id === found.id;
       return {
@@ -293,7 +326,7 @@ export class LedgerService {
         createdAt: r.created_at,
       };
     });
-    return { entries, page: p, pages, total };
+    return { entries, page: p, pages: capped ? Math.max(pages, more ? p + 1 : p) : pages, total, ...(capped ? { capped } : {}), more };
   }
 
   /** Top senders of tips and rain in the period: those sent in `guildId`, or bot-wide when it is null (DMs). */
@@ -430,6 +463,20 @@ export class LedgerService {
   }
 
   /** Deletes tip confirmations that expired more than a day ago (pending, confirmed or canceled). Returns how many. */
+  /**
+   * Folds unfolded credits (hot receivers' tips) into balance rows, `FOLD_BATCH` owners per transaction, until none
+   * are left or `maxBatches` ran. Safe beside live tips and debits: see ledger_fold() and the README.
+   */
+  async foldCredits(maxBatches = 20): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxBatches; i++) {
+      const n = await this.retrying(() => repo.foldCredits(this.db, FOLD_BATCH));
+      total += n;
+      if (n === 0) break;
+    }
+    return total;
+  }
+
   async cleanupConfirmations(): Promise<number> {
     let total = 0;
     for (;;) {

@@ -1,7 +1,8 @@
 import type { ColumnType, Generated } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 
-// Kysely view of migrations/2026_11_23_001000_ledger.ts (+ 001010 tip_settings, 140000 tips.guild_id). Amounts are NUMERIC(39,0) base units, read as bigint.
+// Kysely view of migrations/2026_11_23_001000_ledger.ts (+ 001010 tip_settings, 140000 tips.guild_id, 2026_11_28_000100
+// ledger_scale: tips is a view over journal, balance_credits, account_balances, tip_totals_daily). Amounts are NUMERIC(39,0) base units, read as bigint.
 
 type Amount = ColumnType<bigint, bigint | string, bigint | string>;
 
@@ -40,8 +41,12 @@ export interface JournalTable {
   idempotency_key: string;
   ref: string | null;
   created_at: CreatedAt;
+  /** Tip and rain legs only (migration 2026_11_28_000100): the tip's note and the guild it was sent in. */
+  note: ColumnType<string | null, string | null | undefined, string | null>;
+  guild_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** A view over journal (migration 2026_11_28_000100): one row per tip or rain leg. Read-only. */
 export interface TipsTable {
   id: Id;
   interaction_id: string;
@@ -55,6 +60,30 @@ export interface TipsTable {
   /** Where it was sent (migration 2026_11_23_140000); null in DMs and for tips from before that migration. */
   guild_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
+}
+
+/** A credit not yet folded into its balance row (see ledger_tip(), ledger_debit(), ledger_fold()). */
+export interface BalanceCreditsTable {
+  user_id: bigint;
+  currency: string;
+  amount: Amount;
+}
+
+/** View: what a member holds = balance row + unfolded credits. */
+export interface AccountBalancesView {
+  user_id: ColumnType<bigint, never, never>;
+  currency: ColumnType<string, never, never>;
+  amount: ColumnType<bigint, never, never>;
+}
+
+/** Tips and rain sent per guild ('' = DM or unknown), currency, UTC day and sender; feeds /leaderboard. */
+export interface TipTotalsDailyTable {
+  guild_id: string;
+  currency: string;
+  day: ColumnType<Date, string, string>;
+  sender_id: bigint;
+  total: Amount;
+  tips: bigint;
 }
 
 export interface AirdropsTable {
@@ -114,6 +143,9 @@ export interface LedgerTables {
   balances: BalancesTable;
   journal: JournalTable;
   tips: TipsTable;
+  balance_credits: BalanceCreditsTable;
+  account_balances: AccountBalancesView;
+  tip_totals_daily: TipTotalsDailyTable;
   airdrops: AirdropsTable;
   airdrop_claims: AirdropClaimsTable;
   tip_confirmations: TipConfirmationsTable;

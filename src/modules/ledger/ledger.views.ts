@@ -10,7 +10,8 @@ import {
 import type { AppContext } from '../../app-context';
 import { customId } from '../../discord/component';
 import { UserError } from '../../errors';
-import type { Airdrop, DiscordUserRef, HistoryEntry, LedgerService, TipResult } from './ledger.service';
+import type { HistoryCursor } from './ledger.repository';
+import type { Airdrop, DiscordUserRef, HistoryEntry, HistoryPage, LedgerService, TipResult } from './ledger.service';
 
 // Discord-facing rendering shared by the ledger commands and their buttons (kept out of the service).
 
@@ -58,30 +59,49 @@ const TYPE_LABEL: Record<HistoryEntry['type'], string> = {
   withdrawal_refund: 'Withdrawal refund',
 };
 
-export function historyView(ledger: LedgerService, h: { entries: HistoryEntry[]; page: number; pages: number; total: number }) {
+/**
+ * Prev/Next carry a keyset cursor after the page number (`<page>:b<id>` = older than id, `<page>:a<id>` = newer), so
+ * no page is found by skipping rows. A disabled button keeps the bare page number.
+ */
+export function historyView(ledger: LedgerService, h: HistoryPage) {
   const lines = h.entries.map((e) => {
     const sign = e.direction === 'in' ? '+' : '−';
     const other = e.counterparty ? (e.direction === 'in' ? ` from <@${e.counterparty}>` : ` to <@${e.counterparty}>`) : '';
     return `\`#${e.id}\` <t:${Math.floor(e.createdAt.getTime() / 1000)}:R> ${TYPE_LABEL[e.type]} **${sign}${ledger.format(e.amount, e.currency)}**${other}`;
   });
+  const plus = h.capped ? '+' : '';
   const embed = new EmbedBuilder()
     .setTitle('Your ledger history')
     .setColor(0x14f195)
     .setDescription(lines.length ? lines.join('\n') : 'Nothing yet — receive a tip or ask an admin for sandbox funds.')
-    .setFooter({ text: `Page ${h.page}/${h.pages} · ${h.total} entries` });
+    .setFooter({ text: `Page ${h.page}/${h.pages}${plus} · ${h.total}${plus} entries` });
+  const first = h.entries[0];
+  const last = h.entries.at(-1);
+  const hasPrev = h.page > 1 && first !== undefined;
+  const hasNext = (h.more ?? h.page < h.pages) && last !== undefined;
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder()
-      .setCustomId(customId(HISTORY_ACTION, String(h.page - 1)))
+      .setCustomId(customId(HISTORY_ACTION, hasPrev ? `${h.page - 1}:a${first.id}` : String(h.page - 1)))
       .setLabel('◀ Prev')
       .setStyle(ButtonStyle.Secondary)
-      .setDisabled(h.page <= 1),
+      .setDisabled(!hasPrev),
     new ButtonBuilder()
-      .setCustomId(customId(HISTORY_ACTION, String(h.page + 1)))
+      .setCustomId(customId(HISTORY_ACTION, hasNext ? `${h.page + 1}:b${last.id}` : String(h.page + 1)))
       .setLabel('Next ▶')
       .setStyle(ButtonStyle.Secondary)
-      .setDisabled(h.page >= h.pages),
+      .setDisabled(!hasNext),
   );
   return { embeds: [embed], components: [row] };
+}
+
+/** Parses a history button's arg: `<page>` (old messages, disabled buttons) or `<page>:<a|b><id>`. */
+export function parseHistoryArg(arg: string): { page: number; cursor?: HistoryCursor } {
+  const m = /^(\d+)(?::([ab])(\d+))?$/.exec(arg);
+  if (!m) return { page: 1 };
+  const page = Number(m[1]);
+  if (!m[2]) return { page };
+  const id = BigInt(m[3]!);
+  return { page, cursor: m[2] === 'a' ? { after: id } : { before: id } };
 }
 
 export function airdropView(ledger: Pick<LedgerService, 'format'>, a: Airdrop) {

@@ -219,7 +219,8 @@ export function markRefunded(db: Db, id: bigint, from: WithdrawalStatus[], signa
 export async function liabilities(db: Db): Promise<Map<string, { balances: bigint; pendingWithdrawals: bigint }>> {
   const { rows } = await sql<{ currency: string; balances: string; pending: string }>`
     select currency, sum(balances)::text as balances, sum(pending)::text as pending from (
-      select currency, amount as balances, 0 as pending from balances
+      -- account_balances: balance rows plus credits not yet folded into them (hot receivers' tips).
+      select currency, amount as balances, 0 as pending from account_balances
       union all
       select currency, 0, amount + fee from withdrawals where status in ('requested', 'approved', 'sent', 'failed')
       union all
