@@ -24,7 +24,7 @@ import { ChainService } from './chain/chain.service';
 import { Currencies } from './modules/ledger/currencies';
 import { DepositsService } from './modules/deposits/deposits.service';
 import { SolvencyService } from './modules/solvency/solvency.service';
-import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import { WithdrawalsService, withdrawalLimitsFromConfig } from './modules/withdrawals/withdrawals.service';
 import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
 import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
 
@@ -58,6 +58,8 @@ export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config
     async (discordId) => (await wallets.status(discordId)).wallet?.address,
     { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS },
     log,
+    withdrawalLimitsFromConfig(config),
+    metrics,
   );
   return {
     chain,
@@ -122,7 +124,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
           : {}),
       });
       stops.push(() => discord!.stop());
-      wirePaymentNotifiers(ctx.services, discord.client, log);
+      wirePaymentNotifiers(ctx.services, discord.client, log, config.OPERATOR_LOG_CHANNEL_ID);
       // Wallets verified on the web link page are confirmed in Discord (DM + edit of the /wallet link reply).
       ctx.services.wallets.setNotifier(createDiscordWalletNotifier(discord.client, log));
       ctx.services.tickets.attachDiscord(ticketDiscordEffects(discord.client, ctx));

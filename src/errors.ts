@@ -16,3 +16,16 @@ export class UserError extends Error {
 export function isUserError(err: unknown): err is UserError {
   return err instanceof UserError;
 }
+
+/**
+ * User input echoed in a message: trimmed, cut to `max` characters (with an ellipsis) so no reply can outgrow
+ * Discord's 2,000-character limit, and shown as inline code with backticks and mention starts neutralised, so it
+ * can neither format the message nor ping anyone.
+ */
+export function quote(input: string, max = 100): string {
+  const flat = input.trim().replace(/\s+/g, ' ');
+  const cut = [...flat].length > max ? `${[...flat].slice(0, max - 1).join('')}…` : flat;
+  // ` ends inline code; @ and # would be mention/channel syntax; a zero-width space after them defuses both.
+  const safe = cut.replace(/`/g, 'ˋ').replace(/([@#<])/g, '$1\u200b');
+  return `\`${safe || ' '}\``;
+}

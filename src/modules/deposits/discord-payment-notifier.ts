@@ -9,7 +9,12 @@ import { withdrawalText } from '../withdrawals/withdrawals.views';
  *
  * Wire once the client is logged in: `wirePaymentNotifiers(ctx.services, client, log)`.
  */
-export function wirePaymentNotifiers(services: Pick<Services, 'deposits' | 'withdrawals' | 'ledger'>, client: Client, log: Logger): void {
+export function wirePaymentNotifiers(
+  services: Pick<Services, 'deposits' | 'withdrawals' | 'ledger'>,
+  client: Client,
+  log: Logger,
+  operatorLogChannelId?: string,
+): void {
   const l = log.child({ component: 'payment-notifier' });
   const dm = (discordId: string, content: string) =>
     client.users.send(discordId, content).then(
@@ -22,6 +27,21 @@ export function wirePaymentNotifiers(services: Pick<Services, 'deposits' | 'with
     await dm(e.discordId, `💰 Deposit #${e.depositId} received: ${received} credited to your balance${note}. Transaction \`${e.signature}\`.`);
   });
   services.withdrawals.setNotifier(async (e) => {
+    if (e.kind === 'payouts-capped') {
+      if (!operatorLogChannelId) return;
+      const f = (n: bigint) => services.ledger.format(n, e.currency.code);
+      const text =
+        `🚨 ${e.currency.code} payouts paused: ${f(e.releasedLastHour)} went out in the last hour (cap ${f(e.cap)}). ` +
+        `Withdrawal #${e.waiting.id} (${f(e.waiting.amount)}) and later ones wait until the hour drains; nothing fails.`;
+      await postToChannel(client, operatorLogChannelId, text).catch((err: unknown) => l.error({ err, channelId: operatorLogChannelId }, 'could not post an operator alert'));
+      return;
+    }
     await dm(e.discordId, withdrawalText(services.ledger.currencies, e.withdrawal));
   });
+}
+
+async function postToChannel(client: Client, channelId: string, content: string): Promise<void> {
+  const channel = await client.channels.fetch(channelId);
+  if (!channel?.isSendable()) throw new Error(`channel ${channelId} cannot take messages`);
+  await channel.send({ content, allowedMentions: { parse: [] } });
 }

@@ -40,6 +40,8 @@ beforeAll(async () => {
     SOLANA_WS_URL: sol.wsUrl,
     TREASURY_SECRET_KEY: gen.secretJson,
     PUBLIC_URL: 'http://127.0.0.1:9/',
+    // Alice withdraws twice in a row; the cooldown has its own tests (withdrawals.service.test.ts).
+    WITHDRAW_COOLDOWN_SECONDS: '0',
   });
   const registry = new InteractionRegistry();
   await loadCommands(registry, fileURLToPath(new URL('../../../commands/payments', import.meta.url)));

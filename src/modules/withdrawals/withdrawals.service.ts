@@ -9,9 +9,13 @@ import {
   isBlockhashValid,
   sendRaw,
 } from '../../chain/transfers';
+import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
+import type { Metrics } from '../../metrics';
+import { parseAmount } from '../ledger/amounts';
+import { BLOCKED_MESSAGE, refuseBlocked } from '../users/blocked';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.repository';
 import * as users from '../users/users.repository';
@@ -29,8 +33,38 @@ export interface WithdrawalEvent {
   currency: Currency;
 }
 
+/** For operators: the bot-wide hourly outflow cap of a currency holds payouts back (sent once per episode). */
+export interface PayoutsCappedEvent {
+  kind: 'payouts-capped';
+  currency: Currency;
+  /** Released (not refunded) payouts of the currency in the last hour, base units. */
+  releasedLastHour: bigint;
+  cap: bigint;
+  /** The payout that had to wait. */
+  waiting: Withdrawal;
+}
+
 /** Must not throw for delivery failures it can log itself. */
-export type WithdrawalNotifier = (event: WithdrawalEvent) => Promise<void>;
+export type WithdrawalNotifier = (event: WithdrawalEvent | PayoutsCappedEvent) => Promise<void>;
+
+/** Velocity limits (see README.md beside this file). */
+export interface WithdrawalLimits {
+  /** Seconds between two withdrawal requests of one member (any currency); 0 = none. */
+  cooldownSeconds: number;
+  /** A member's withdrawals of a currency in this rolling window add up against the approval threshold. */
+  approvalWindowHours: number;
+  /** Bot-wide payouts per currency per rolling hour, decimal whole units by code; unlisted = no cap. */
+  hourlyCap: Record<string, string>;
+}
+
+/** Without configuration: no cooldown and no cap; the rolling 24-hour approval total always applies. */
+export const DEFAULT_LIMITS: WithdrawalLimits = { cooldownSeconds: 0, approvalWindowHours: 24, hourlyCap: {} };
+
+export function withdrawalLimitsFromConfig(
+  c: Pick<Config, 'WITHDRAW_COOLDOWN_SECONDS' | 'WITHDRAW_APPROVAL_WINDOW_HOURS' | 'WITHDRAW_HOURLY_CAP'>,
+): WithdrawalLimits {
+  return { cooldownSeconds: c.WITHDRAW_COOLDOWN_SECONDS, approvalWindowHours: c.WITHDRAW_APPROVAL_WINDOW_HOURS, hourlyCap: c.WITHDRAW_HOURLY_CAP };
+}
 
 /** Where a member's payouts go: their verified wallet (wallets module), or undefined when none is linked. */
 export type DestinationLookup = (discordId: string) => Promise<string | undefined>;
@@ -56,6 +90,12 @@ const MAX_STEPS = 10;
 export class WithdrawalsService {
   private notifier: WithdrawalNotifier | undefined;
   private methodsSeeded: Promise<void> | undefined;
+  private readonly hourlyCap: Map<string, bigint>;
+  /**
+   * Per currency, the payouts the hourly cap holds back right now, as this process saw them: an episode (one alert)
+   * starts when the first is held and ends when the last of them is released.
+   */
+  private readonly held = new Map<string, Set<bigint>>();
 
   constructor(
     private readonly db: Kysely<DB>,
@@ -64,7 +104,15 @@ export class WithdrawalsService {
     private readonly destinationOf: DestinationLookup,
     private readonly opts: { maxAttempts: number },
     private readonly log?: Logger,
-  ) {}
+    private readonly limits: WithdrawalLimits = DEFAULT_LIMITS,
+    private readonly metrics?: Metrics,
+  ) {
+    this.hourlyCap = new Map();
+    for (const [code, amount] of Object.entries(limits.hourlyCap)) {
+      const currency = currencies.get(code);
+      this.hourlyCap.set(currency.code, parseAmount(amount, currency));
+    }
+  }
 
   setNotifier(notifier: WithdrawalNotifier | undefined): void {
     this.notifier = notifier;
@@ -126,8 +174,11 @@ export class WithdrawalsService {
 
   /**
    * /withdraw: debits amount + fee into a new withdrawal keyed by the interaction id (a retry returns the first).
-   * Above the currency's approval threshold it waits in `requested` for a moderator; otherwise it is `approved`
-   * and ready for {@link advance}.
+   * When the member's withdrawals of the currency in the rolling approval window, this one included, add up to more
+   * than the currency's approval threshold, it waits in `requested` for a moderator; otherwise it is `approved` and
+   * ready for {@link advance}. The member's row is locked FOR UPDATE first: two requests of one member run one after
+   * the other, so neither can slip under the rolling total or the cooldown by racing the other, and a block that
+   * lands meanwhile is honoured.
    */
   async request(req: { interactionId: string; user: DiscordUserRef; amount: string; currency?: string | null }): Promise<{ withdrawal: Withdrawal; replayed: boolean }> {
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
@@ -136,6 +187,7 @@ export class WithdrawalsService {
     const existing = await repo.findByKey(this.db, req.interactionId);
     if (existing) return { withdrawal: existing, replayed: true };
 
+    await refuseBlocked(this.db, { self: req.user.discordId });
     const m = await this.method(currency.code);
     if (!m.enabled) throw new UserError('WITHDRAW_DISABLED', `Withdrawals of ${currency.code} are disabled.`);
     if (m.paused_at) throw new UserError('WITHDRAW_PAUSED', `Withdrawals of ${currency.code} are paused for a treasury check — try again later.`);
@@ -149,13 +201,21 @@ export class WithdrawalsService {
 
     const result = await this.db.transaction().execute(async (trx) => {
       const userId = await users.ensureId(trx, req.user);
+      const me = (await users.lockForUpdate(trx, userId))!;
+      if (me.is_blocked) throw new UserError('USER_BLOCKED', BLOCKED_MESSAGE);
+      if (await repo.findByKey(trx, req.interactionId)) return undefined;
+      if (this.limits.cooldownSeconds > 0) {
+        const wait = await repo.cooldownLeft(trx, userId, this.limits.cooldownSeconds);
+        if (wait > 0) throw new UserError('WITHDRAW_COOLDOWN', `You can request another withdrawal in ${wait} second${wait === 1 ? '' : 's'}.`);
+      }
+      const recent = await repo.windowTotal(trx, userId, currency.code, this.limits.approvalWindowHours);
       const inserted = await repo.insertWithdrawal(trx, {
         userId,
         currency: currency.code,
         amount,
         fee: m.fee,
         destination,
-        status: amount > m.approval_threshold ? 'requested' : 'approved',
+        status: recent + amount > m.approval_threshold ? 'requested' : 'approved',
         idempotencyKey: req.interactionId,
       });
       if (!inserted) return undefined;
@@ -269,6 +329,7 @@ export class WithdrawalsService {
         // A solvency pause stops new payout transactions; ones already signed are still seen through.
         const m = await repo.findMethod(this.db, w.currency);
         if (m?.paused_at || m?.enabled === false) return w;
+        if (!w.released_at && !(await this.release(w))) return w;
         await this.sign(w.id);
         continue;
       }
@@ -282,6 +343,42 @@ export class WithdrawalsService {
       else if (outcome === 'waiting') return (await repo.findById(this.db, id))!;
     }
     return (await repo.findById(this.db, id))!;
+  }
+
+  /**
+   * The bot-wide hourly outflow cap: lets the payout go (stamps released_at) when the currency's released payouts of
+   * the last hour plus this one stay within the cap — or when nothing went out in the last hour, so a payout larger
+   * than the cap is not stuck forever. Otherwise it waits in `approved` (it does not fail) and operators are alerted
+   * once per episode. Decided under a lock on the currency's withdraw_methods row, so two processors cannot both
+   * squeeze under the cap.
+   */
+  private async release(w: Withdrawal): Promise<boolean> {
+    const cap = this.hourlyCap.get(w.currency);
+    const r = await repo.releaseUnderCap(this.db, w.id, w.currency, w.amount, cap);
+    const held = this.held.get(w.currency) ?? new Set<bigint>();
+    this.held.set(w.currency, held);
+    if (r.released) {
+      if (held.delete(w.id)) {
+        this.metrics?.withdrawalsHeldByCap.set({ currency: w.currency }, held.size);
+        if (held.size === 0) this.log?.warn({ currency: w.currency }, 'payouts resumed: hourly outflow back under the cap');
+      }
+      return true;
+    }
+    this.metrics?.withdrawalCapHolds.inc({ currency: w.currency });
+    const startsEpisode = held.size === 0;
+    held.add(w.id);
+    this.metrics?.withdrawalsHeldByCap.set({ currency: w.currency }, held.size);
+    if (startsEpisode) {
+      const currency = this.currencies.get(w.currency);
+      this.log?.error(
+        { currency: w.currency, releasedLastHour: r.releasedLastHour.toString(), cap: cap?.toString(), withdrawalId: w.id },
+        'payouts paused: hourly outflow cap reached; payouts wait until the last hour drains',
+      );
+      // AUDIT(i12-guilds): velocity pause — write the audit row (actor: system, action: withdrawals.payouts_capped,
+      // target: currency, after: { releasedLastHour, cap, withdrawalId }) here, once per episode.
+      await this.notifyOperators({ kind: 'payouts-capped', currency, releasedLastHour: r.releasedLastHour, cap: cap!, waiting: w });
+    }
+    return false;
   }
 
   /**
@@ -399,6 +496,14 @@ export class WithdrawalsService {
       await this.notifier?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
     } catch (err) {
       this.log?.warn({ err, withdrawalId: withdrawal.id }, 'withdrawal notification failed');
+    }
+  }
+
+  private async notifyOperators(event: PayoutsCappedEvent): Promise<void> {
+    try {
+      await this.notifier?.(event);
+    } catch (err) {
+      this.log?.warn({ err, currency: event.currency.code }, 'operator alert failed');
     }
   }
 
