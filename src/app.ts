@@ -27,6 +27,7 @@ import { SolvencyService } from './modules/solvency/solvency.service';
 import { WithdrawalsService, withdrawalLimitsFromConfig } from './modules/withdrawals/withdrawals.service';
 import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
 import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
+import { userAdminRoutes } from './modules/users/users.routes';
 
 export interface App {
   ctx: AppContext;
@@ -102,7 +103,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const metrics = createMetrics();
     const ctx: AppContext = { config, log, db, services: createServices(db, metrics, config, log) };
 
-    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
+    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes, userAdminRoutes] });
     stops.push(() => http.close());
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     const address = http.server.address();

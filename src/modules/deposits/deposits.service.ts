@@ -4,6 +4,7 @@ import { qrPng } from '../../chain/qr-code';
 import { buildTransferRequestUrl, findReference, newReference, validateTransfer } from '../../chain/solana-pay';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { refuseBlocked } from '../users/blocked';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.repository';
@@ -85,6 +86,7 @@ export class DepositsService {
 
     const deposit = await this.db.transaction().execute(async (trx) => {
       const userId = await users.ensureId(trx, req.user);
+      await refuseBlocked(trx, { self: req.user.discordId });
       if ((await repo.countPendingOfUser(trx, userId)) >= MAX_OPEN_DEPOSITS) {
         throw new UserError(
           'TOO_MANY_DEPOSITS',

@@ -3,6 +3,7 @@ import bs58 from 'bs58';
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { refuseBlocked } from '../users/blocked';
 import type { Metrics } from '../../metrics';
 import * as users from '../users/users.repository';
 import { ADDRESS_PLACEHOLDER, buildLinkMessage, normalizeBaseUrl, sanitizeName } from './link-message';
@@ -89,6 +90,7 @@ export class WalletsService {
     const baseUrl = normalizeBaseUrl(input.publicUrl);
     const { row, invalidated } = await this.db.transaction().execute(async (trx) => {
       const user = await users.upsertByDiscordId(trx, input.discordId, input.username);
+      await refuseBlocked(trx, { self: input.discordId });
       const invalidated = await repo.invalidateOpenNonces(trx, user.id);
       const row = await repo.insertNonce(trx, {
         nonce: bs58.encode(randomBytes(16)),
@@ -187,6 +189,8 @@ export class WalletsService {
           if (now) assertUsable(now);
           throw unknownNonce();
         }
+        // In the nonce's transaction: a block that lands meanwhile leaves the nonce unused and nothing linked.
+        await refuseBlocked(trx, { self: found.discord_id });
         if ((await repo.otherHolderOf(trx, address, consumed.user_id)) !== undefined) throw addressTaken(address);
         const previous = await repo.findRegistrationByUserId(trx, consumed.user_id, true);
         if (previous && previous.address !== address) {

@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Currencies } from '../ledger/currencies';
 import { LedgerService, type DiscordUserRef } from '../ledger/ledger.service';
 import { DepositsService } from '../deposits/deposits.service';
+import { UsersService } from '../users/users.service';
 import { WithdrawalsService, type PayoutsCappedEvent, type WithdrawalEvent, type WithdrawalLimits } from './withdrawals.service';
 
 let t: TestDatabase;
@@ -47,6 +48,7 @@ function freshService(maxAttempts = 2, limits?: WithdrawalLimits, metrics?: Metr
   return svc;
 }
 let svc: WithdrawalsService;
+let users: UsersService;
 
 beforeAll(async () => {
   [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
@@ -66,6 +68,7 @@ beforeAll(async () => {
   });
   ledger = new LedgerService(t.db, config);
   svc = freshService();
+  users = new UsersService(t.db);
 });
 
 afterAll(async () => {
@@ -456,5 +459,42 @@ describe('velocity limits', () => {
     expect(text).toContain('solbound_withdrawals_held_by_cap{currency="CAPT"} 0');
     expect(alerts).toHaveLength(1);
     expect(await ledger.balance(vic.discordId, 'CAPT')).toBe(4_500_000n);
+  });
+});
+
+describe('blocked members', () => {
+  it('a block that lands while a withdrawal is being requested is honoured: the request waits for it, then is refused', async () => {
+    const wes = await member('wes', '5');
+    const before = await snapshot();
+    let commitBlock!: () => void;
+    const gate = new Promise<void>((resolve) => (commitBlock = resolve));
+    const blocking = t.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ is_blocked: true, blocked_reason: 'test' }).where('discord_id', '=', wes.discordId).execute();
+      await gate;
+    });
+    const request = withdraw(wes, '1');
+    request.catch(() => undefined);
+    // The request is parked on the member's row lock until the block commits.
+    await expect
+      .poll(async () => (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(t.db)).rows[0]!.n)
+      .toBe(1);
+    commitBlock();
+    await blocking;
+    await expect(request).rejects.toMatchObject({ code: 'USER_BLOCKED' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a blocked member\'s withdrawal cannot be approved, and an approved one waits unsigned until they are unblocked', async () => {
+    const xena = await member('xena', '30');
+    const big = await withdraw(xena, '12');
+    await users.block({ discordId: xena.discordId }, 'review', { discordId: admin.discordId });
+    await expect(svc.approve(big.withdrawal.id, moderator)).rejects.toMatchObject({ code: 'OWNER_BLOCKED' });
+    expect((await row(big.withdrawal.id)).status).toBe('requested');
+    await users.unblock({ discordId: xena.discordId }, { discordId: admin.discordId });
+    await svc.approve(big.withdrawal.id, moderator);
+    await users.block({ discordId: xena.discordId }, 'again', { discordId: admin.discordId });
+    expect(await svc.advance(big.withdrawal.id)).toMatchObject({ status: 'approved', signature: null });
+    await users.unblock({ discordId: xena.discordId }, { discordId: admin.discordId });
+    expect((await svc.advance(big.withdrawal.id)).status).toBe('confirmed');
   });
 });

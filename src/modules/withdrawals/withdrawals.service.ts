@@ -252,9 +252,15 @@ export class WithdrawalsService {
     return repo.listByStatus(this.db, ['requested'], limit);
   }
 
+  /** A blocked member's withdrawal cannot be approved (reject refunds it; or unblock first). */
   async approve(id: bigint, moderator: DiscordUserRef): Promise<Withdrawal> {
     const w = await this.reviewable(id, moderator);
-    const approved = await repo.approve(this.db, w.id, moderator.discordId);
+    const approved = await this.db.transaction().execute(async (trx) => {
+      if ((await users.blockedAmong(trx, [w.discord_id!])).size > 0) {
+        throw new UserError('OWNER_BLOCKED', `The owner of withdrawal #${id} is blocked: reject it to refund them, or unblock them first.`);
+      }
+      return repo.approve(trx, w.id, moderator.discordId);
+    });
     if (!approved) throw new UserError('ALREADY_REVIEWED', `Withdrawal #${id} was already reviewed.`);
     return approved;
   }
@@ -329,6 +335,8 @@ export class WithdrawalsService {
         // A solvency pause stops new payout transactions; ones already signed are still seen through.
         const m = await repo.findMethod(this.db, w.currency);
         if (m?.paused_at || m?.enabled === false) return w;
+        // A member blocked after approval: their payout waits (unsigned, money held) until they are unblocked.
+        if ((await users.blockedAmong(this.db, [w.discord_id!])).size > 0) return w;
         if (!w.released_at && !(await this.release(w))) return w;
         await this.sign(w.id);
         continue;
