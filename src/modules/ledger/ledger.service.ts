@@ -72,7 +72,7 @@ export interface AirdropEffects {
 
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 6;
-const MAX_RECIPIENTS = 25;
+export const MAX_RECIPIENTS = 25;
 const NOTE_MAX = 200;
 const CONFIRM_TTL_MS = 5 * 60_000;
 /** Decided or expired tip confirmations are kept this long after expiry (for support), then deleted. */

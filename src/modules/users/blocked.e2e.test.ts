@@ -106,7 +106,7 @@ describe('blocked members', () => {
     const receiving: Record<string, OptionValue>[] = [{ user: mallory, amount: '1' }, { user: carol, amount: '1', users: `<@${mallory.id}>` }];
     for (const options of receiving) {
       const reply = await bot.emu.runCommand(bob, '/tip', options).reply();
-      expect(reply.content).toBe('❌ `mallory` cannot receive money: their account is blocked.');
+      expect(reply.content).toBe('❌ "mallory" cannot receive money: their account is blocked.');
     }
     expect(await snapshot()).toEqual(before);
 
