@@ -7,21 +7,19 @@ import walletCommand from '../../../commands/wallet/wallet';
 import type { AppContext } from '../../app-context';
 import { parseDecimalAmount } from '../../chain/amounts';
 import { parseTransferRequestUrl } from '../../chain/solana-pay';
-import { generateTreasury } from '../../chain/treasury';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
+import type { BotHarness } from '../../discord/bot-harness';
 import { loadCommands, loadComponents } from '../../discord/command-loader';
 import { InteractionRegistry } from '../../discord/interaction-registry';
 import type { EmuUser } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import type { SolanaEmulator } from '../../emulators/solana/solana-emulator';
 import { allJobs } from '../../jobs';
 import { JobRunner } from '../../jobs/job-runner';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { startPaymentsTestbed, type PaymentsTestbed } from '../../testing/payments-testbed';
 import { wirePaymentNotifiers } from './discord-payment-notifier';
 
-let t: TestDatabase;
+let tb: PaymentsTestbed;
 let sol: SolanaEmulator;
 let ctx: AppContext;
 let bot: BotHarness;
@@ -30,35 +28,27 @@ let treasury: string;
 const SOL = 1_000_000_000n;
 
 beforeAll(async () => {
-  [t, sol] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
-  const gen = generateTreasury();
-  treasury = gen.treasury.publicKey;
-  // The treasury's operating float (network fees, rent) on top of what members deposit.
-  sol.fund(treasury, SOL);
-  ctx = createTestContext(t, {
-    SOLANA_RPC_URL: sol.rpcUrl,
-    SOLANA_WS_URL: sol.wsUrl,
-    TREASURY_SECRET_KEY: gen.secretJson,
-    PUBLIC_URL: 'http://127.0.0.1:9/',
-    // Alice withdraws twice in a row; the cooldown has its own tests (withdrawals.service.test.ts).
-    WITHDRAW_COOLDOWN_SECONDS: '0',
-  });
   const registry = new InteractionRegistry();
   await loadCommands(registry, fileURLToPath(new URL('../../../commands/payments', import.meta.url)));
   registry.addCommand(ledgerBalance, 'ledger');
   registry.addCommand(walletCommand, 'wallet');
   await loadComponents(registry, [fileURLToPath(new URL('../withdrawals', import.meta.url))]);
-  bot = await startBotHarness({ ctx, registry });
+  tb = await startPaymentsTestbed({
+    // The treasury's operating float (network fees, rent) on top of what members deposit.
+    treasuryLamports: SOL,
+    // Alice withdraws twice in a row; the cooldown has its own tests (withdrawals.service.test.ts).
+    env: { WITHDRAW_COOLDOWN_SECONDS: '0' },
+    registry,
+  });
+  ({ sol, ctx, bot, treasury } = tb);
   wirePaymentNotifiers(ctx.services, bot.client, ctx.log);
   // The real jobs, run on demand instead of on their schedule.
   jobs = new JobRunner(ctx, allJobs);
 });
 
 afterAll(async () => {
-  await bot?.close();
   expect(sol?.failures).toEqual([]);
-  await sol?.close();
-  await t?.drop();
+  await tb?.close();
 });
 failOnEmulatorGaps(() => bot?.emu);
 

@@ -2,42 +2,29 @@ import bs58 from 'bs58';
 import nacl from 'tweetnacl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { generateTreasury } from '../../chain/treasury';
-import { startBotHarness, type BotHarness } from '../../discord/bot-harness';
+import type { BotHarness } from '../../discord/bot-harness';
 import type { OptionValue } from '../../emulators/discord/discord-emulator';
 import type { EmuUser } from '../../emulators/discord/discord-state';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { startPaymentsTestbed, type PaymentsTestbed } from '../../testing/payments-testbed';
+import type { TestDatabase } from '../../testing/test-db';
 import { BLOCKED_MESSAGE } from './blocked';
 
+let tb: PaymentsTestbed;
 let t: TestDatabase;
-let sol: SolanaEmulator;
 let ctx: AppContext;
 let bot: BotHarness;
 const SOL = 1_000_000_000n;
 
 beforeAll(async () => {
-  [t, sol] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
-  const gen = generateTreasury();
-  sol.fund(gen.treasury.publicKey, SOL);
-  ctx = createTestContext(t, {
-    SOLANA_RPC_URL: sol.rpcUrl,
-    SOLANA_WS_URL: sol.wsUrl,
-    TREASURY_SECRET_KEY: gen.secretJson,
-    PUBLIC_URL: 'http://127.0.0.1:9/',
-    WITHDRAW_COOLDOWN_SECONDS: '0',
-  });
-  // Every command and button: the point is that none of them lets a blocked member move money or identity.
-  bot = await startBotHarness({ ctx });
+  // Every command and button (the default registry): none of them may let a blocked member move money or identity.
+  tb = await startPaymentsTestbed({ treasuryLamports: SOL, env: { WITHDRAW_COOLDOWN_SECONDS: '0' } });
+  ({ t, ctx, bot } = tb);
 });
 afterAll(async () => {
-  await bot?.close();
-  expect(sol?.failures).toEqual([]);
-  await sol?.close();
-  await t?.drop();
+  expect(tb?.sol.failures).toEqual([]);
+  await tb?.close();
 });
 failOnEmulatorGaps(() => bot?.emu);
 
