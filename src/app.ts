@@ -23,7 +23,7 @@ import { SolvencyService } from './modules/solvency/solvency.service';
 import { TicketsService } from './modules/tickets/tickets.service';
 import { UsersService } from './modules/users/users.service';
 import { WalletsService } from './modules/wallets/wallets.service';
-import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import { WithdrawalsService, withdrawalLimitsFromConfig } from './modules/withdrawals/withdrawals.service';
 import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, throwIfAborted } from './startup';
 import { GuildsService } from './modules/guilds/guilds.service';
 
@@ -68,7 +68,7 @@ export function createServices(
     chain,
     currencies,
     async (discordId) => (await wallets.status(discordId)).wallet?.address,
-    { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS, notify: effects.withdrawals },
+    { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS, notify: effects.withdrawals, limits: withdrawalLimitsFromConfig(config), metrics },
     log,
   );
   return {

@@ -16,6 +16,25 @@ const bool = (fallback: boolean) =>
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
 
+/** CODE:AMOUNT pairs (decimal amounts in whole units), comma-separated → { CODE: "amount" }. */
+const codeAmounts = (fallback: string) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, c) => {
+        const out: Record<string, string> = {};
+        for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const m = /^([A-Z][A-Z0-9]{1,9}):(\d+(?:\.\d+)?)$/.exec(entry);
+          if (!m) c.addIssue({ code: 'custom', message: `"${entry}" is not CODE:AMOUNT (e.g. SOL:10)` });
+          else out[m[1]!] = m[2]!;
+        }
+        return out;
+      }),
+  );
+const snowflake = z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional());
+
 /** Circle's USDC on Solana devnet. */
 export const DEVNET_USDC_MINT = '4zMMC9srt5Ri5X14GAgXhaHii3GnPAEERYPJgZJDncDU';
 
@@ -100,7 +119,14 @@ export const configSchema = z.object({
   DEPOSIT_TTL_MINUTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_080).default(30)),
   // Signed payout transactions tried per withdrawal (each with a fresh blockhash) before it is refunded.
   WITHDRAW_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(3)),
-
+  // Velocity limits (src/modules/withdrawals/README.md). Seconds between two withdrawal requests of one member.
+  WITHDRAW_COOLDOWN_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400).default(30)),
+  // A member's withdrawals of a currency within this many hours add up against the approval threshold.
+  WITHDRAW_APPROVAL_WINDOW_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(720).default(24)),
+  // Bot-wide payouts per currency per rolling hour; over it payouts wait and operators are alerted. Unlisted = no cap.
+  WITHDRAW_HOURLY_CAP: codeAmounts('SOL:1000,USDC:100000'),
+  // Operators' log channel (alerts such as a paused payout queue); unset = metric and log line only.
+  OPERATOR_LOG_CHANNEL_ID: snowflake,
 
   // Ledger. SOL (9 decimals) is always a currency; LEDGER_TOKENS adds SPL tokens as CODE:MINT:DECIMALS, comma-separated.
   LEDGER_TOKENS: z.preprocess(
@@ -124,21 +150,7 @@ export const configSchema = z.object({
       }),
   ),
   // Tips above these totals need a Confirm click: CODE:AMOUNT pairs (decimal amounts), comma-separated.
-  TIP_CONFIRM_ABOVE: z.preprocess(
-    emptyToUndefined,
-    z
-      .string()
-      .default('SOL:10,USDC:1000')
-      .transform((v, c) => {
-        const out: Record<string, string> = {};
-        for (const entry of v.split(',').map((s) => s.trim()).filter(Boolean)) {
-          const m = /^([A-Z][A-Z0-9]{1,9}):(\d+(?:\.\d+)?)$/.exec(entry);
-          if (!m) c.addIssue({ code: 'custom', message: `"${entry}" is not CODE:AMOUNT (e.g. SOL:10)` });
-          else out[m[1]!] = m[2]!;
-        }
-        return out;
-      }),
-  ),
+  TIP_CONFIRM_ABOVE: codeAmounts('SOL:10,USDC:1000'),
   // Support tickets. Without a support channel, tickets open as private threads of the channel /ticket runs in.
   TICKETS_SUPPORT_CHANNEL_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),
   TICKETS_STAFF_ROLE_ID: z.preprocess(emptyToUndefined, z.string().regex(/^\d{15,22}$/, 'must be a snowflake').optional()),

@@ -54,6 +54,19 @@ export function createMetrics() {
       labelNames: ['currency'] as const,
       registers: [registry],
     }),
+    // Payout velocity: the bot-wide hourly outflow cap holding payouts back (alert on this).
+    withdrawalsHeldByCap: new Gauge({
+      name: 'solbound_withdrawals_held_by_cap',
+      help: 'Payouts of the currency waiting for the hourly outflow cap, as this process saw them (> 0 = payouts paused)',
+      labelNames: ['currency'] as const,
+      registers: [registry],
+    }),
+    withdrawalCapHolds: new Counter({
+      name: 'solbound_withdrawal_cap_holds_total',
+      help: 'Times a payout was held back by the hourly outflow cap (counted per attempt to release it)',
+      labelNames: ['currency'] as const,
+      registers: [registry],
+    }),
     walletNoncesDeleted: new Counter({
       name: 'solbound_wallet_nonces_deleted_total',
       help: 'Expired wallet-link nonces deleted by the nonce-cleanup job',

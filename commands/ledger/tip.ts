@@ -14,7 +14,8 @@ export default {
   async execute(interaction, ctx) {
     const ledger = ctx.services.ledger;
     const me = await actor(interaction, ctx);
-    const receivers = [refOf(interaction.options.getUser('user', true)), ...(await mentionedUsers(interaction, interaction.options.getString('users')))];
+    const first = refOf(interaction.options.getUser('user', true));
+    const receivers = [first, ...(await mentionedUsers(interaction, interaction.options.getString('users'), [first.discordId]))];
     const note = interaction.options.getString('note');
     const outcome = await ledger.requestTip({
       interactionId: interaction.id,

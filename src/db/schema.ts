@@ -21,6 +21,8 @@ export interface UsersTable {
   username: string;
   role: ColumnType<UserRole, UserRole | undefined, UserRole>;
   is_blocked: ColumnType<boolean, boolean | undefined, boolean>;
+  blocked_reason: string | null;
+  blocked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   has_used_trial: ColumnType<boolean, boolean | undefined, boolean>;
   email: string | null;
   timezone: ColumnType<string, string | undefined, string>;

@@ -30,10 +30,13 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_STAFF_ONLY: 403,
   NOT_YOUR_TIP: 403,
   NONCE_OTHER_USER: 403,
+  // A blocked member (src/modules/users/blocked.ts): only an operator's unblock changes that.
+  USER_BLOCKED: 403,
 
   ADDRESS_TAKEN: 409,
   ALREADY_CLAIMED: 409,
   ALREADY_REVIEWED: 409,
+  OWNER_BLOCKED: 409,
   IDEMPOTENCY_CONFLICT: 409,
   INSUFFICIENT_FUNDS: 409,
   TIP_ALREADY_SENT: 409,
@@ -58,6 +61,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   CONFIRMATION_EXPIRED: 410,
 
   TICKET_BAD_CLAIMER: 422,
+  RECIPIENT_BLOCKED: 422,
   // A settings id that is well-formed but names no channel/role of that guild.
   GUILD_BAD_CHANNEL: 422,
   GUILD_BAD_ROLE: 422,
@@ -67,6 +71,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_COOLDOWN: 429,
   TOO_MANY_DEPOSITS: 429,
   LINK_COOLDOWN: 429,
+  WITHDRAW_COOLDOWN: 429,
 
   CHAIN_DISABLED: 503,
   GUILD_UNVERIFIABLE: 503,

@@ -4,8 +4,9 @@ import guilds from './guilds/guilds.module';
 import ledger from './ledger/ledger.module';
 import solvency from './solvency/solvency.module';
 import tickets from './tickets/tickets.module';
+import users from './users/users.module';
 import wallets from './wallets/wallets.module';
 import withdrawals from './withdrawals/withdrawals.module';
 
 /** Every module the app runs; each brings its routes, jobs and Discord effects through its `<domain>.module.ts`. */
-export const appModules: readonly AppModule[] = [guilds, ledger, wallets, deposits, withdrawals, solvency, tickets];
+export const appModules: readonly AppModule[] = [guilds, users, ledger, wallets, deposits, withdrawals, solvency, tickets];

@@ -5,6 +5,7 @@ import { buildTransferRequestUrl, findReference, newReference, validateTransfer 
 import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { refuseBlocked } from '../users/blocked';
 import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.postings';
@@ -80,6 +81,7 @@ export class DepositsService {
 
     const deposit = await this.db.transaction().execute(async (trx) => {
       const userId = await users.ensureId(trx, req.user);
+      await refuseBlocked(trx, { self: req.user.discordId });
       if ((await repo.countPendingOfUser(trx, userId)) >= MAX_OPEN_DEPOSITS) {
         throw new UserError(
           'TOO_MANY_DEPOSITS',

@@ -4,14 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
 import { parseDecimalAmount } from '../../chain/amounts';
 import { parseTransferRequestUrl } from '../../chain/solana-pay';
-import { generateTreasury } from '../../chain/treasury';
 import type { EmuUser } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import type { SolanaEmulator } from '../../emulators/solana/solana-emulator';
 import type { JobRunner } from '../../jobs/job-runner';
-import { startTestApp, type TestApp } from '../../testing/test-app';
+import { startPaymentsTestbed, type PaymentsTestbed } from '../../testing/payments-testbed';
+import type { TestApp } from '../../testing/test-app';
 
+let tb: PaymentsTestbed;
 let sol: SolanaEmulator;
 let ctx: AppContext;
 let bot: TestApp;
@@ -20,28 +21,20 @@ let treasury: string;
 const SOL = 1_000_000_000n;
 
 beforeAll(async () => {
-  sol = await startSolanaEmulator();
-  const gen = generateTreasury();
-  treasury = gen.treasury.publicKey;
-  // The treasury's operating float (network fees, rent) on top of what members deposit.
-  sol.fund(treasury, SOL);
-  bot = await startTestApp({
-    env: {
-      SOLANA_RPC_URL: sol.rpcUrl,
-      SOLANA_WS_URL: sol.wsUrl,
-      TREASURY_SECRET_KEY: gen.secretJson,
-      PUBLIC_URL: 'http://127.0.0.1:9/',
-    },
+  tb = await startPaymentsTestbed({
+    // The treasury's operating float (network fees, rent) on top of what members deposit.
+    treasuryLamports: SOL,
+    // Alice withdraws twice in a row; the cooldown has its own tests (withdrawals.service.test.ts).
+    env: { WITHDRAW_COOLDOWN_SECONDS: '0' },
   });
-  ctx = bot.ctx;
+  ({ sol, ctx, bot, treasury } = tb);
   // The real jobs, run on demand instead of on their schedule.
   jobs = bot.app.jobs;
 });
 
 afterAll(async () => {
-  await bot?.close();
   expect(sol?.failures).toEqual([]);
-  await sol?.close();
+  await tb?.close();
 });
 failOnEmulatorGaps(() => bot?.emu);
 

@@ -263,6 +263,8 @@ describe('audit log', () => {
       ['ticket.unclaim', () => emu.runCommand(staffA, '/ticket unclaim', { id: ticketId }).reply()],
       ['ticket.update', () => http.inject({ method: 'PATCH', url: `/admin/tickets/${id}`, headers: auth, payload: { priority: 'low' } })],
       ['user.role', () => http.inject({ method: 'PUT', url: `/admin/users/${erin.id}/role`, headers: auth, payload: { role: 'operator', reason: 'on call' } })],
+      ['user.block', () => emu.runCommand(operator, '/admin block', { user: erin, reason: 'chargeback' }).reply()],
+      ['user.unblock', () => http.inject({ method: 'POST', url: `/admin/users/${erin.id}/unblock`, headers: auth })],
       ['ticket.close', () => emu.runCommand(staffA, '/ticket close', { id: ticketId, reason: 'solved' }).reply()],
     ];
     for (const [action, run] of actions) {
@@ -276,12 +278,18 @@ describe('audit log', () => {
     expect(rows.find((r) => r.action === 'withdrawal.approve')).toMatchObject({ actor_discord_id: operator.id, target: `withdrawal:${toApprove}`, before: { status: 'requested' } });
     expect(rows.findLast((r) => r.action === 'ticket.close')).toMatchObject({ actor_discord_id: staffA.id, guild_id: guildA.id, reason: 'solved', after: { status: 'closed' } });
     expect(rows.findLast((r) => r.action === 'user.role')).toMatchObject({ actor_discord_id: null, via: 'admin-api', before: { role: 'USER' }, after: { role: 'ADMIN' } });
+    const blocks = await t.db.selectFrom('audit_events').selectAll().where('action', 'in', ['user.block', 'user.unblock']).orderBy('id').execute();
+    expect(blocks).toEqual([
+      expect.objectContaining({ action: 'user.block', actor_discord_id: operator.id, via: 'discord', guild_id: guildA.id, target: `user:${erin.id}`, before: { blocked: false, reason: null }, after: { blocked: true, reason: 'chargeback' }, reason: 'chargeback' }),
+      expect.objectContaining({ action: 'user.unblock', actor_discord_id: null, via: 'admin-api', before: { blocked: true, reason: 'chargeback' }, after: { blocked: false, reason: null } }),
+    ]);
 
     // Not privileged: a member acting on their own ticket, a replayed role change.
     const quiet = await auditCount();
     const own = await openTicket(erin, 'Mine to close');
     await emu.runCommand(erin, '/ticket close', { id: Number(own.id) }).reply();
     await http.inject({ method: 'PUT', url: `/admin/users/${erin.id}/role`, headers: auth, payload: { role: 'operator' } });
+    await http.inject({ method: 'POST', url: `/admin/users/${erin.id}/unblock`, headers: auth });
     expect(await auditCount()).toBe(quiet);
   });
 

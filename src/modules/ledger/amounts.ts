@@ -1,5 +1,5 @@
 import { formatBaseUnits } from '../../chain/amounts';
-import { UserError } from '../../errors';
+import { quote, quoteCode, UserError } from '../../errors';
 
 /** "1.5" for 1_500_000_000n with 9 decimals; no trailing zeros, no exponent, sign kept (one formatter for the app). */
 export const formatAmount = formatBaseUnits;
@@ -25,23 +25,22 @@ export interface AmountUnit {
 
 export function parseAmount(input: string, unit: AmountUnit): bigint {
   const text = input.trim();
-  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
   if (text === '') throw new UserError('INVALID_AMOUNT', 'Enter an amount, e.g. `1.5`.');
   if (/^[+-]/.test(text)) {
     if (text.startsWith('-')) throw new UserError('INVALID_AMOUNT', 'The amount must be positive.');
-    throw new UserError('INVALID_AMOUNT', `Write the amount without a sign, e.g. \`${text.slice(1)}\`.`);
+    throw new UserError('INVALID_AMOUNT', `Write the amount without a sign, e.g. ${quoteCode(text.slice(1), 40)}.`);
   }
   if (/^[\d.]*[eE][+-]?\d*$/.test(text) && /\d/.test(text)) {
     throw new UserError(
       'INVALID_AMOUNT',
-      `"${shown}" uses exponent notation, which isn't accepted — write a plain decimal such as \`0.000000001\`.`,
+      `${quote(text, 40)} uses exponent notation, which isn't accepted — write a plain decimal such as \`0.000000001\`.`,
     );
   }
   if (/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(text)) {
-    throw new UserError('INVALID_AMOUNT', `Write the amount without thousands separators, e.g. \`${text.replaceAll(',', '')}\`.`);
+    throw new UserError('INVALID_AMOUNT', `Write the amount without thousands separators, e.g. ${quoteCode(text.replaceAll(',', ''), 40)}.`);
   }
   if (!PLAIN_DECIMAL.test(text)) {
-    throw new UserError('INVALID_AMOUNT', `"${shown}" is not an amount — use digits and at most one ".", e.g. \`1.5\`.`);
+    throw new UserError('INVALID_AMOUNT', `${quote(text, 40)} is not an amount — use digits and at most one ".", e.g. \`1.5\`.`);
   }
   const [whole = '', fraction = ''] = text.split('.');
   if (fraction.length > unit.decimals) {

@@ -1,5 +1,5 @@
 import type { Config } from '../../config';
-import { UserError } from '../../errors';
+import { quote, UserError } from '../../errors';
 import { formatAmount, parseAmount } from './amounts';
 
 export interface Currency {
@@ -30,7 +30,7 @@ export class Currencies {
     const wanted = (code ?? '').trim().toUpperCase() || 'SOL';
     const found = this.byCode.get(wanted);
     if (!found) {
-      throw new UserError('UNKNOWN_CURRENCY', `Unknown currency "${code}". Available: ${this.all.map((c) => c.code).join(', ')}.`);
+      throw new UserError('UNKNOWN_CURRENCY', `Unknown currency ${quote(code ?? '', 20)}. Available: ${this.all.map((c) => c.code).join(', ')}.`);
     }
     return found;
   }

@@ -8,6 +8,7 @@ import { Currencies, type Currency } from './currencies';
 import * as repo from './ledger.repository';
 import * as users from '../users/users.accounts';
 import { writeAudit } from '../guilds/guilds.audit';
+import { refuseBlocked } from '../users/blocked';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 /** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
@@ -82,7 +83,7 @@ export interface AirdropEffects {
   airdropClosed(airdrop: Airdrop): Promise<void>;
 }
 
-const MAX_RECIPIENTS = 25;
+export const MAX_RECIPIENTS = 25;
 const NOTE_MAX = 200;
 const CONFIRM_TTL_MS = 5 * 60_000;
 /** Decided or expired tip confirmations are kept this long after expiry (for support), then deleted. */
@@ -152,12 +153,14 @@ export class LedgerService {
   /** Executes the tip now, whatever its size (the confirmation step is `requestTip`'s business). */
   async tip(req: TipRequest): Promise<TipResult> {
     const plan = this.planTip(req);
+    await this.refuseBlockedParties(plan);
     return this.executeTip(req.interactionId, plan);
   }
 
   /** /tip: large totals wait for a Confirm click (see confirmTip); the rest executes at once. */
   async requestTip(req: TipRequest): Promise<TipOutcome> {
     const plan = this.planTip(req);
+    await this.refuseBlockedParties(plan);
     const threshold = await this.confirmThreshold(req.sender.discordId, plan.currency.code);
     if (threshold === undefined || plan.total <= threshold) {
       return { status: 'done', result: await this.executeTip(req.interactionId, plan) };
@@ -208,6 +211,9 @@ export class LedgerService {
     const plan = this.planTip({ ...stored, interactionId: existing.interaction_id, amount: BigInt(stored.amount) });
     return this.retrying(() =>
       this.db.transaction().execute(async (trx) => {
+        // Before marking: a refused confirmation stays pending (nothing changes), and the FOR SHARE locks order it
+        // against a block landing now.
+        await refuseBlocked(trx, { self: plan.sender.discordId, others: plan.receivers });
         const marked = await repo.markConfirmed(trx, confirmationId, clicker.discordId);
         if (!marked) throw new UserError('CONFIRMATION_EXPIRED', 'This confirmation expired — run /tip again.');
         const row = await repo.tip(trx, this.tipArgs(existing.interaction_id, plan));
@@ -232,6 +238,7 @@ export class LedgerService {
     }
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
     if (req.sender.bot) throw new UserError('BOT_SENDER', 'Bots cannot send tips.');
+    await refuseBlocked(this.db, { self: req.sender.discordId });
     const sender = await users.findByDiscordId(this.db, req.sender.discordId);
     const since = new Date(Date.now() - RAIN_ACTIVE_WINDOW_MS);
     const active = sender ? await repo.recentlyActive(this.db, req.guildId, sender.id, since, req.count) : [];
@@ -375,6 +382,7 @@ export class LedgerService {
     return this.retrying(() =>
       this.db.transaction().execute(async (trx) => {
         const creatorId = await users.ensureId(trx, req.creator);
+        await refuseBlocked(trx, { self: req.creator.discordId });
         const inserted = await repo.insertAirdrop(trx, {
           interactionId: req.interactionId,
           creatorId,
@@ -423,6 +431,7 @@ export class LedgerService {
         const current = await repo.findAirdrop(trx, airdropId);
         if (!current) throw new UserError('AIRDROP_NOT_FOUND', 'This airdrop does not exist.');
         const userId = await users.ensureId(trx, user);
+        await refuseBlocked(trx, { self: user.discordId });
         if (current.creator_id === userId) throw new UserError('OWN_AIRDROP', 'You cannot claim your own airdrop.');
         if (!(await repo.insertClaim(trx, airdropId, userId, current.per_claim_amount))) {
           throw new UserError('ALREADY_CLAIMED', 'You already claimed this airdrop.');
@@ -514,6 +523,15 @@ export class LedgerService {
       kind: req.kind ?? ('tip' as TipKind),
       guildId: req.guildId ?? null,
     };
+  }
+
+  /**
+   * Blocked senders and receivers are refused before ledger_tip() runs. Not in the tip's own statement (yet): a
+   * block committed between this check and the tip does not stop that one tip. TODO(i18-ledger): move the check into
+   * ledger_tip() (lock the users rows FOR SHARE there) when its rewrite lands.
+   */
+  private refuseBlockedParties(plan: { sender: DiscordUserRef; receivers: DiscordUserRef[] }): Promise<void> {
+    return refuseBlocked(this.db, { self: plan.sender.discordId, others: plan.receivers });
   }
 
   private tipArgs(interactionId: string, plan: ReturnType<LedgerService['planTip']>) {

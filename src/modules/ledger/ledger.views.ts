@@ -11,7 +11,7 @@ import type { AppContext } from '../../app-context';
 import { customId } from '../../discord/component';
 import { UserError } from '../../errors';
 import type { HistoryCursor } from './ledger.repository';
-import type { Airdrop, DiscordUserRef, HistoryEntry, HistoryPage, LedgerService, TipResult } from './ledger.service';
+import { MAX_RECIPIENTS, type Airdrop, type DiscordUserRef, type HistoryEntry, type HistoryPage, type LedgerService, type TipResult } from './ledger.service';
 
 // Discord-facing rendering shared by the ledger commands and their buttons (kept out of the service).
 
@@ -137,13 +137,26 @@ export function idArg(arg: string): bigint {
 
 const MENTION = /<@!?(\d{15,22})>|\b(\d{15,22})\b/g;
 
-/** Users named in a free-text option as mentions (or raw ids); unknown ids are a UserError naming them. */
-export async function mentionedUsers(interaction: Interaction, text: string | null): Promise<DiscordUserRef[]> {
+const UNKNOWN_SHOWN = 5;
+
+/**
+ * Users named in a free-text option as mentions (or raw ids); unknown ids are a UserError naming (a few of) them.
+ * The recipient cap is checked on the ids first (`chosen` = ids already picked by other options), so a pasted wall
+ * of mentions costs no fetches; the rest are fetched concurrently (cached users need no request).
+ */
+export async function mentionedUsers(interaction: Interaction, text: string | null, chosen: string[] = []): Promise<DiscordUserRef[]> {
   if (!text?.trim()) return [];
   const ids = [...new Set([...text.matchAll(MENTION)].map((m) => m[1] ?? m[2]!))];
   if (ids.length === 0) throw new UserError('NO_MENTIONS', 'Mention the members to tip in `users`, e.g. `@alice @bob`.');
+  if (new Set([...chosen, ...ids]).size > MAX_RECIPIENTS) {
+    throw new UserError('TOO_MANY_RECIPIENTS', `Tip at most ${MAX_RECIPIENTS} members at once.`);
+  }
   const users = await Promise.all(ids.map((id) => interaction.client.users.fetch(id).catch(() => undefined)));
   const missing = ids.filter((_, i) => !users[i]);
-  if (missing.length) throw new UserError('UNKNOWN_USER', `Unknown member(s): ${missing.map((id) => `<@${id}>`).join(', ')}.`);
+  if (missing.length) {
+    const shown = missing.slice(0, UNKNOWN_SHOWN).map((id) => `<@${id}>`).join(', ');
+    const more = missing.length > UNKNOWN_SHOWN ? ` and ${missing.length - UNKNOWN_SHOWN} more` : '';
+    throw new UserError('UNKNOWN_USER', `Unknown member(s): ${shown}${more}.`);
+  }
   return users.map((u) => refOf(u!));
 }

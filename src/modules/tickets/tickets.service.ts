@@ -3,7 +3,7 @@ import type { Histogram } from 'prom-client';
 import type { Config } from '../../config';
 import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
-import { UserError } from '../../errors';
+import { quote, UserError } from '../../errors';
 import { keysetArgs, keysetPage } from '../../keyset-page';
 import { writeAudit } from '../guilds/guilds.audit';
 import type { UsersService } from '../users/users.service';
@@ -132,13 +132,13 @@ export function parsePriority(value: string | undefined | null, fallback?: Ticke
     throw new UserError('TICKET_BAD_PRIORITY', `Choose a priority: ${TICKET_PRIORITIES.join(', ')}.`);
   }
   const v = value.toLowerCase();
-  if (!isPriority(v)) throw new UserError('TICKET_BAD_PRIORITY', `Unknown priority "${value}". Use one of: ${TICKET_PRIORITIES.join(', ')}.`);
+  if (!isPriority(v)) throw new UserError('TICKET_BAD_PRIORITY', `Unknown priority ${quote(value, 40)}. Use one of: ${TICKET_PRIORITIES.join(', ')}.`);
   return v;
 }
 
 export function parseStatus(value: string): TicketStatus {
   const v = value.toLowerCase();
-  if (!isStatus(v)) throw new UserError('TICKET_BAD_STATUS', `Unknown status "${value}". Use one of: ${TICKET_STATUSES.join(', ')}.`);
+  if (!isStatus(v)) throw new UserError('TICKET_BAD_STATUS', `Unknown status ${quote(value, 40)}. Use one of: ${TICKET_STATUSES.join(', ')}.`);
   return v;
 }
 
@@ -146,7 +146,7 @@ export function parseStatus(value: string): TicketStatus {
 export function parseLinkedRef(value: string): string {
   const m = REF.exec(value.trim());
   if (!m) {
-    throw new UserError('TICKET_BAD_REF', `"${value.trim().slice(0, 80)}" is not a reference. Use tip:<id>, withdrawal:<id> or invoice:<id> (letters, digits, _ or -, at most 64).`);
+    throw new UserError('TICKET_BAD_REF', `${quote(value, 80)} is not a reference. Use tip:<id>, withdrawal:<id> or invoice:<id> (letters, digits, _ or -, at most 64).`);
   }
   return `${m[1]!.toLowerCase()}:${m[2]!}`;
 }
@@ -184,7 +184,7 @@ export class TicketsService {
     if (!value) return policy.categories[0]!;
     const v = value.trim().toLowerCase();
     if (!policy.categories.includes(v)) {
-      throw new UserError('TICKET_BAD_CATEGORY', `Unknown category "${value}". Choose one of: ${policy.categories.join(', ')}.`);
+      throw new UserError('TICKET_BAD_CATEGORY', `Unknown category ${quote(value, 40)}. Choose one of: ${policy.categories.join(', ')}.`);
     }
     return v;
   }
@@ -496,7 +496,7 @@ export class TicketsService {
     if (patch.claim !== undefined && patch.claim !== null) {
       const user = await this.users.findByDiscordId(patch.claim);
       if (!user || (user.role !== 'SUPPORT' && user.role !== 'ADMIN')) {
-        throw new UserError('TICKET_BAD_CLAIMER', `Discord user ${patch.claim} is not a SUPPORT or ADMIN user.`);
+        throw new UserError('TICKET_BAD_CLAIMER', `Discord user ${quote(patch.claim, 30)} is not a SUPPORT or ADMIN user.`);
       }
       claimer = user.id;
     } else if (patch.claim === null) {
@@ -691,6 +691,6 @@ interface TransitionOptions {
 /** "42" or "#42" → 42n, with a clear error for anything else. */
 export function parseTicketId(value: string): bigint {
   const m = /^#?([1-9]\d{0,17})$/.exec(value.trim());
-  if (!m) throw new UserError('TICKET_BAD_ID', `"${value.slice(0, 40)}" is not a ticket number (e.g. 42 or #42).`);
+  if (!m) throw new UserError('TICKET_BAD_ID', `${quote(value, 40)} is not a ticket number (e.g. 42 or #42).`);
   return BigInt(m[1]!);
 }

@@ -3,4 +3,4 @@
  * (ledger, deposits, withdrawals, wallets). Other modules never import users.repository (lint enforces it); this
  * file is what they may rely on, whatever the repository behind it becomes.
  */
-export { ensureId, ensureIds, findByDiscordId, upsertByDiscordId, type UserRef } from './users.repository';
+export { blockedAmong, ensureId, ensureIds, findByDiscordId, lockForUpdate, upsertByDiscordId, type UserRef } from './users.repository';

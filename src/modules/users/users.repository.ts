@@ -72,3 +72,37 @@ export function listCredentials(db: Db, userId: bigint) {
     db.selectFrom('chain_credentials').select(['chain', 'address', 'created_at']).where('user_id', '=', userId).execute(),
   ]).then(([federated, chain]) => ({ federated, chain }));
 }
+
+/**
+ * The discord ids among `discordIds` whose users are blocked. Locks the existing rows FOR SHARE (in sorted order,
+ * so concurrent callers cannot deadlock): a concurrent block waits for the caller's transaction to end.
+ */
+export async function blockedAmong(db: Db, discordIds: string[]): Promise<Set<string>> {
+  const sorted = [...new Set(discordIds)].sort();
+  const rows = await db
+    .selectFrom('users')
+    .select(['discord_id', 'is_blocked'])
+    .where('discord_id', 'in', sorted)
+    .orderBy('discord_id')
+    .forShare()
+    .execute();
+  return new Set(rows.filter((r) => r.is_blocked).map((r) => r.discord_id));
+}
+
+/** Locks one user's row FOR UPDATE (serializes that user's withdrawals) and returns it. */
+export function lockForUpdate(db: Db, id: bigint): Promise<User | undefined> {
+  return db.selectFrom('users').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+}
+
+/** Sets or clears the block; undefined when the user does not exist. Returns the row before the change too. */
+export async function setBlocked(db: Db, discordId: string, blocked: boolean, reason: string | null): Promise<{ before: User; after: User } | undefined> {
+  const before = await db.selectFrom('users').selectAll().where('discord_id', '=', discordId).forUpdate().executeTakeFirst();
+  if (!before) return undefined;
+  const after = await db
+    .updateTable('users')
+    .set(blocked ? { is_blocked: true, blocked_reason: reason, blocked_at: before.is_blocked ? before.blocked_at : new Date() } : { is_blocked: false, blocked_reason: null, blocked_at: null })
+    .where('id', '=', before.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return { before, after };
+}

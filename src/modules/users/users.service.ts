@@ -7,6 +7,8 @@ import * as repo from './users.repository';
 /** The database role that makes an operator (bot-wide authority); no Discord permission ever stands in for it. */
 export const OPERATOR_ROLE: UserRole = 'ADMIN';
 
+const BLOCK_REASON_MAX = 200;
+
 export interface UserProfile {
   user: User;
   credentials: Awaited<ReturnType<typeof repo.listCredentials>>;
@@ -67,4 +69,38 @@ export class UsersService {
     }
     return promoted;
   }
+
+  /**
+   * Operators only (the caller checks): blocks the user from moving money or identity (tips both ways, airdrops,
+   * rain, deposits, withdrawals, wallet link/verify); tickets stay open to them. `username` creates the row for a
+   * member who never used the bot; without it an unknown id is refused. `guildId`: where the command ran (the block
+   * itself is bot-wide). Returns the row before and after; one audit
+   * row (`user.block`) in the same transaction when anything changed (a new block or a new reason).
+   */
+  async block(target: { discordId: string; username?: string }, reason: string, actor: AuditActor, guildId: string | null = null) {
+    const why = reason.trim().slice(0, BLOCK_REASON_MAX);
+    if (!why) throw new UserError('REASON_REQUIRED', 'Give a reason for the block.');
+    if (target.discordId === actor.discordId) throw new UserError('SELF_BLOCK', 'You cannot block yourself.');
+    return this.db.transaction().execute(async (trx) => {
+      if (target.username !== undefined) await repo.ensureId(trx, { discordId: target.discordId, username: target.username });
+      const r = await repo.setBlocked(trx, target.discordId, true, why);
+      if (!r) throw new UserError('USER_NOT_FOUND', 'No such user.');
+      if (!sameBlock(r.before, r.after)) await writeAudit(trx, { actor, guildId, action: 'user.block', target: `user:${target.discordId}`, before: blockState(r.before), after: blockState(r.after), reason: why });
+      return r;
+    });
+  }
+
+  /** Operators only (the caller checks): lifts a block, with one audit row (`user.unblock`) in the same transaction unless there was none. */
+  async unblock(target: { discordId: string }, actor: AuditActor, guildId: string | null = null) {
+    return this.db.transaction().execute(async (trx) => {
+      const r = await repo.setBlocked(trx, target.discordId, false, null);
+      if (!r) throw new UserError('USER_NOT_FOUND', 'No such user.');
+      if (!sameBlock(r.before, r.after)) await writeAudit(trx, { actor, guildId, action: 'user.unblock', target: `user:${target.discordId}`, before: blockState(r.before), after: blockState(r.after) });
+      return r;
+    });
+  }
 }
+
+const blockState = (u: User) => ({ blocked: u.is_blocked, reason: u.blocked_reason });
+/** Like role changes, a block that changes nothing (replayed command) leaves no audit row. */
+const sameBlock = (a: User, b: User) => a.is_blocked === b.is_blocked && a.blocked_reason === b.blocked_reason;

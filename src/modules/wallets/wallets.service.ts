@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
+import { refuseBlocked } from '../users/blocked';
 import type { Metrics } from '../../metrics';
 import * as users from '../users/users.accounts';
 import { ADDRESS_PLACEHOLDER, buildLinkMessage, normalizeBaseUrl, sanitizeName } from './link-message';
@@ -91,6 +92,7 @@ export class WalletsService {
     const baseUrl = normalizeBaseUrl(input.publicUrl);
     const { row, invalidated } = await this.db.transaction().execute(async (trx) => {
       const user = await users.upsertByDiscordId(trx, input.discordId, input.username);
+      await refuseBlocked(trx, { self: input.discordId });
       const recent = await repo.lockAndCountRecentNonces(trx, user.id, LINK_WINDOW_SECONDS);
       if (recent.count >= LINK_LIMIT) {
         throw new UserError(
@@ -203,6 +205,8 @@ export class WalletsService {
           if (now) assertUsable(now);
           throw unknownNonce();
         }
+        // In the nonce's transaction: a block that lands meanwhile leaves the nonce unused and nothing linked.
+        await refuseBlocked(trx, { self: found.discord_id });
         if ((await repo.otherHolderOf(trx, address, consumed.user_id)) !== undefined) throw addressTaken(address);
         const previous = await repo.findRegistrationByUserId(trx, consumed.user_id, true);
         if (previous && previous.address !== address) {

@@ -106,6 +106,52 @@ export function insertWithdrawal(db: Db, w: NewWithdrawal) {
     .executeTakeFirst();
 }
 
+/** Seconds until the member may request another withdrawal (0 = now): measured from their latest request. */
+export async function cooldownLeft(db: Db, userId: bigint, cooldownSeconds: number): Promise<number> {
+  const row = await db
+    .selectFrom('withdrawals')
+    .select(sql<number>`ceil(extract(epoch from (created_at + make_interval(secs => ${cooldownSeconds}) - now())))::int`.as('left'))
+    .where('user_id', '=', userId)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return Math.max(0, row?.left ?? 0);
+}
+
+/** The member's withdrawals of the currency requested in the last `hours` (amounts, fees excluded), refunded ones excepted. */
+export async function windowTotal(db: Db, userId: bigint, currency: string, hours: number): Promise<bigint> {
+  const row = await db
+    .selectFrom('withdrawals')
+    .select(sql<string>`coalesce(sum(amount), 0)::text`.as('total'))
+    .where('user_id', '=', userId)
+    .where('currency', '=', currency)
+    .where('created_at', '>', sql<Date>`now() - make_interval(hours => ${hours})`)
+    .where('status', '<>', 'refunded')
+    .executeTakeFirstOrThrow();
+  return BigInt(row.total);
+}
+
+/**
+ * Stamps released_at on the withdrawal when the currency's payouts released in the last hour (refunded ones
+ * excepted) plus `amount` stay within `cap`, or when none were released (a payout above the cap goes out alone);
+ * `cap` undefined = no cap. The currency's withdraw_methods row is locked for the decision, so concurrent releases
+ * of one currency are serialized until the caller's transaction (`trx`) ends.
+ */
+export async function releaseUnderCap(trx: Transaction<DB>, id: bigint, currency: string, amount: bigint, cap: bigint | undefined) {
+  await trx.selectFrom('withdraw_methods').select('currency').where('currency', '=', currency).forUpdate().execute();
+  const row = await trx
+    .selectFrom('withdrawals')
+    .select(sql<string>`coalesce(sum(amount), 0)::text`.as('total'))
+    .where('currency', '=', currency)
+    .where('released_at', '>', sql<Date>`now() - interval '1 hour'`)
+    .where('status', '<>', 'refunded')
+    .executeTakeFirstOrThrow();
+  const releasedLastHour = BigInt(row.total);
+  if (cap !== undefined && releasedLastHour > 0n && releasedLastHour + amount > cap) return { released: false, releasedLastHour };
+  await trx.updateTable('withdrawals').set({ released_at: sql`now()` }).where('id', '=', id).where('released_at', 'is', null).execute();
+  return { released: true, releasedLastHour };
+}
+
 export function findByKey(db: Db, key: string) {
   return db.selectFrom('withdrawals').selectAll().where('idempotency_key', '=', key).executeTakeFirst();
 }

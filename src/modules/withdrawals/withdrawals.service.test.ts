@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChainService } from '../../chain/chain.service';
 import { newReference } from '../../chain/solana-pay';
@@ -6,53 +7,69 @@ import { generateTreasury } from '../../chain/treasury';
 import { parseConfig, type Config } from '../../config';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
 import { createLogger } from '../../logger';
+import { createMetrics, type Metrics } from '../../metrics';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Currencies } from '../ledger/currencies';
 import { LedgerService, type DiscordUserRef } from '../ledger/ledger.service';
 import { DepositsService } from '../deposits/deposits.service';
-import { WithdrawalsService, type WithdrawalEvent } from './withdrawals.service';
+import { UsersService } from '../users/users.service';
+import { WithdrawalsService, type PayoutsCappedEvent, type WithdrawalEvent, type WithdrawalLimits } from './withdrawals.service';
 
 let t: TestDatabase;
 let emu: SolanaEmulator;
 let config: Config;
 let ledger: LedgerService;
 let usdc: string;
+/** A token only the hourly-cap test pays out, so other tests' payouts do not count against its cap. */
+let capt: string;
 let treasury: string;
 const wallets = new Map<string, string>();
 const events: WithdrawalEvent[] = [];
+const capEvents: PayoutsCappedEvent[] = [];
 const SOL = 1_000_000_000n;
 const log = createLogger('silent');
 
 /** A service instance as a freshly started process would build it (own Connection, no memory of the last one). */
-function freshService(maxAttempts = 2): WithdrawalsService {
-  const svc = new WithdrawalsService(
+function freshService(maxAttempts = 2, limits?: WithdrawalLimits, metrics?: Metrics): WithdrawalsService {
+  return new WithdrawalsService(
     t.db,
     new ChainService(config),
     Currencies.fromConfig(config),
     async (discordId) => wallets.get(discordId),
-    { maxAttempts, notify: async (e) => void events.push(e) },
+    {
+      maxAttempts,
+      notify: async (e) => {
+        if (e.kind === 'payouts-capped') capEvents.push(e);
+        else events.push(e);
+      },
+      ...(limits ? { limits } : {}),
+      metrics,
+    },
     log,
   );
-  return svc;
 }
 let svc: WithdrawalsService;
+let users: UsersService;
 
 beforeAll(async () => {
   [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
   usdc = (await emu.createMint(6)).toBase58();
+  capt = (await emu.createMint(6)).toBase58();
   const gen = generateTreasury();
   treasury = gen.treasury.publicKey;
   emu.fund(treasury, 1_000n * SOL);
   await emu.mintTo(usdc, treasury, 1_000_000_000n);
+  await emu.mintTo(capt, treasury, 1_000_000_000n);
   config = parseConfig({
     LOG_LEVEL: 'silent',
     SOLANA_RPC_URL: emu.rpcUrl,
     SOLANA_WS_URL: emu.wsUrl,
     TREASURY_SECRET_KEY: gen.secretJson,
-    LEDGER_TOKENS: `USDC:${usdc}:6`,
+    LEDGER_TOKENS: `USDC:${usdc}:6,CAPT:${capt}:6`,
   });
   ledger = new LedgerService(t.db, config);
   svc = freshService();
+  users = new UsersService(t.db);
 });
 
 afterAll(async () => {
@@ -365,5 +382,126 @@ describe('ledger invariant', () => {
     expect(inflows.length).toBeGreaterThan(0);
     expect(await t.db.selectFrom('journal').select('id').where('type', '=', 'deposit').execute()).toHaveLength(1);
     expect(ws.some((w) => w.status === 'requested')).toBe(true);
+  });
+});
+
+describe('velocity limits', () => {
+  const limits = (over: Partial<WithdrawalLimits> = {}): WithdrawalLimits => ({ cooldownSeconds: 0, approvalWindowHours: 24, hourlyCap: {}, ...over });
+
+  it('split withdrawals under the threshold: the rolling 24-hour total triggers approval', async () => {
+    // SOL's approval threshold is 10 SOL: each request is under it, the third takes the day's total over it.
+    const sam = await member('sam', '30');
+    const s = freshService(2, limits());
+    const [a, b, c] = [await withdraw(sam, '4', 'SOL', s), await withdraw(sam, '4', 'SOL', s), await withdraw(sam, '4', 'SOL', s)];
+    expect([a, b, c].map((r) => r.withdrawal.status)).toEqual(['approved', 'approved', 'requested']);
+    expect((await s.awaitingReview(100)).map((w) => w.id)).toContain(c.withdrawal.id);
+    // A rejected (refunded) withdrawal no longer counts; one older than the window neither.
+    await s.reject(c.withdrawal.id, moderator, 'split');
+    await sql`update withdrawals set created_at = now() - interval '25 hours' where id = ${a.withdrawal.id}`.execute(t.db);
+    expect((await withdraw(sam, '6', 'SOL', s)).withdrawal.status).toBe('approved');
+    expect((await withdraw(sam, '0.5', 'SOL', s)).withdrawal.status).toBe('requested');
+    // Per currency: USDC has its own total.
+    await ledger.adminCredit({ idempotencyKey: 'fund-sam-usdc', user: sam, amount: '10', currency: 'USDC', actor: admin });
+    expect((await withdraw(sam, '5', 'USDC', s)).withdrawal.status).toBe('approved');
+  });
+
+  it('two withdrawals at the same moment cannot both slip under the rolling total (the member row serializes them)', async () => {
+    const s = [freshService(2, limits()), freshService(2, limits())] as const;
+    for (let round = 0; round < 5; round++) {
+      const u = await member(`racer${round}`, '20');
+      const results = await Promise.all([withdraw(u, '6', 'SOL', s[0]), withdraw(u, '6', 'SOL', s[1])]);
+      expect(results.map((r) => r.withdrawal.status).sort()).toEqual(['approved', 'requested']);
+      expect(await ledger.balance(u.discordId, 'SOL')).toBe(8n * SOL);
+    }
+  });
+
+  it('a per-member cooldown between requests; a retried interaction still replays; nothing changes when refused', async () => {
+    const s = freshService(2, limits({ cooldownSeconds: 60 }));
+    const uma = await member('uma', '5');
+    const first = await s.request({ interactionId: 'cool-1', user: uma, amount: '1' });
+    const before = await snapshot();
+    await expect(withdraw(uma, '1', 'SOL', s)).rejects.toMatchObject({ code: 'WITHDRAW_COOLDOWN', message: expect.stringMatching(/^You can request another withdrawal in (59|60) seconds\.$/) });
+    await expect(withdraw(uma, '1', 'USDC', s)).rejects.toMatchObject({ code: 'WITHDRAW_COOLDOWN' });
+    // Two at once are serialized too: neither gets past the cooldown.
+    const both = await Promise.allSettled([withdraw(uma, '1', 'SOL', s), withdraw(uma, '1', 'SOL', s)]);
+    expect(both.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await s.request({ interactionId: 'cool-1', user: uma, amount: '1' })).toMatchObject({ replayed: true, withdrawal: { id: first.withdrawal.id } });
+    expect(await snapshot()).toEqual(before);
+    // Once the cooldown has passed, the next one goes through.
+    await sql`update withdrawals set created_at = now() - interval '61 seconds' where id = ${first.withdrawal.id}`.execute(t.db);
+    expect((await withdraw(uma, '1', 'SOL', s)).withdrawal.status).toBe('approved');
+  });
+
+  it('the bot-wide hourly outflow cap holds payouts back (they wait, not fail), alerts once, and lets them go when the hour drains', async () => {
+    const UNIT = 1_000_000n;
+    const metrics = createMetrics();
+    const s = freshService(2, limits({ hourlyCap: { CAPT: '3' } }), metrics);
+    capEvents.length = 0;
+    const alerts = capEvents;
+    const capAudit = () => t.db.selectFrom('audit_events').selectAll().where('action', '=', 'withdrawal.payouts_capped').where('target', '=', 'currency:CAPT').execute();
+    const vic = await member('vic', '10', 'CAPT');
+    const [w1, w2, w3] = [await withdraw(vic, '2', 'CAPT', s), await withdraw(vic, '2', 'CAPT', s), await withdraw(vic, '1.5', 'CAPT', s)];
+    expect((await s.advance(w1.withdrawal.id)).status).toBe('confirmed');
+    // 2 + 2 > 3: the second waits, unsigned, its money still held in the withdrawal; so does the third (2 + 1.5 > 3).
+    expect(await s.advance(w2.withdrawal.id)).toMatchObject({ status: 'approved', signature: null, released_at: null });
+    expect(await s.advance(w3.withdrawal.id)).toMatchObject({ status: 'approved', signature: null });
+    expect(await s.advance(w2.withdrawal.id)).toMatchObject({ status: 'approved', signature: null });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({ kind: 'payouts-capped', currency: { code: 'CAPT' }, cap: 3n * UNIT, releasedLastHour: 2n * UNIT, waiting: { id: w2.withdrawal.id } });
+    // One audit row per episode, by the system, written with the hold.
+    expect(await capAudit()).toEqual([
+      expect.objectContaining({ via: 'system', actor_discord_id: null, guild_id: null, after: { releasedLastHour: String(2n * UNIT), cap: String(3n * UNIT), withdrawalId: String(w2.withdrawal.id) } }),
+    ]);
+    let text = await metrics.registry.metrics();
+    expect(text).toContain('solbound_withdrawals_held_by_cap{currency="CAPT"} 2');
+    expect(text).toContain('solbound_withdrawal_cap_holds_total{currency="CAPT"} 3');
+    // The hour drains (released stamps age out): held payouts go out one under the cap at a time, and the alert clears.
+    await t.db.updateTable('withdrawals').set({ released_at: sql<Date>`now() - interval '2 hours'` }).where('id', '=', w1.withdrawal.id).execute();
+    expect((await s.advance(w2.withdrawal.id)).status).toBe('confirmed');
+    expect((await s.advance(w3.withdrawal.id)).status).toBe('approved');
+    await t.db.updateTable('withdrawals').set({ released_at: sql<Date>`now() - interval '2 hours'` }).where('id', '=', w2.withdrawal.id).execute();
+    expect((await s.advance(w3.withdrawal.id)).status).toBe('confirmed');
+    text = await metrics.registry.metrics();
+    expect(text).toContain('solbound_withdrawals_held_by_cap{currency="CAPT"} 0');
+    expect(alerts).toHaveLength(1);
+    expect(await capAudit()).toHaveLength(1);
+    expect(await ledger.balance(vic.discordId, 'CAPT')).toBe(4_500_000n);
+  });
+});
+
+describe('blocked members', () => {
+  it('a block that lands while a withdrawal is being requested is honoured: the request waits for it, then is refused', async () => {
+    const wes = await member('wes', '5');
+    const before = await snapshot();
+    let commitBlock!: () => void;
+    const gate = new Promise<void>((resolve) => (commitBlock = resolve));
+    const blocking = t.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ is_blocked: true, blocked_reason: 'test' }).where('discord_id', '=', wes.discordId).execute();
+      await gate;
+    });
+    const request = withdraw(wes, '1');
+    request.catch(() => undefined);
+    // The request is parked on the member's row lock until the block commits.
+    await expect
+      .poll(async () => (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(t.db)).rows[0]!.n)
+      .toBe(1);
+    commitBlock();
+    await blocking;
+    await expect(request).rejects.toMatchObject({ code: 'USER_BLOCKED' });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('a blocked member\'s withdrawal cannot be approved, and an approved one waits unsigned until they are unblocked', async () => {
+    const xena = await member('xena', '30');
+    const big = await withdraw(xena, '12');
+    await users.block({ discordId: xena.discordId }, 'review', { discordId: admin.discordId, via: 'discord' });
+    await expect(svc.approve(big.withdrawal.id, moderator)).rejects.toMatchObject({ code: 'OWNER_BLOCKED' });
+    expect((await row(big.withdrawal.id)).status).toBe('requested');
+    await users.unblock({ discordId: xena.discordId }, { discordId: admin.discordId, via: 'discord' });
+    await svc.approve(big.withdrawal.id, moderator);
+    await users.block({ discordId: xena.discordId }, 'again', { discordId: admin.discordId, via: 'discord' });
+    expect(await svc.advance(big.withdrawal.id)).toMatchObject({ status: 'approved', signature: null });
+    await users.unblock({ discordId: xena.discordId }, { discordId: admin.discordId, via: 'discord' });
+    expect((await svc.advance(big.withdrawal.id)).status).toBe('confirmed');
   });
 });

@@ -9,10 +9,14 @@ import {
   isBlockhashValid,
   sendRaw,
 } from '../../chain/transfers';
+import type { Config } from '../../config';
 import { LockNamespace, withTryAdvisoryLock } from '../../db/advisory-lock';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
+import type { Metrics } from '../../metrics';
+import { parseAmount } from '../ledger/amounts';
+import { BLOCKED_MESSAGE, refuseBlocked } from '../users/blocked';
 import type { Currencies, Currency } from '../ledger/currencies';
 import { writeAudit, type AuditEventInput } from '../guilds/guilds.audit';
 import * as ledger from '../ledger/ledger.postings';
@@ -44,8 +48,38 @@ export interface WithdrawalEvent {
   currency: Currency;
 }
 
+/** For operators: the bot-wide hourly outflow cap of a currency holds payouts back (sent once per episode). */
+export interface PayoutsCappedEvent {
+  kind: 'payouts-capped';
+  currency: Currency;
+  /** Released (not refunded) payouts of the currency in the last hour, base units. */
+  releasedLastHour: bigint;
+  cap: bigint;
+  /** The payout that had to wait. */
+  waiting: Withdrawal;
+}
+
 /** Must not throw for delivery failures it can log itself. */
-export type WithdrawalNotifier = (event: WithdrawalEvent) => Promise<void>;
+export type WithdrawalNotifier = (event: WithdrawalEvent | PayoutsCappedEvent) => Promise<void>;
+
+/** Velocity limits (see README.md beside this file). */
+export interface WithdrawalLimits {
+  /** Seconds between two withdrawal requests of one member (any currency); 0 = none. */
+  cooldownSeconds: number;
+  /** A member's withdrawals of a currency in this rolling window add up against the approval threshold. */
+  approvalWindowHours: number;
+  /** Bot-wide payouts per currency per rolling hour, decimal whole units by code; unlisted = no cap. */
+  hourlyCap: Record<string, string>;
+}
+
+/** Without configuration: no cooldown and no cap; the rolling 24-hour approval total always applies. */
+export const DEFAULT_LIMITS: WithdrawalLimits = { cooldownSeconds: 0, approvalWindowHours: 24, hourlyCap: {} };
+
+export function withdrawalLimitsFromConfig(
+  c: Pick<Config, 'WITHDRAW_COOLDOWN_SECONDS' | 'WITHDRAW_APPROVAL_WINDOW_HOURS' | 'WITHDRAW_HOURLY_CAP'>,
+): WithdrawalLimits {
+  return { cooldownSeconds: c.WITHDRAW_COOLDOWN_SECONDS, approvalWindowHours: c.WITHDRAW_APPROVAL_WINDOW_HOURS, hourlyCap: c.WITHDRAW_HOURLY_CAP };
+}
 
 /** Where a member's payouts go: their verified wallet (wallets module), or undefined when none is linked. */
 export type DestinationLookup = (discordId: string) => Promise<string | undefined>;
@@ -69,16 +103,35 @@ const MAX_STEPS = 10;
  */
 export class WithdrawalsService {
   private methodsSeeded: Promise<void> | undefined;
+  private readonly limits: WithdrawalLimits;
+  private readonly metrics: Metrics | undefined;
+  private readonly hourlyCap: Map<string, bigint>;
+  /**
+   * Per currency, the payouts the hourly cap holds back right now, as this process saw them: an episode (one alert)
+   * starts when the first is held and ends when the last of them is released.
+   */
+  private readonly held = new Map<string, Set<bigint>>();
 
   constructor(
     private readonly db: Kysely<DB>,
     private readonly chain: ChainService,
     private readonly currencies: Currencies,
     private readonly destinationOf: DestinationLookup,
-    /** `notify`: the member is told about a confirmed or refunded payout; without it the outcome is only recorded. */
-    private readonly opts: { maxAttempts: number; notify?: WithdrawalNotifier | undefined },
+    /**
+     * `notify`: the member is told about a confirmed or refunded payout, and operators about payouts the hourly cap
+     * holds; without it the outcome is only recorded. `limits`: velocity limits (default {@link DEFAULT_LIMITS}).
+     */
+    private readonly opts: { maxAttempts: number; notify?: WithdrawalNotifier | undefined; limits?: WithdrawalLimits; metrics?: Metrics | undefined },
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    this.metrics = opts.metrics;
+    this.hourlyCap = new Map();
+    for (const [code, amount] of Object.entries(this.limits.hourlyCap)) {
+      const currency = currencies.get(code);
+      this.hourlyCap.set(currency.code, parseAmount(amount, currency));
+    }
+  }
 
   // ---------------------------------------------------------------- methods (limits)
 
@@ -141,8 +194,11 @@ export class WithdrawalsService {
 
   /**
    * /withdraw: debits amount + fee into a new withdrawal keyed by the interaction id (a retry returns the first).
-   * Above the currency's approval threshold it waits in `requested` for a moderator; otherwise it is `approved`
-   * and ready for {@link advance}.
+   * When the member's withdrawals of the currency in the rolling approval window, this one included, add up to more
+   * than the currency's approval threshold, it waits in `requested` for a moderator; otherwise it is `approved` and
+   * ready for {@link advance}. The member's row is locked FOR UPDATE first: two requests of one member run one after
+   * the other, so neither can slip under the rolling total or the cooldown by racing the other, and a block that
+   * lands meanwhile is honoured.
    */
   async request(req: { interactionId: string; user: DiscordUserRef; amount: string; currency?: string | null }): Promise<{ withdrawal: Withdrawal; replayed: boolean }> {
     const { currency, amount } = this.currencies.parse(req.amount, req.currency);
@@ -151,6 +207,7 @@ export class WithdrawalsService {
     const existing = await repo.findByKey(this.db, req.interactionId);
     if (existing) return { withdrawal: existing, replayed: true };
 
+    await refuseBlocked(this.db, { self: req.user.discordId });
     const m = await this.method(currency.code);
     if (!m.enabled) throw new UserError('WITHDRAW_DISABLED', `Withdrawals of ${currency.code} are disabled.`);
     if (m.paused_at) throw new UserError('WITHDRAW_PAUSED', `Withdrawals of ${currency.code} are paused for a treasury check — try again later.`);
@@ -164,13 +221,21 @@ export class WithdrawalsService {
 
     const result = await this.db.transaction().execute(async (trx) => {
       const userId = await users.ensureId(trx, req.user);
+      const me = (await users.lockForUpdate(trx, userId))!;
+      if (me.is_blocked) throw new UserError('USER_BLOCKED', BLOCKED_MESSAGE);
+      if (await repo.findByKey(trx, req.interactionId)) return undefined;
+      if (this.limits.cooldownSeconds > 0) {
+        const wait = await repo.cooldownLeft(trx, userId, this.limits.cooldownSeconds);
+        if (wait > 0) throw new UserError('WITHDRAW_COOLDOWN', `You can request another withdrawal in ${wait} second${wait === 1 ? '' : 's'}.`);
+      }
+      const recent = await repo.windowTotal(trx, userId, currency.code, this.limits.approvalWindowHours);
       const inserted = await repo.insertWithdrawal(trx, {
         userId,
         currency: currency.code,
         amount,
         fee: m.fee,
         destination,
-        status: amount > m.approval_threshold ? 'requested' : 'approved',
+        status: recent + amount > m.approval_threshold ? 'requested' : 'approved',
         idempotencyKey: req.interactionId,
       });
       if (!inserted) return undefined;
@@ -204,9 +269,13 @@ export class WithdrawalsService {
     return repo.listByStatus(this.db, ['requested'], limit);
   }
 
+  /** A blocked member's withdrawal cannot be approved (reject refunds it; or unblock first). */
   async approve(id: bigint, moderator: DiscordUserRef, guildId: string | null = null): Promise<Withdrawal> {
     const w = await this.reviewable(id, moderator);
     const approved = await this.db.transaction().execute(async (trx) => {
+      if ((await users.blockedAmong(trx, [w.discord_id!])).size > 0) {
+        throw new UserError('OWNER_BLOCKED', `The owner of withdrawal #${id} is blocked: reject it to refund them, or unblock them first.`);
+      }
       const row = await repo.approve(trx, w.id, moderator.discordId);
       if (row) await writeAudit(trx, reviewAudit('withdrawal.approve', row, moderator, guildId, null));
       return row;
@@ -284,6 +353,9 @@ export class WithdrawalsService {
         // A solvency pause stops new payout transactions; ones already signed are still seen through.
         const m = await repo.findMethod(this.db, w.currency);
         if (m?.paused_at || m?.enabled === false) return w;
+        // A member blocked after approval: their payout waits (unsigned, money held) until they are unblocked.
+        if ((await users.blockedAmong(this.db, [w.discord_id!])).size > 0) return w;
+        if (!w.released_at && !(await this.release(w))) return w;
         await this.sign(w.id);
         continue;
       }
@@ -297,6 +369,65 @@ export class WithdrawalsService {
       else if (outcome === 'waiting') return (await repo.findById(this.db, id))!;
     }
     return (await repo.findById(this.db, id))!;
+  }
+
+  /**
+   * The bot-wide hourly outflow cap: lets the payout go (stamps released_at) when the currency's released payouts of
+   * the last hour plus this one stay within the cap — or when nothing went out in the last hour, so a payout larger
+   * than the cap is not stuck forever. Otherwise it waits in `approved` (it does not fail) and operators are alerted
+   * once per episode. Decided under a lock on the currency's withdraw_methods row, so two processors cannot both
+   * squeeze under the cap.
+   */
+  private async release(w: Withdrawal): Promise<boolean> {
+    const cap = this.hourlyCap.get(w.currency);
+    const held = this.held.get(w.currency) ?? new Set<bigint>();
+    this.held.set(w.currency, held);
+    let startsEpisode = false;
+    let added = false;
+    let r: { released: boolean; releasedLastHour: bigint };
+    try {
+      r = await this.db.transaction().execute(async (trx) => {
+        const decided = await repo.releaseUnderCap(trx, w.id, w.currency, w.amount, cap);
+        // Marked held right after the decision (under the currency's lock, no await in between), so of two holds
+        // racing in this process only one starts the episode and writes its audit row.
+        if (!decided.released && !held.has(w.id)) {
+          startsEpisode = held.size === 0;
+          held.add(w.id);
+          added = true;
+          if (startsEpisode) {
+            await writeAudit(trx, {
+              actor: { discordId: null, via: 'system' },
+              guildId: null,
+              action: 'withdrawal.payouts_capped',
+              target: `currency:${w.currency}`,
+              after: { releasedLastHour: decided.releasedLastHour, cap, withdrawalId: w.id },
+            });
+          }
+        }
+        return decided;
+      });
+    } catch (err) {
+      if (added) held.delete(w.id);
+      throw err;
+    }
+    if (r.released) {
+      if (held.delete(w.id)) {
+        this.metrics?.withdrawalsHeldByCap.set({ currency: w.currency }, held.size);
+        if (held.size === 0) this.log?.warn({ currency: w.currency }, 'payouts resumed: hourly outflow back under the cap');
+      }
+      return true;
+    }
+    this.metrics?.withdrawalCapHolds.inc({ currency: w.currency });
+    this.metrics?.withdrawalsHeldByCap.set({ currency: w.currency }, held.size);
+    if (startsEpisode) {
+      const currency = this.currencies.get(w.currency);
+      this.log?.error(
+        { currency: w.currency, releasedLastHour: r.releasedLastHour.toString(), cap: cap?.toString(), withdrawalId: w.id },
+        'payouts paused: hourly outflow cap reached; payouts wait until the last hour drains',
+      );
+      await this.notifyOperators({ kind: 'payouts-capped', currency, releasedLastHour: r.releasedLastHour, cap: cap!, waiting: w });
+    }
+    return false;
   }
 
   /**
@@ -418,6 +549,14 @@ export class WithdrawalsService {
       await this.opts.notify?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
     } catch (err) {
       this.log?.warn({ err, withdrawalId: withdrawal.id }, 'withdrawal notification failed');
+    }
+  }
+
+  private async notifyOperators(event: PayoutsCappedEvent): Promise<void> {
+    try {
+      await this.opts.notify?.(event);
+    } catch (err) {
+      this.log?.warn({ err, currency: event.currency.code }, 'operator alert failed');
     }
   }
 

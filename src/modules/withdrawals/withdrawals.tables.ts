@@ -1,7 +1,8 @@
 import type { ColumnType } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 
-// Kysely view of migrations/2026_11_23_004000_deposits_withdrawals.ts (withdraw_methods, withdrawals).
+// Kysely view of migrations/2026_11_23_004000_deposits_withdrawals.ts (withdraw_methods, withdrawals) and
+// 2026_11_28_130000_payout_limits_blocks.ts (released_at).
 
 type Amount = ColumnType<bigint, bigint | string, bigint | string>;
 type OptionalAmount = ColumnType<bigint, bigint | string | undefined, bigint | string>;
@@ -44,6 +45,8 @@ export interface WithdrawalsTable {
   sent_at: NullableTime;
   confirmed_at: NullableTime;
   refunded_at: NullableTime;
+  /** When the hourly outflow cap released the payout (set once, before its first transaction is signed). */
+  released_at: NullableTime;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
