@@ -47,10 +47,15 @@ export interface TicketMetrics {
 }
 
 /**
- * Discord side effects the auto-close job and the admin API trigger: a port built by the composition root from the
- * Discord client (tickets.discord.ts) and reached through `ctx.effects.tickets`; absent without Discord.
+ * Discord side effects of ticket changes, whoever made them (a command, a button, the admin API, the auto-close
+ * job): a port built by the composition root from the Discord client (tickets.discord.ts) and reached through
+ * `ctx.effects.tickets`; absent without Discord. tickets.actions.ts decides which one a change needs.
  */
 export interface TicketDiscordEffects {
+  /** Re-renders the ticket card; `line`, if given, is posted in the thread for the member to see. */
+  changed(t: Ticket, line?: string): Promise<void>;
+  /** Refreshes the card and asks the member, in the thread, to confirm the close or keep the ticket open. */
+  closeRequested(t: Ticket): Promise<void>;
   /** Posts the inactivity warning in the thread. */
   warn(t: Ticket, closesAt: Date): Promise<void>;
   /**
@@ -516,7 +521,7 @@ export class TicketsService {
    * marked once it succeeded); warned tickets still silent after `autoCloseHours` — and at least `warningHours`
    * after the warning — are closed. Any activity clears the warning.
    */
-  async autoClose(policy: TicketPolicy, effects: TicketDiscordEffects): Promise<{ warned: bigint[]; closed: bigint[]; failed: bigint[] }> {
+  async autoClose(policy: TicketPolicy, effects: Pick<TicketDiscordEffects, 'warn' | 'closed'>): Promise<{ warned: bigint[]; closed: bigint[]; failed: bigint[] }> {
     const now = this.clock();
     const hour = 3_600_000;
     const lead = Math.min(policy.warningHours, policy.autoCloseHours);

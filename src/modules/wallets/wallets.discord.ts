@@ -17,7 +17,8 @@ export function walletDiscordNotifier(client: Client, log: Logger): WalletNotifi
     const edit = event.interaction
       ? client.rest
           .patch(Routes.webhookMessage(event.interaction.appId, event.interaction.token), {
-            body: { content: text, components: [] },
+            // Raw REST: discord.js adds no default, so the reply edit gets the same no-ping rule as the DM.
+            body: { content: text, components: [], allowed_mentions: { parse: [] } },
             auth: false,
           })
           .catch((err: unknown) => l.debug({ err, discordId: event.discordId }, 'could not edit the /wallet link reply'))

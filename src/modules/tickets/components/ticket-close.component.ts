@@ -1,16 +1,15 @@
 import type { ComponentHandler } from '../../../discord/component';
-import { UserError } from '../../../errors';
+import { checkCanClose } from '../tickets.actions';
+import { ticketActor } from '../tickets.actor';
 import { parseTicketId } from '../tickets.service';
-import { A, closeModal, ticketActor } from '../tickets.discord';
+import { A, closeModal } from '../tickets.views';
 
 /** "Close" button: asks for a reason. Staff may close any ticket, members their own. */
 export default {
   action: A.close,
   async execute(interaction, arg, ctx) {
     if (!interaction.isButton()) return;
-    const actor = await ticketActor(interaction, ctx);
-    const ticket = await ctx.services.tickets.get(parseTicketId(arg), actor);
-    if (ticket.status === 'closed') throw new UserError('TICKET_CLOSED', `Ticket #${ticket.id} is already closed.`);
+    const ticket = await checkCanClose(ctx, await ticketActor(interaction, ctx), parseTicketId(arg));
     await interaction.showModal(closeModal(ticket.id));
   },
 } satisfies ComponentHandler;

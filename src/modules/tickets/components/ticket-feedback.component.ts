@@ -1,7 +1,8 @@
 import type { ComponentHandler } from '../../../discord/component';
 import { UserError } from '../../../errors';
 import { parseTicketId } from '../tickets.service';
-import { A, feedbackModal, ticketActor } from '../tickets.discord';
+import { ticketActor } from '../tickets.actor';
+import { A, feedbackModal } from '../tickets.views';
 
 export default {
   action: A.feedback,

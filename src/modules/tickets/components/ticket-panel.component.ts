@@ -1,5 +1,6 @@
 import type { ComponentHandler } from '../../../discord/component';
-import { A, openModal, ticketPolicy } from '../tickets.discord';
+import { ticketPolicy } from '../tickets.service';
+import { A, openModal } from '../tickets.views';
 
 /** "Open <category> ticket" on the panel: same checks and modal as /ticket open. */
 export default {
