@@ -87,6 +87,14 @@ export async function checkCanClose(ctx: AppContext, actor: TicketActor, id: big
   return ticket;
 }
 
+/** Checked before the feedback form opens: the opener, once. */
+export async function checkCanGiveFeedback(ctx: AppContext, actor: TicketActor, id: bigint): Promise<Ticket> {
+  const ticket = await ctx.services.tickets.get(id, actor);
+  if (ticket.discord_id !== actor.discordId) throw new UserError('TICKET_FORBIDDEN', `Only the member who opened ticket #${ticket.id} can leave feedback on it.`);
+  if (ticket.feedback !== null) throw new UserError('TICKET_ALREADY_RATED', `You already left feedback on ticket #${ticket.id}.`);
+  return ticket;
+}
+
 export async function closeTicket(ctx: AppContext, actor: TicketActor, id: bigint, reason: string | undefined): Promise<TicketOutcome> {
   const ticket = await ctx.services.tickets.close(id, actor, reason);
   await ticketClosed(ctx, ticket);

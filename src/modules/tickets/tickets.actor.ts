@@ -1,10 +1,10 @@
-import { MessageFlags, type Interaction, type Message, type PermissionsBitField } from 'discord.js';
+import { MessageFlags, type Interaction, type Message, type ModalBuilder, type PermissionsBitField } from 'discord.js';
 import type { AppContext } from '../../app-context';
 import { holdsStaffRole } from '../../discord/authorize';
 import type { ComponentHandler, ComponentInteraction } from '../../discord/component';
 import { UserError } from '../../errors';
 import type { TicketOutcome } from './tickets.actions';
-import { parseTicketId, type TicketActor } from './tickets.service';
+import { parseTicketId, type Ticket, type TicketActor } from './tickets.service';
 
 /**
  * Staff = whoever the router treats as SUPPORT (users.role SUPPORT/ADMIN, or Manage Messages/Server in Discord),
@@ -58,6 +58,25 @@ export function ticketActionComponent(
       await interaction.deferReply({ flags: MessageFlags.Ephemeral });
       const { reply } = await run(ctx, actor, parseTicketId(arg), interaction);
       await interaction.editReply(reply);
+    },
+  };
+}
+
+/**
+ * A button that opens a form about one ticket (custom id `<action>:<ticket id>`), once `check` agrees the form could
+ * be submitted, so nobody types text that cannot be saved.
+ */
+export function ticketFormComponent(
+  action: string,
+  check: (ctx: AppContext, actor: TicketActor, ticketId: bigint) => Promise<Ticket>,
+  form: (ticketId: bigint) => ModalBuilder,
+): ComponentHandler {
+  return {
+    action,
+    async execute(interaction, arg, ctx) {
+      if (!interaction.isButton()) return;
+      const ticket = await check(ctx, await ticketActor(interaction, ctx), parseTicketId(arg));
+      await interaction.showModal(form(ticket.id));
     },
   };
 }

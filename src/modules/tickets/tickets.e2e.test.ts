@@ -7,6 +7,7 @@ import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { startTestApp, type TestApp } from '../../testing/test-app';
 import type { TestDatabase } from '../../testing/test-db';
+import { openTicketThread, submitTicketForm } from './tickets.testing';
 
 let t: TestDatabase;
 let ctx: AppContext;
@@ -43,20 +44,8 @@ failOnEmulatorGaps(() => emu);
 const ticketRow = (id: bigint | string) => t.db.selectFrom('tickets').selectAll().where('id', '=', BigInt(id)).executeTakeFirstOrThrow();
 const countTickets = async () => Number((await t.db.selectFrom('tickets').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow()).n);
 
-async function openTicket(user: EmuUser, fields: { subject: string; description: string }, options: Record<string, string> = { category: 'wallet', priority: 'high' }) {
-  const shown = emu.runCommand(user, '/ticket open', options);
-  const modal = await shown.modal();
-  const reply = await emu.submitModal(user, shown, modal.custom_id, fields).reply();
-  return { modal, reply };
-}
-
-async function openOk(user: EmuUser, subject = 'Deposit missing') {
-  const { reply } = await openTicket(user, { subject, description: 'I sent 1 SOL to my deposit address an hour ago.' });
-  const m = /Ticket \*\*#(\d+)\*\* opened: <#(\d+)>/.exec(reply.content);
-  if (!m) throw new Error(`unexpected reply: ${reply.content}`);
-  const thread = emu.channels.get(m[2]!)!;
-  return { id: m[1]!, thread, card: emu.channelMessages(thread)[0]! };
-}
+const openTicket = (user: EmuUser, fields: { subject: string; description: string }, options?: Record<string, string>) => submitTicketForm(emu, user, fields, options);
+const openOk = (user: EmuUser, subject = 'Deposit missing') => openTicketThread(emu, user, subject);
 
 const lastMessage = (target: EmuChannel | EmuUser): EmuMessage => emu.channelMessages(target).at(-1)!;
 

@@ -132,23 +132,15 @@ export function list(db: Db, f: ListFilter): Promise<TicketRecord[]> {
   return q.orderBy('tickets.id', 'desc').limit(f.limit + 1).execute();
 }
 
-/** Not-closed tickets silent since `before` that have not been warned yet. */
-export function dueForWarning(db: Db, before: Date, limit: number): Promise<TicketRecord[]> {
+/**
+ * Not-closed tickets silent since `before`, longest silent first: with `warnedBefore` null those not warned yet (due
+ * for the warning), otherwise those warned at or before it (due for the close).
+ */
+export function silentTickets(db: Db, before: Date, warnedBefore: Date | null, limit: number): Promise<TicketRecord[]> {
   return selectTickets(db)
     .where('tickets.status', '<>', 'closed')
     .where('tickets.last_activity_at', '<', before)
-    .where('tickets.warned_at', 'is', null)
-    .orderBy('tickets.last_activity_at')
-    .limit(limit)
-    .execute();
-}
-
-/** Warned tickets still silent since `before` whose warning is at least `warnedBefore` old. */
-export function dueForAutoClose(db: Db, before: Date, warnedBefore: Date, limit: number): Promise<TicketRecord[]> {
-  return selectTickets(db)
-    .where('tickets.status', '<>', 'closed')
-    .where('tickets.last_activity_at', '<', before)
-    .where('tickets.warned_at', '<=', warnedBefore)
+    .where('tickets.warned_at', warnedBefore ? '<=' : 'is', warnedBefore)
     .orderBy('tickets.last_activity_at')
     .limit(limit)
     .execute();

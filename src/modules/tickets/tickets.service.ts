@@ -533,7 +533,7 @@ export class TicketsService {
     // Tickets whose warning could not be posted (thread gone, Discord down): retried on the next run.
     const failed: bigint[] = [];
 
-    for (const t of await repo.dueForAutoClose(this.db, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.silentTickets(this.db, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
       try {
         const done = await this.close(t.id, null, `No activity for ${policy.autoCloseHours} h`, { inactiveSince: closeBefore });
         closed.push(done.id);
@@ -543,7 +543,7 @@ export class TicketsService {
         if (!(err instanceof UserError)) throw err;
       }
     }
-    for (const t of await repo.dueForWarning(this.db, warnBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.silentTickets(this.db, warnBefore, null, AUTO_CLOSE_BATCH)) {
       const closesAt = new Date(Math.max(t.last_activity_at.getTime() + policy.autoCloseHours * hour, now.getTime() + lead * hour));
       try {
         await effects.warn(t, closesAt);

@@ -1,15 +1,6 @@
-import type { ComponentHandler } from '../../../discord/component';
 import { checkCanNote } from '../tickets.actions';
-import { ticketActor } from '../tickets.actor';
-import { parseTicketId } from '../tickets.service';
+import { ticketFormComponent } from '../tickets.actor';
 import { A, noteModal } from '../tickets.views';
 
-/** "Staff note" button: opens the note form once the note could be saved. */
-export default {
-  action: A.note,
-  async execute(interaction, arg, ctx) {
-    if (!interaction.isButton()) return;
-    const ticket = await checkCanNote(ctx, await ticketActor(interaction, ctx), parseTicketId(arg));
-    await interaction.showModal(noteModal(ticket.id));
-  },
-} satisfies ComponentHandler;
+/** "Staff note" button: opens the note form (staff only, open tickets only). */
+export default ticketFormComponent(A.note, checkCanNote, noteModal);
