@@ -1,5 +1,6 @@
-import { AttachmentBuilder, MessageFlags, SlashCommandBuilder, time, TimestampStyles } from 'discord.js';
+import { SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../../src/discord/command';
+import { depositRequestView } from '../../src/modules/deposits/deposits.views';
 import { actor, currencyAutocomplete } from '../../src/modules/ledger/ledger.views';
 
 export default {
@@ -18,18 +19,7 @@ export default {
       currency: interaction.options.getString('currency'),
     });
     const amount = ledger.format(intent.deposit.expected_amount, intent.currency.code);
-    const qr = new AttachmentBuilder(await deposits.qr(intent), { name: `deposit-${intent.deposit.id}.png` });
-    await interaction.reply({
-      content: [
-        `**Deposit #${intent.deposit.id}: ${amount}** — scan the QR code with a Solana Pay wallet, or open this link in your wallet:`,
-        `\`${intent.url}\``,
-        `It pays the bot's treasury \`${intent.deposit.recipient}\` and is matched to you by its reference key, so pay with this link ` +
-          `(a plain transfer without the reference cannot be matched). Your balance is credited with what arrives, usually ` +
-          `within a minute; this request expires ${time(intent.deposit.expires_at, TimestampStyles.RelativeTime)}.`,
-      ].join('\n'),
-      files: [qr],
-      flags: MessageFlags.Ephemeral,
-    });
+    await interaction.reply(depositRequestView(intent, amount, await deposits.qr(intent)));
   },
   autocomplete: currencyAutocomplete,
 } satisfies Command;

@@ -1,25 +1,33 @@
-import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { MessageFlags, SlashCommandBuilder, type ChatInputCommandInteraction, type SlashCommandSubcommandBuilder } from 'discord.js';
 import type { AppContext } from '../../src/app-context';
 import type { Command } from '../../src/discord/command';
 import { UserError } from '../../src/errors';
 import {
-  afterChange,
-  afterClose,
-  listView,
-  noteModal,
-  openModal,
-  panelMessage,
-  postCloseRequest,
-  resolveTicketId,
-  ticketActor,
-  guildTicketPolicy,
-  transcriptAttachment,
-} from '../../src/modules/tickets/tickets.discord';
-import { parsePriority, REPLY_MAX } from '../../src/modules/tickets/tickets.service';
+  checkCanNote,
+  claimTicket,
+  closeTicket,
+  linkTicket,
+  replyToTicket,
+  requestTicketClose,
+  setTicketPriority,
+  unclaimTicket,
+  type TicketOutcome,
+} from '../../src/modules/tickets/tickets.actions';
+import { guildTicketPolicy, resolveTicketId, ticketActor } from '../../src/modules/tickets/tickets.actor';
+import { parsePriority, REPLY_MAX, type TicketActor } from '../../src/modules/tickets/tickets.service';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from '../../src/modules/tickets/tickets.tables';
+import { listView, noteModal, openModal, panelMessage, transcriptAttachment } from '../../src/modules/tickets/tickets.views';
 
 const priorityChoices = TICKET_PRIORITIES.map((p) => ({ name: p, value: p }));
 const statusChoices = TICKET_STATUSES.map((s) => ({ name: s.replace('_', ' '), value: s }));
+
+/** A subcommand about one ticket: its `id` option comes last and defaults to the ticket whose thread it runs in. */
+function aboutTicket(name: string, description: string, options: (s: SlashCommandSubcommandBuilder) => SlashCommandSubcommandBuilder = (s) => s) {
+  return (s: SlashCommandSubcommandBuilder) =>
+    options(s.setName(name).setDescription(description)).addIntegerOption((o) =>
+      o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1),
+    );
+}
 
 const data = new SlashCommandBuilder()
   .setName('ticket')
@@ -32,64 +40,31 @@ const data = new SlashCommandBuilder()
       .addStringOption((o) => o.setName('priority').setDescription('How urgent is it? (default normal)').addChoices(...priorityChoices)),
   )
   .addSubcommand((s) => s.setName('panel').setDescription('Post an "Open ticket" panel in this channel (staff)'))
-  .addSubcommand((s) =>
-    s
-      .setName('reply')
-      .setDescription('Write in a ticket (recorded in its transcript)')
-      .addStringOption((o) => o.setName('message').setDescription('Your message').setRequired(true).setMaxLength(REPLY_MAX))
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
+  .addSubcommand(
+    aboutTicket('reply', 'Write in a ticket (recorded in its transcript)', (s) =>
+      s.addStringOption((o) => o.setName('message').setDescription('Your message').setRequired(true).setMaxLength(REPLY_MAX)),
+    ),
   )
-  .addSubcommand((s) =>
-    s
-      .setName('note')
-      .setDescription('Add a staff-only note (staff)')
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
+  .addSubcommand(aboutTicket('note', 'Add a staff-only note (staff)'))
+  .addSubcommand(aboutTicket('claim', 'Take a ticket (staff)'))
+  .addSubcommand(aboutTicket('unclaim', 'Give a ticket back to the queue (staff)'))
+  .addSubcommand(
+    aboutTicket('priority', 'Change a ticket priority (staff)', (s) =>
+      s.addStringOption((o) => o.setName('level').setDescription('New priority').setRequired(true).addChoices(...priorityChoices)),
+    ),
   )
-  .addSubcommand((s) =>
-    s
-      .setName('claim')
-      .setDescription('Take a ticket (staff)')
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
+  .addSubcommand(
+    aboutTicket('link', 'Link a tip, withdrawal or invoice to a ticket', (s) =>
+      s.addStringOption((o) => o.setName('ref').setDescription('e.g. tip:123, withdrawal:45, invoice:67').setRequired(true).setMaxLength(80)),
+    ),
   )
-  .addSubcommand((s) =>
-    s
-      .setName('unclaim')
-      .setDescription('Give a ticket back to the queue (staff)')
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
+  .addSubcommand(aboutTicket('request-close', 'Ask the member to confirm their ticket can be closed (staff)'))
+  .addSubcommand(
+    aboutTicket('close', 'Close a ticket (staff: any; members: their own)', (s) =>
+      s.addStringOption((o) => o.setName('reason').setDescription('Shown to the member').setMaxLength(500)),
+    ),
   )
-  .addSubcommand((s) =>
-    s
-      .setName('priority')
-      .setDescription('Change a ticket priority (staff)')
-      .addStringOption((o) => o.setName('level').setDescription('New priority').setRequired(true).addChoices(...priorityChoices))
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
-  )
-  .addSubcommand((s) =>
-    s
-      .setName('link')
-      .setDescription('Link a tip, withdrawal or invoice to a ticket')
-      .addStringOption((o) => o.setName('ref').setDescription('e.g. tip:123, withdrawal:45, invoice:67').setRequired(true).setMaxLength(80))
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
-  )
-  .addSubcommand((s) =>
-    s
-      .setName('request-close')
-      .setDescription('Ask the member to confirm their ticket can be closed (staff)')
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
-  )
-  .addSubcommand((s) =>
-    s
-      .setName('close')
-      .setDescription('Close a ticket (staff: any; members: their own)')
-      .addStringOption((o) => o.setName('reason').setDescription('Shown to the member').setMaxLength(500))
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
-  )
-  .addSubcommand((s) =>
-    s
-      .setName('transcript')
-      .setDescription('Download a ticket transcript (Markdown)')
-      .addIntegerOption((o) => o.setName('id').setDescription('Ticket number (default: this thread)').setMinValue(1)),
-  )
+  .addSubcommand(aboutTicket('transcript', 'Download a ticket transcript (Markdown)'))
   .addSubcommand((s) =>
     s
       .setName('list')
@@ -105,6 +80,17 @@ async function ticketId(interaction: ChatInputCommandInteraction, ctx: AppContex
   return resolveTicketId(ctx, interaction.options.getInteger('id'), interaction.channelId);
 }
 
+/** The subcommands that run one ticket action (tickets.actions.ts) and answer with its reply. */
+const actions: Record<string, (i: ChatInputCommandInteraction, ctx: AppContext, actor: TicketActor, id: bigint) => Promise<TicketOutcome>> = {
+  reply: (i, ctx, actor, id) => replyToTicket(ctx, actor, id, i.options.getString('message', true), i.id),
+  claim: (_i, ctx, actor, id) => claimTicket(ctx, actor, id),
+  unclaim: (_i, ctx, actor, id) => unclaimTicket(ctx, actor, id),
+  priority: (i, ctx, actor, id) => setTicketPriority(ctx, actor, id, i.options.getString('level', true)),
+  link: (i, ctx, actor, id) => linkTicket(ctx, actor, id, i.options.getString('ref', true)),
+  'request-close': (_i, ctx, actor, id) => requestTicketClose(ctx, actor, id),
+  close: (i, ctx, actor, id) => closeTicket(ctx, actor, id, i.options.getString('reason') ?? undefined),
+};
+
 export default {
   data,
   async autocomplete(interaction, ctx) {
@@ -118,7 +104,14 @@ export default {
     const tickets = ctx.services.tickets;
     const actor = await ticketActor(interaction, ctx);
     const sub = interaction.options.getSubcommand(true);
-    const client = interaction.client;
+
+    const action = actions[sub];
+    if (action) {
+      const id = await ticketId(interaction, ctx);
+      await interaction.deferReply(ephemeral);
+      await interaction.editReply((await action(interaction, ctx, actor, id)).reply);
+      return;
+    }
 
     switch (sub) {
       case 'open': {
@@ -139,12 +132,8 @@ export default {
         return;
       }
       case 'note': {
-        const id = await ticketId(interaction, ctx);
-        // Check access and state before showing the form, so nobody types a note that cannot be saved.
-        if (!actor.isStaff) throw new UserError('TICKET_STAFF_ONLY', 'Only support staff can add staff notes.');
-        const ticket = await tickets.get(id, actor);
-        if (ticket.status === 'closed') throw new UserError('TICKET_CLOSED', `Ticket #${id} is closed and cannot be annotated.`);
-        await interaction.showModal(noteModal(id));
+        const ticket = await checkCanNote(ctx, actor, await ticketId(interaction, ctx));
+        await interaction.showModal(noteModal(ticket.id));
         return;
       }
       case 'transcript': {
@@ -167,59 +156,8 @@ export default {
         await interaction.reply({ ...listView(page, state, actor), ...ephemeral });
         return;
       }
-      case 'close': {
-        const id = await ticketId(interaction, ctx);
-        await interaction.deferReply(ephemeral);
-        const ticket = await tickets.close(id, actor, interaction.options.getString('reason') ?? undefined);
-        await afterClose(client, ctx, ticket);
-        await interaction.editReply(`🔒 Ticket #${ticket.id} closed.`);
-        return;
-      }
-    }
-
-    // The remaining subcommands change an open ticket, then refresh its card and say so in the thread.
-    const id = await ticketId(interaction, ctx);
-    await interaction.deferReply(ephemeral);
-    let reply: string;
-    switch (sub) {
-      case 'reply': {
-        const message = interaction.options.getString('message', true);
-        const ticket = await tickets.reply(id, actor, message, interaction.id);
-        await afterChange(client, ticket, `💬 **${actor.username}**${actor.isStaff ? ' (staff)' : ''}: ${message.trim()}`);
-        await interaction.editReply(`✅ Added to ticket #${id}.`);
-        return;
-      }
-      case 'claim':
-        await afterChange(client, await tickets.claim(id, actor), `🙋 <@${actor.discordId}> claimed this ticket and will help you.`);
-        reply = `🙋 You claimed ticket #${id}.`;
-        break;
-      case 'unclaim':
-        await afterChange(client, await tickets.unclaim(id, actor), '↩️ This ticket is back in the support queue.');
-        reply = `↩️ Ticket #${id} unclaimed.`;
-        break;
-      case 'priority': {
-        const ticket = await tickets.setPriority(id, actor, interaction.options.getString('level', true));
-        const line = `Priority set to **${ticket.priority}**.`;
-        await afterChange(client, ticket, line);
-        reply = `✅ Ticket #${id}: ${line}`;
-        break;
-      }
-      case 'link': {
-        const ticket = await tickets.link(id, actor, interaction.options.getString('ref', true));
-        await afterChange(client, ticket, `🔗 Linked **${ticket.linked_ref}**.`);
-        reply = `🔗 Ticket #${id} linked to ${ticket.linked_ref}.`;
-        break;
-      }
-      case 'request-close': {
-        const ticket = await tickets.requestClose(id, actor);
-        await afterChange(client, ticket, undefined);
-        await postCloseRequest(client, ticket);
-        reply = `⏳ Asked <@${ticket.discord_id}> to confirm closing ticket #${id}.`;
-        break;
-      }
       default:
         throw new UserError('UNKNOWN_SUBCOMMAND', `/ticket ${sub} is not available.`);
     }
-    await interaction.editReply(reply);
   },
 } satisfies Command;

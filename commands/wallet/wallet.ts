@@ -1,26 +1,8 @@
-import {
-  ActionRowBuilder,
-  ButtonBuilder,
-  ButtonStyle,
-  MessageFlags,
-  SlashCommandBuilder,
-  time,
-  TimestampStyles,
-  type ChatInputCommandInteraction,
-} from 'discord.js';
+import { MessageFlags, SlashCommandBuilder, time, TimestampStyles, type ChatInputCommandInteraction } from 'discord.js';
 import type { AppContext } from '../../src/app-context';
 import type { Command } from '../../src/discord/command';
-import { customId } from '../../src/discord/component';
 import { UserError } from '../../src/errors';
-import { UNLINK_ACTION } from '../../src/modules/wallets/wallet-unlink.component';
-
-/*
- * /wallet link shows the text to sign in the reply. The text names the wallet address, which the bot only knows if
- * the user says it: with the optional `address` option the reply holds the exact text (for CLI / hardware-wallet
- * signing, then /wallet verify); without it, the reply holds the template with ADDRESS_PLACEHOLDER and explains to
- * re-run with `address` — the link page fetches the exact text itself once the wallet is connected.
- */
-const code = (s: string) => `\`${s}\``;
+import { code, linkReplyView, unlinkPromptView } from '../../src/modules/wallets/wallets.views';
 
 async function link(interaction: ChatInputCommandInteraction, ctx: AppContext) {
   const publicUrl = ctx.config.PUBLIC_URL;
@@ -34,26 +16,7 @@ async function link(interaction: ChatInputCommandInteraction, ctx: AppContext) {
     ...(address ? { address } : {}),
     interaction: { appId: interaction.applicationId, token: interaction.token },
   });
-  const signElsewhere = created.exact
-    ? `**Signing elsewhere** (CLI, hardware wallet)? Sign exactly this text with ${code(address!)}, then run ` +
-      `${code('/wallet verify address:… signature:…')} (base58 or base64 signature):`
-    : `**Signing elsewhere** (CLI, hardware wallet)? Run ${code('/wallet link address:<your address>')} to get the exact ` +
-      `text to sign (it contains your address), then ${code('/wallet verify')}. The text looks like this:`;
-  const content = [
-    `**Link your Solana wallet** — open the page, connect your wallet and sign a message. Signing is free (no transaction).`,
-    `This link works once and expires ${time(created.expiresAt, TimestampStyles.RelativeTime)}; any older link stops working.`,
-    '',
-    signElsewhere,
-    '```',
-    created.message,
-    '```',
-  ].join('\n');
-  const button = new ButtonBuilder().setStyle(ButtonStyle.Link).setLabel('Open wallet link page').setURL(created.url);
-  await interaction.reply({
-    content,
-    components: [new ActionRowBuilder<ButtonBuilder>().addComponents(button)],
-    flags: MessageFlags.Ephemeral,
-  });
+  await interaction.reply(linkReplyView(created, address));
 }
 
 async function verify(interaction: ChatInputCommandInteraction, ctx: AppContext) {
@@ -79,15 +42,7 @@ async function status(interaction: ChatInputCommandInteraction, ctx: AppContext)
 async function unlink(interaction: ChatInputCommandInteraction, ctx: AppContext) {
   const { wallet } = await ctx.services.wallets.status(interaction.user.id);
   if (!wallet) throw new UserError('NO_WALLET', 'You have no linked wallet.');
-  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(customId(UNLINK_ACTION, wallet.address)).setStyle(ButtonStyle.Danger).setLabel('Unlink'),
-    new ButtonBuilder().setCustomId(customId(UNLINK_ACTION, 'cancel')).setStyle(ButtonStyle.Secondary).setLabel('Cancel'),
-  );
-  await interaction.reply({
-    content: `Unlink ${code(wallet.address)} from your account? Features that need a linked wallet stop working until you link one again.`,
-    components: [row],
-    flags: MessageFlags.Ephemeral,
-  });
+  await interaction.reply(unlinkPromptView(wallet.address));
 }
 
 export default {

@@ -1,5 +1,5 @@
 import type { MessageHandler } from '../../discord/message-handler';
-import { messageTicketActor } from './tickets.discord';
+import { messageTicketActor } from './tickets.actor';
 
 /**
  * What members and staff write in a ticket thread goes into the transcript, like `/ticket reply` does. The message id

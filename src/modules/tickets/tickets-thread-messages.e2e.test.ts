@@ -1,9 +1,10 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startDiscordEmulator, type DiscordEmulator, type EmuChannel, type EmuRole, type EmuUser } from '../../emulators/discord';
+import { startDiscordEmulator, type DiscordEmulator, type EmuRole, type EmuUser } from '../../emulators/discord';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { startTestApp, type TestApp } from '../../testing/test-app';
 import type { TestDatabase } from '../../testing/test-db';
+import { openTicketThread } from './tickets.testing';
 
 let t: TestDatabase;
 let emu: DiscordEmulator;
@@ -44,14 +45,7 @@ const bodies = async (id: string) =>
   (await t.db.selectFrom('ticket_messages').select(['body', 'external_id']).where('ticket_id', '=', BigInt(id)).orderBy('id').execute()).map((m) => m.body);
 const allMessages = async () => Number((await t.db.selectFrom('ticket_messages').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow()).n);
 
-async function openTicket(user: EmuUser, subject: string): Promise<{ id: string; thread: EmuChannel }> {
-  const shown = emu.runCommand(user, '/ticket open', { category: 'wallet', priority: 'high' });
-  const modal = await shown.modal();
-  const reply = await emu.submitModal(user, shown, modal.custom_id, { subject, description: 'I sent 1 SOL an hour ago.' }).reply();
-  const m = /Ticket \*\*#(\d+)\*\* opened: <#(\d+)>/.exec(reply.content);
-  if (!m) throw new Error(`unexpected reply: ${reply.content}`);
-  return { id: m[1]!, thread: emu.channels.get(m[2]!)! };
-}
+const openTicket = (user: EmuUser, subject: string) => openTicketThread(emu, user, subject);
 
 /** Messages are handled asynchronously after the gateway event: wait until the transcript has `n` of them. */
 const waitForMessages = (id: string, n: number) => vi.waitFor(async () => expect(await bodies(id)).toHaveLength(n), { timeout: 10_000, interval: 20 });

@@ -6,6 +6,7 @@ import { renderMessage } from '../../emulators/discord/render-message';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { startTestApp, type TestApp } from '../../testing/test-app';
 import type { TestDatabase } from '../../testing/test-db';
+import { openTicketThread, submitTicketForm } from './tickets.testing';
 
 let t: TestDatabase;
 let ctx: AppContext;
@@ -13,6 +14,7 @@ let emu: DiscordEmulator;
 let bot: TestApp;
 let support: EmuChannel;
 let staffRole: EmuRole;
+const ADMIN_TOKEN = 'admin-token-for-tickets-e2e-0001';
 
 beforeAll(async () => {
   emu = await startDiscordEmulator({ guildName: 'Tickets Guild' });
@@ -25,6 +27,7 @@ beforeAll(async () => {
       TICKETS_STAFF_ROLE_ID: staffRole.id,
       TICKETS_MAX_OPEN_PER_USER: '2',
       TICKETS_OPEN_COOLDOWN_SECONDS: '0',
+      ADMIN_TOKEN: ADMIN_TOKEN,
     },
   });
   ({ ctx, t } = bot);
@@ -40,20 +43,8 @@ failOnEmulatorGaps(() => emu);
 const ticketRow = (id: bigint | string) => t.db.selectFrom('tickets').selectAll().where('id', '=', BigInt(id)).executeTakeFirstOrThrow();
 const countTickets = async () => Number((await t.db.selectFrom('tickets').select((eb) => eb.fn.countAll<bigint>().as('n')).executeTakeFirstOrThrow()).n);
 
-async function openTicket(user: EmuUser, fields: { subject: string; description: string }, options: Record<string, string> = { category: 'wallet', priority: 'high' }) {
-  const shown = emu.runCommand(user, '/ticket open', options);
-  const modal = await shown.modal();
-  const reply = await emu.submitModal(user, shown, modal.custom_id, fields).reply();
-  return { modal, reply };
-}
-
-async function openOk(user: EmuUser, subject = 'Deposit missing') {
-  const { reply } = await openTicket(user, { subject, description: 'I sent 1 SOL to my deposit address an hour ago.' });
-  const m = /Ticket \*\*#(\d+)\*\* opened: <#(\d+)>/.exec(reply.content);
-  if (!m) throw new Error(`unexpected reply: ${reply.content}`);
-  const thread = emu.channels.get(m[2]!)!;
-  return { id: m[1]!, thread, card: emu.channelMessages(thread)[0]! };
-}
+const openTicket = (user: EmuUser, fields: { subject: string; description: string }, options?: Record<string, string>) => submitTicketForm(emu, user, fields, options);
+const openOk = (user: EmuUser, subject = 'Deposit missing') => openTicketThread(emu, user, subject);
 
 const lastMessage = (target: EmuChannel | EmuUser): EmuMessage => emu.channelMessages(target).at(-1)!;
 
@@ -258,5 +249,49 @@ describe('staff tools', () => {
     expect(await ticketRow(id)).toMatchObject({ status: 'closed', closed_by: null, close_reason: 'No activity for 48 h' });
     expect(thread).toMatchObject({ archived: true, locked: true });
     expect(lastMessage(hana).files[0]!.name).toBe(`ticket-${id}-transcript.md`);
+  });
+});
+
+describe('admin API changes show in Discord', () => {
+  const patch = (id: string, body: object) =>
+    fetch(`${bot.app.httpUrl}/admin/tickets/${id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  /** The bot's REST calls to one channel's messages (what the emulator received, before it stored anything). */
+  const requestsTo = (channelId: string, method: string) => emu.requests.filter((r) => r.method === method && r.path.includes(`/channels/${channelId}/messages`));
+
+  it('a claim and a priority change edit the ticket card and say so in the thread, like the buttons do', async () => {
+    const ivy = emu.user('ivy');
+    const kim = emu.user('kim');
+    await ctx.services.users.setRole((await ctx.services.users.ensure(kim.id, 'kim')).id, 'SUPPORT');
+    const { id, thread, card } = await openOk(ivy, 'Claimed over HTTP');
+    const edits = () => requestsTo(thread.id, 'PATCH').filter((r) => r.path.endsWith(`/messages/${card.id}`)).length;
+    const before = edits();
+
+    const claimed = await patch(id, { claim: kim.id });
+    expect(claimed.status).toBe(200);
+    expect(edits()).toBe(before + 1);
+    expect(card.edited_timestamp).not.toBeNull();
+    expect(renderMessage(card)).toContain(`Claimed by: <@${kim.id}>`);
+    expect(renderMessage(card)).toContain(`[Unclaim](ticket-unclaim:${id})`);
+    expect(lastMessage(thread).content).toBe(`🙋 <@${kim.id}> claimed this ticket and will help you.`);
+
+    expect((await patch(id, { priority: 'urgent' })).status).toBe(200);
+    expect(edits()).toBe(before + 2);
+    expect(renderMessage(card)).toContain('🔴 urgent');
+    expect(lastMessage(thread).content).toBe('Priority set to **urgent**.');
+  });
+
+  it('a close archives the thread and DMs the transcript without pinging anyone', async () => {
+    const jo = emu.user('jo');
+    const { id, thread } = await openOk(jo, '@everyone look');
+    expect((await patch(id, { status: 'closed', close_reason: 'duplicate of <@1>' })).status).toBe(200);
+    expect(thread).toMatchObject({ archived: true, locked: true });
+    const dm = lastMessage(jo);
+    expect(dm.files[0]!.name).toBe(`ticket-${id}-transcript.md`);
+    const sent = requestsTo(dm.channel_id, 'POST').at(-1)!;
+    expect(sent.body).toMatchObject({ allowed_mentions: { parse: [] } });
   });
 });

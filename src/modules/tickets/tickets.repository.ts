@@ -140,25 +140,16 @@ export async function guildsWithActiveTickets(db: Db): Promise<(string | null)[]
   return rows.map((r) => r.guild_id);
 }
 
-/** Not-closed tickets of `guildId` silent since `before` that have not been warned yet. */
-export function dueForWarning(db: Db, guildId: string | null, before: Date, limit: number): Promise<TicketRecord[]> {
+/**
+ * Not-closed tickets of `guildId` silent since `before`, longest silent first: with `warnedBefore` null those not
+ * warned yet (due for the warning), otherwise those warned at or before it (due for the close).
+ */
+export function silentTickets(db: Db, guildId: string | null, before: Date, warnedBefore: Date | null, limit: number): Promise<TicketRecord[]> {
   return selectTickets(db)
     .where('tickets.guild_id', guildId === null ? 'is' : '=', guildId)
     .where('tickets.status', '<>', 'closed')
     .where('tickets.last_activity_at', '<', before)
-    .where('tickets.warned_at', 'is', null)
-    .orderBy('tickets.last_activity_at')
-    .limit(limit)
-    .execute();
-}
-
-/** Warned tickets of `guildId` still silent since `before` whose warning is at least `warnedBefore` old. */
-export function dueForAutoClose(db: Db, guildId: string | null, before: Date, warnedBefore: Date, limit: number): Promise<TicketRecord[]> {
-  return selectTickets(db)
-    .where('tickets.guild_id', guildId === null ? 'is' : '=', guildId)
-    .where('tickets.status', '<>', 'closed')
-    .where('tickets.last_activity_at', '<', before)
-    .where('tickets.warned_at', '<=', warnedBefore)
+    .where('tickets.warned_at', warnedBefore ? '<=' : 'is', warnedBefore)
     .orderBy('tickets.last_activity_at')
     .limit(limit)
     .execute();

@@ -3,6 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
 import { snowflake } from '../../http/schemas';
+import { adminUpdateTicket } from './tickets.actions';
 import type { Ticket } from './tickets.service';
 import { TICKET_PRIORITIES, TICKET_STATUSES } from './tickets.tables';
 
@@ -120,14 +121,12 @@ export function ticketAdminRoutes(admin: FastifyInstance, ctx: AppContext): void
     { schema: { summary: 'Change status, priority or claim', params: ticketParams, body: patchBody, response: { 200: ticketSchema } } },
     async (req) => {
       const { body } = req;
-      const ticket = await tickets.adminUpdate(req.params.ticketId, {
+      const ticket = await adminUpdateTicket(ctx, req.params.ticketId, {
         status: body.status,
         priority: body.priority,
         claim: body.claim,
         closeReason: body.close_reason,
       });
-      // Archive the thread and send the member the transcript + rating prompt, as a close from Discord would.
-      if (ticket.status === 'closed' && body.status === 'closed') await ctx.effects.tickets?.closed(ticket, () => tickets.memberTranscript(ticket));
       return ticketJson(ticket);
     },
   );

@@ -58,10 +58,15 @@ export interface TicketMetrics {
 }
 
 /**
- * Discord side effects the auto-close job and the admin API trigger: a port built by the composition root from the
- * Discord client (tickets.discord.ts) and reached through `ctx.effects.tickets`; absent without Discord.
+ * Discord side effects of ticket changes, whoever made them (a command, a button, the admin API, the auto-close
+ * job): a port built by the composition root from the Discord client (tickets.discord.ts) and reached through
+ * `ctx.effects.tickets`; absent without Discord. tickets.actions.ts decides which one a change needs.
  */
 export interface TicketDiscordEffects {
+  /** Re-renders the ticket card; `line`, if given, is posted in the thread for the member to see. */
+  changed(t: Ticket, line?: string): Promise<void>;
+  /** Refreshes the card and asks the member, in the thread, to confirm the close or keep the ticket open. */
+  closeRequested(t: Ticket): Promise<void>;
   /** Posts the inactivity warning in the thread. */
   warn(t: Ticket, closesAt: Date): Promise<void>;
   /**
@@ -539,7 +544,7 @@ export class TicketsService {
    */
   async autoClose(
     policy: TicketPolicy | ((guildId: string | null) => Promise<TicketPolicy>),
-    effects: TicketDiscordEffects,
+    effects: Pick<TicketDiscordEffects, 'warn' | 'closed'>,
   ): Promise<{ warned: bigint[]; closed: bigint[]; failed: bigint[] }> {
     const policyOf = typeof policy === 'function' ? policy : () => Promise.resolve(policy);
     const out = { warned: [] as bigint[], closed: [] as bigint[], failed: [] as bigint[] };
@@ -553,7 +558,7 @@ export class TicketsService {
     return out;
   }
 
-  private async autoCloseGuild(guildId: string | null, policy: TicketPolicy, effects: TicketDiscordEffects) {
+  private async autoCloseGuild(guildId: string | null, policy: TicketPolicy, effects: Pick<TicketDiscordEffects, 'warn' | 'closed'>) {
     const now = this.clock();
     const hour = 3_600_000;
     const lead = Math.min(policy.warningHours, policy.autoCloseHours);
@@ -565,7 +570,7 @@ export class TicketsService {
     // Tickets whose warning could not be posted (thread gone, Discord down): retried on the next run.
     const failed: bigint[] = [];
 
-    for (const t of await repo.dueForAutoClose(this.db, guildId, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.silentTickets(this.db, guildId, closeBefore, warnedBefore, AUTO_CLOSE_BATCH)) {
       try {
         const done = await this.close(t.id, null, `No activity for ${policy.autoCloseHours} h`, { inactiveSince: closeBefore });
         closed.push(done.id);
@@ -575,7 +580,7 @@ export class TicketsService {
         if (!(err instanceof UserError)) throw err;
       }
     }
-    for (const t of await repo.dueForWarning(this.db, guildId, warnBefore, AUTO_CLOSE_BATCH)) {
+    for (const t of await repo.silentTickets(this.db, guildId, warnBefore, null, AUTO_CLOSE_BATCH)) {
       const closesAt = new Date(Math.max(t.last_activity_at.getTime() + policy.autoCloseHours * hour, now.getTime() + lead * hour));
       try {
         await effects.warn(t, closesAt);

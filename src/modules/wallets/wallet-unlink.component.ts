@@ -1,6 +1,5 @@
 import type { ComponentHandler } from '../../discord/component';
-
-export const UNLINK_ACTION = 'wallet-unlink';
+import { UNLINK_ACTION } from './wallets.views';
 
 /** The confirm/cancel buttons of /wallet unlink; the arg is the address shown, or 'cancel'. */
 export default {

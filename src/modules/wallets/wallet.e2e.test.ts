@@ -72,6 +72,13 @@ describe('/wallet through the Discord emulator', () => {
     await expect.poll(() => dmsTo(alice)).toEqual([expect.stringContaining(`Wallet \`${kp.address}\` is now linked`)]);
     await expect.poll(() => reply.content).toBe(`✅ Wallet \`${kp.address}\` is now linked to your Discord account.`);
     expect(reply.components).toEqual([]);
+    // Neither the DM nor the reply edit may ping: both went out with mentions switched off.
+    const dmChannel = bot.emu.channelMessages(alice)[0]!.channel_id;
+    const sent = bot.emu.requests.filter((r) => (r.method === 'POST' && r.path.includes(`/channels/${dmChannel}/messages`)) || (r.method === 'PATCH' && r.path.includes('/webhooks/')));
+    expect(sent.map((r) => r.body)).toEqual([
+      expect.objectContaining({ allowed_mentions: { parse: [] } }),
+      expect.objectContaining({ allowed_mentions: { parse: [] } }),
+    ]);
     const status = await bot.emu.runCommand(alice, '/wallet status').reply();
     expect(status.content).toMatch(new RegExp(`^Linked wallet: \`${kp.address}\` \\(verified <t:\\d+:R>\\)\\.$`));
   });

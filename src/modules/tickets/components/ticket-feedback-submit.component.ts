@@ -1,7 +1,8 @@
 import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../../../discord/component';
 import { parseTicketId } from '../tickets.service';
-import { A, ticketActor } from '../tickets.discord';
+import { ticketActor } from '../tickets.actor';
+import { A } from '../tickets.views';
 
 export default {
   action: A.feedbackSubmit,

@@ -1,5 +1,6 @@
 import type { ComponentHandler } from '../../../discord/component';
-import { A, decodeListState, listView, ticketActor } from '../tickets.discord';
+import { ticketActor } from '../tickets.actor';
+import { A, decodeListState, listView } from '../tickets.views';
 
 /** Paging buttons of /ticket list; the filters travel in the custom id, access is re-checked on every page. */
 export default {

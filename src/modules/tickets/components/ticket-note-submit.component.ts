@@ -1,15 +1,17 @@
 import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../../../discord/component';
+import { addTicketNote } from '../tickets.actions';
+import { ticketActor } from '../tickets.actor';
 import { parseTicketId } from '../tickets.service';
-import { A, ticketActor } from '../tickets.discord';
+import { A } from '../tickets.views';
 
-/** Saves a staff note. Deliberately posts nothing in the thread: the member is a thread member. */
+/** The staff-note form (from the card's button or /ticket note). */
 export default {
   action: A.noteSubmit,
   async execute(interaction, arg, ctx) {
     if (!interaction.isModalSubmit()) return;
     const actor = await ticketActor(interaction, ctx);
-    const ticket = await ctx.services.tickets.addNote(parseTicketId(arg), actor, interaction.fields.getTextInputValue('text'), interaction.id);
-    await interaction.reply({ content: `🔒 Staff note saved on ticket #${ticket.id} (never shown to the member).`, flags: MessageFlags.Ephemeral });
+    const { reply } = await addTicketNote(ctx, actor, parseTicketId(arg), interaction.fields.getTextInputValue('text'), interaction.id);
+    await interaction.reply({ content: reply, flags: MessageFlags.Ephemeral });
   },
 } satisfies ComponentHandler;

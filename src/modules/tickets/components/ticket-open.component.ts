@@ -1,6 +1,8 @@
 import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../../../discord/component';
-import { A, createTicketThread, guildTicketPolicy } from '../tickets.discord';
+import { createTicketThread } from '../tickets.discord';
+import { guildTicketPolicy } from '../tickets.actor';
+import { A } from '../tickets.views';
 
 /** The "new ticket" modal (from /ticket open or a panel button): row first, then the private thread. */
 export default {

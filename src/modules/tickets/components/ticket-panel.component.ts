@@ -1,5 +1,6 @@
 import type { ComponentHandler } from '../../../discord/component';
-import { A, guildTicketPolicy, openModal } from '../tickets.discord';
+import { guildTicketPolicy } from '../tickets.actor';
+import { A, openModal } from '../tickets.views';
 
 /** "Open <category> ticket" on the panel: same checks and modal as /ticket open. */
 export default {

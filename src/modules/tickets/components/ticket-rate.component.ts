@@ -1,7 +1,8 @@
 import type { ComponentHandler } from '../../../discord/component';
 import { UserError } from '../../../errors';
 import { parseTicketId } from '../tickets.service';
-import { A, feedbackRow, ticketActor } from '../tickets.discord';
+import { ticketActor } from '../tickets.actor';
+import { A, feedbackRow } from '../tickets.views';
 
 /** Rating buttons (arg `<ticket>:<1-5>`) on the close DM; then offers the optional feedback form. */
 export default {

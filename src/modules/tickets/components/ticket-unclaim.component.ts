@@ -1,15 +1,5 @@
-import { MessageFlags } from 'discord.js';
-import type { ComponentHandler } from '../../../discord/component';
-import { parseTicketId } from '../tickets.service';
-import { A, afterChange, ticketActor } from '../tickets.discord';
+import { unclaimTicket } from '../tickets.actions';
+import { ticketActionComponent } from '../tickets.actor';
+import { A } from '../tickets.views';
 
-export default {
-  action: A.unclaim,
-  async execute(interaction, arg, ctx) {
-    const actor = await ticketActor(interaction, ctx);
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
-    const ticket = await ctx.services.tickets.unclaim(parseTicketId(arg), actor);
-    await afterChange(interaction.client, ticket, '↩️ This ticket is back in the support queue.');
-    await interaction.editReply(`↩️ Ticket #${ticket.id} unclaimed.`);
-  },
-} satisfies ComponentHandler;
+export default ticketActionComponent(A.unclaim, (ctx, actor, id) => unclaimTicket(ctx, actor, id));
