@@ -174,6 +174,7 @@ export class InteractionBuilder {
       channelId: channel.id,
       guildId: inGuild ? world.guild.id : null,
       dispatchedAt: performance.now(),
+      createdAt: this.world.now(),
       followUps: [],
       listeners: new Set(),
       ...(sourceMessage ? { sourceMessage } : {}),
