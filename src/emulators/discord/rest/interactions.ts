@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import {
   InteractionResponseType,
   InteractionType,
@@ -54,11 +53,11 @@ export function interactionRoutes({ world }: RestDeps): RouteDef[] {
   ];
 }
 
-function onCallback(world: DiscordWorld, { res, params, body, query }: RouteContext): void {
+function onCallback(world: DiscordWorld, { res, params, body, query, receivedAt }: RouteContext): void {
   const record = world.interactions.get(params.token ?? '');
   if (!record || record.id !== params.id) throw new DiscordApiError(404, 10062, 'Unknown interaction', true);
   if (record.responseType !== undefined) throw new DiscordApiError(400, 40060, 'Interaction has already been acknowledged.', true);
-  const lateMs = performance.now() - record.dispatchedAt;
+  const lateMs = receivedAt - record.dispatchedAt;
   if (lateMs > INTERACTION_DEADLINES.initialResponseMs) {
     // Discord forgets an interaction nobody answered in 3 s. A failure too: the bot must defer work that may be slow.
     world.interactions.delete(record.token);
@@ -108,7 +107,7 @@ function onCallback(world: DiscordWorld, { res, params, body, query }: RouteCont
       throw new DiscordApiError(400, 50035, `Invalid Form Body: unsupported callback type ${String(callback.type)}`, true);
   }
   record.responseType = callback.type;
-  record.ackedAt = performance.now();
+  record.ackedAt = receivedAt;
   world.recordInitialResponse(record.ackedAt - record.dispatchedAt, describeInteraction(record));
   notify(record);
   if (query.get('with_response') === 'true') {

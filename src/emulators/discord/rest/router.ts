@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { snowflake, type EmuFile } from '../discord-state';
 import type { DiscordWorld } from '../discord-world';
 import { parseMultipart } from '../multipart';
@@ -38,6 +39,11 @@ export interface RouteContext {
   query: URLSearchParams;
   body: ParsedBody;
   path: string;
+  /**
+   * performance.now() when the request arrived, before parsing and checks: deadlines are judged on it, so the
+   * emulator's own work (e.g. compiling a spec validator on first use) never counts against the bot.
+   */
+  receivedAt: number;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
@@ -113,6 +119,7 @@ export class RestRouter {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     const rawPath = url.pathname;
+    const receivedAt = performance.now();
     let status = 500;
     let body: ParsedBody = { json: undefined, files: [] };
     try {
@@ -125,7 +132,7 @@ export class RestRouter {
       const segments = apiSegments(rawPath);
       const match = this.match(method, segments);
       if (!match) throw new DiscordApiError(404, 0, '404: Not Found', true);
-      const ctx: RouteContext = { req, res, params: match.params, query: url.searchParams, body, path: rawPath };
+      const ctx: RouteContext = { req, res, params: match.params, query: url.searchParams, body, path: rawPath, receivedAt };
       for (const guard of this.guards) guard(match.route, ctx);
       await match.route.handler(ctx);
       status = res.statusCode;
