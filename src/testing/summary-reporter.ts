@@ -58,7 +58,7 @@ export default class SummaryReporter implements Reporter {
       if (s.responseLatency.worstMs > total.worstMs) Object.assign(total, { worstMs: s.responseLatency.worstMs, worst: s.responseLatency.worst });
     }
     return (
-      `Discord emulator (${lines.length} runs): ${total.requests} requests and ${total.responses} responses checked against ` +
+      `Discord emulator (${lines.length} runs): ${total.requests} request bodies and ${total.responses} JSON responses checked against ` +
       `Discord's OpenAPI spec, ${total.violations} violations; slowest of ${total.interactions} initial interaction responses: ` +
       `${Math.round(total.worstMs)} ms (${total.worst || 'none'}, deadline 3000 ms)\n`
     );
