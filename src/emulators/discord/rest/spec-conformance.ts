@@ -38,7 +38,8 @@ export class DiscordSpec {
   private readonly ajv: Ajv2020;
   private readonly validators = new Map<string, ValidateFunction>();
 
-  constructor(spec: Json) {
+  constructor(private readonly specRoot: Json) {
+    const spec = specRoot;
     // strict off: the spec carries OpenAPI and Discord annotations (x-discord-union, …) ajv does not know.
     this.ajv = new Ajv2020({ strict: false, validateSchema: false, allErrors: false, allowUnionTypes: true, inlineRefs: false });
     addFormats.default(this.ajv);
@@ -76,10 +77,7 @@ export class DiscordSpec {
     }
     // Most literal first, so /webhooks/{id}/{token}/messages/@original wins over …/messages/{message_id}.
     this.paths.sort((a, b) => b.literals - a.literals);
-    this.specRoot = spec;
   }
-
-  private readonly specRoot: Json;
 
   /** The operation a request path under /api/v10 (split into decoded segments) maps to. */
   operation(method: string, segments: string[]): SpecOperation | undefined {
