@@ -6,7 +6,7 @@
 // moduleResolution "Bundler"), which Node's ESM loader cannot resolve; tsc emits specifiers as written. esbuild
 // transpiles each file and this script rewrites every relative import to the emitted file (`./app.js`,
 // `./db/index.js`). Types are checked by `npm run typecheck` (tsc), as before.
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Plugin } from 'esbuild';
@@ -61,6 +61,9 @@ await build({
   logLevel: 'warning',
 });
 mkdirSync(outdir, { recursive: true });
+// Data files read at run time beside their module: the Discord emulator's copy of Discord's OpenAPI spec (the sandbox
+// runs the emulator, which checks traffic against it).
+cpSync(join(ROOT, 'src/emulators/discord/discord-api-spec'), join(outdir, 'src/emulators/discord/discord-api-spec'), { recursive: true });
 // `node dist/main.js` is the production command; the program itself lives at dist/src/main.js like its source.
 writeFileSync(join(outdir, 'main.js'), "import './src/main.js';\n");
 process.stdout.write(`built ${entryPoints.length} files into ${relative(ROOT, outdir) || '.'}/ (node ${relative(ROOT, join(outdir, 'main.js'))})\n`);

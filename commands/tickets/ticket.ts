@@ -127,8 +127,10 @@ export default {
         if (!actor.isStaff) throw new UserError('TICKET_STAFF_ONLY', 'Only support staff can post the ticket panel.');
         const channel = interaction.channel;
         if (!interaction.inGuild() || !channel || !('send' in channel)) throw new UserError('GUILD_ONLY', 'Post the panel in a server text channel.');
+        // A channel post first: its round trip (and any rate-limit wait) must not eat into the 3 s reply window.
+        await interaction.deferReply(ephemeral);
         await channel.send(panelMessage((await guildTicketPolicy(ctx, interaction.guildId)).categories));
-        await interaction.reply({ content: '✅ Ticket panel posted.', ...ephemeral });
+        await interaction.editReply('✅ Ticket panel posted.');
         return;
       }
       case 'note': {
@@ -138,11 +140,12 @@ export default {
       }
       case 'transcript': {
         const id = await ticketId(interaction, ctx);
+        // Long tickets mean a big read and file: defer instead of racing the 3 s reply window.
+        await interaction.deferReply(ephemeral);
         const { ticket, entries, includesNotes } = await tickets.transcript(id, actor);
-        await interaction.reply({
+        await interaction.editReply({
           content: `📄 Transcript of ticket #${ticket.id}${includesNotes ? ' (staff copy, includes staff notes)' : ''}.`,
           files: [transcriptAttachment(ticket, entries, includesNotes)],
-          ...ephemeral,
         });
         return;
       }

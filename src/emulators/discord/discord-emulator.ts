@@ -1,3 +1,4 @@
+import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -34,7 +35,8 @@ import { gatewayInfoRoutes } from './rest/gateway-info';
 import { guildRoutes } from './rest/guilds';
 import { interactionRoutes } from './rest/interactions';
 import type { RestDeps } from './rest/lookups';
-import { RestRouter } from './rest/router';
+import { RestRouter, type ConformanceStats } from './rest/router';
+import { discordSpec } from './rest/spec-conformance';
 import { userRoutes } from './rest/users';
 
 export type { EmulatorFailure, RecordedRequest, RoleChange, ThreadMemberAdd } from './discord-world';
@@ -50,7 +52,17 @@ export interface DiscordEmulatorOptions {
   heartbeatIntervalMs?: number;
   /** Recommended shard count, guilds per shard, session start limit (see {@link GatewayShardingOptions}). */
   sharding?: GatewayShardingOptions;
+  /**
+   * Default true: every request body and JSON response is checked against Discord's OpenAPI description, and a
+   * violation is recorded in `failures` (the spec is parsed once per process; validators compile on first use).
+   */
+  specConformance?: boolean;
+  /** Wall clock for the 15-minute interaction token lifetime, so tests can advance it; default Date.now. */
+  now?: () => number;
 }
+
+/** Set to a file path to get one JSON line per closed emulator (spec traffic, slowest initial response). */
+export const EMULATOR_STATS_ENV = 'SOLBOUND_DISCORD_EMU_STATS';
 
 export interface UserOptions {
   roles?: Array<string | EmuRole>;
@@ -105,7 +117,7 @@ export class DiscordEmulator {
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
-    this.rest = new RestRouter(world);
+    this.rest = new RestRouter(world, { spec: options.specConformance === false ? undefined : discordSpec() });
     const deps: RestDeps = { world, gateway: this.gateway, gatewayUrl: () => this.gatewayUrl };
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
@@ -191,7 +203,20 @@ export class DiscordEmulator {
     this.port = (server.address() as AddressInfo).port;
   }
 
+  /** Requests and responses checked against the spec, and violations found. */
+  get conformance(): Readonly<ConformanceStats> {
+    return this.rest.conformance;
+  }
+  /** Initial interaction responses seen and the slowest (ms after INTERACTION_CREATE left). */
+  get responseLatency(): Readonly<{ count: number; worstMs: number; worst: string }> {
+    return this.world.responseLatency;
+  }
+
   async close(): Promise<void> {
+    const statsFile = process.env[EMULATOR_STATS_ENV];
+    if (statsFile && this.server) {
+      appendFileSync(statsFile, `${JSON.stringify({ guild: this.guild.name, ...this.conformance, responseLatency: this.responseLatency })}\n`);
+    }
     this.gateway.close();
     const server = this.server;
     if (!server) return;

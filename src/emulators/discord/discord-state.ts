@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import {
   ChannelType,
+  ComponentType,
+  EmbedType,
   MessageFlags,
   MessageType,
   PermissionFlagsBits,
   type APIAttachment,
   type APIChannel,
+  type APIEmbed,
   type APIGuildMember,
   type APIMessage,
   type APIRole,
@@ -13,6 +16,7 @@ import {
   type ChannelFlags,
   type GuildMemberFlags,
   type RoleFlags,
+  type UserFlags,
 } from 'discord-api-types/v10';
 
 const DISCORD_EPOCH = 1420070400000n;
@@ -102,6 +106,9 @@ export function toApiUser(user: EmuUser): APIUser {
     discriminator: '0',
     global_name: user.bot ? null : user.username,
     avatar: null,
+    public_flags: 0 as UserFlags,
+    flags: 0 as UserFlags,
+    primary_guild: null,
     ...(user.bot ? { bot: true } : {}),
   };
 }
@@ -144,6 +151,7 @@ export function toApiChannel(channel: EmuChannel, users: Map<string, EmuUser>): 
       owner_id: channel.ownerId ?? '',
       last_message_id: null,
       message_count: 0,
+      total_message_sent: 0,
       member_count: channel.threadMemberIds?.size ?? 0,
       rate_limit_per_user: 0,
       flags: 0,
@@ -189,6 +197,7 @@ export function toApiMember(member: EmuMember, users: Map<string, EmuUser>): API
     roles: [...member.roleIds],
     joined_at: member.joinedAt,
     premium_since: null,
+    communication_disabled_until: null,
     deaf: false,
     mute: false,
     flags: 0 as GuildMemberFlags,
@@ -233,8 +242,8 @@ export function newMessage(opts: {
     mentions: [],
     mention_roles: [],
     attachments: [],
-    embeds: opts.input.embeds ?? [],
-    components: opts.input.components ?? [],
+    embeds: asSentEmbeds(opts.input.embeds ?? []),
+    components: asSentComponents(opts.input.components ?? []),
     pinned: false,
     type: opts.type ?? MessageType.Default,
     flags,
@@ -252,13 +261,43 @@ export function newMessage(opts: {
 /** Applies an edit the way Discord does: only provided fields change; `attachments` lists the ones to keep. */
 export function editMessage(message: EmuMessage, input: MessageInput, files: EmuFile[]): void {
   if (input.content !== undefined) message.content = input.content ?? '';
-  if (input.embeds !== undefined) message.embeds = input.embeds ?? [];
-  if (input.components !== undefined) message.components = input.components ?? [];
+  if (input.embeds !== undefined) message.embeds = asSentEmbeds(input.embeds ?? []);
+  if (input.components !== undefined) message.components = asSentComponents(input.components ?? []);
   // Ephemeral cannot be toggled by an edit; an edit of a deferred reply ends its "thinking" state.
   message.flags = (message.flags ?? 0) & ~MessageFlags.Loading;
   message.edited_timestamp = new Date().toISOString();
   if (input.attachments !== undefined || files.length > 0) applyFiles(message, input, files);
 }
+
+/** Embeds as Discord stores them: a bot's embeds are 'rich', and every field says whether it is inline. */
+function asSentEmbeds(embeds: APIEmbed[]): APIEmbed[] {
+  return embeds.map((e) => ({
+    type: EmbedType.Rich,
+    ...e,
+    ...(e.fields ? { fields: e.fields.map((f) => ({ ...f, inline: f.inline ?? false })) } : {}),
+  }));
+}
+
+/**
+ * Components as Discord stores them: every component gets a numeric `id` (sequential, depth-first, unless the bot
+ * set one) and selects their default min/max values.
+ */
+function asSentComponents(rows: NonNullable<APIMessage['components']>): NonNullable<APIMessage['components']> {
+  let next = 1;
+  const visit = (c: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...c, id: c.id ?? next };
+    next = Math.max(next, Number(out.id)) + 1;
+    if (SELECT_TYPES.has(c.type as ComponentType)) {
+      out.min_values ??= 1;
+      out.max_values ??= 1;
+    }
+    if (Array.isArray(c.components)) out.components = (c.components as Array<Record<string, unknown>>).map(visit);
+    return out;
+  };
+  return rows.map((r) => visit(r as unknown as Record<string, unknown>)) as unknown as NonNullable<APIMessage['components']>;
+}
+
+const SELECT_TYPES = new Set([ComponentType.StringSelect, ComponentType.UserSelect, ComponentType.RoleSelect, ComponentType.MentionableSelect, ComponentType.ChannelSelect]);
 
 function applyFiles(message: EmuMessage, input: MessageInput, files: EmuFile[]): void {
   const keep = new Set((input.attachments ?? []).map((a) => String(a.id)));

@@ -48,7 +48,17 @@ export interface WorldOptions {
   botName?: string;
   token?: string;
   appId?: string;
+  /** Wall clock for time-based rules a test cannot wait out (the 15-minute interaction token); default Date.now. */
+  now?: () => number;
 }
+
+/** Discord's deadlines for answering an interaction. */
+export const INTERACTION_DEADLINES = {
+  /** The initial response (reply, deferral, update, modal, choices) must arrive within 3 s. */
+  initialResponseMs: 3_000,
+  /** The interaction token (follow-ups, edits of the original) stays valid for 15 minutes. */
+  tokenLifetimeMs: 15 * 60_000,
+};
 
 /**
  * Everything the emulated Discord knows: users, the guild with its roles, members and channels, messages,
@@ -76,8 +86,12 @@ export class DiscordWorld {
   /** Files users attached to commands; served at /attachments/:id/:name so the bot can download them. */
   readonly uploads = new Map<string, EmuFile>();
   private readonly messageIndex = new Map<string, EmuMessage>();
+  readonly now: () => number;
+  /** Initial interaction responses seen and the slowest one: how much margin the 3 s deadline leaves. */
+  readonly responseLatency = { count: 0, worstMs: 0, worst: '' };
 
   constructor(options: WorldOptions) {
+    this.now = options.now ?? Date.now;
     this.token = options.token ?? `emu.${randomToken(16)}`;
     this.appId = options.appId ?? snowflake();
     this.bot = { id: this.appId, username: options.botName ?? 'Solbound', bot: true };
@@ -106,6 +120,11 @@ export class DiscordWorld {
   /** The guild a channel belongs to (a DM: the current guild, for the authorizing-owner field). */
   guildOf(channel: EmuChannel): EmuGuild {
     return (channel.guildId !== null ? this.guilds.get(channel.guildId) : undefined) ?? this.guild;
+  }
+
+  recordInitialResponse(latencyMs: number, what: string): void {
+    this.responseLatency.count++;
+    if (latencyMs > this.responseLatency.worstMs) Object.assign(this.responseLatency, { worstMs: latencyMs, worst: what });
   }
 
   findUser(ref: string): EmuUser | undefined {

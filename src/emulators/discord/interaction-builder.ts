@@ -176,6 +176,7 @@ export class InteractionBuilder {
       channelId: channel.id,
       guildId: inGuild ? guild.id : null,
       dispatchedAt: performance.now(),
+      createdAt: this.world.now(),
       followUps: [],
       listeners: new Set(),
       ...(sourceMessage ? { sourceMessage } : {}),

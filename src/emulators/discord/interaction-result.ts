@@ -14,7 +14,10 @@ export interface InteractionRecord {
   user: EmuUser;
   channelId: string;
   guildId: string | null;
+  /** performance.now() when INTERACTION_CREATE left: the 3 s initial-response deadline runs on real time. */
   dispatchedAt: number;
+  /** The world clock when it was created: the 15-minute token lifetime runs on it, so tests can advance it. */
+  createdAt: number;
   ackedAt?: number;
   responseType?: InteractionResponseType;
   /** The message `@original` points at: a reply, a deferred placeholder, or the clicked message (updates). */

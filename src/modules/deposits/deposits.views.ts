@@ -1,11 +1,12 @@
-import { AttachmentBuilder, MessageFlags, time, TimestampStyles, type InteractionReplyOptions } from 'discord.js';
+import { AttachmentBuilder, time, TimestampStyles, type InteractionEditReplyOptions } from 'discord.js';
 import type { Currencies } from '../ledger/currencies';
 import type { DepositCreditedEvent, DepositIntent } from './deposits.service';
 
 // What deposits look like in Discord: the /deposit reply and the "credited" DM (sent by deposits.discord.ts).
 
 /** The /deposit answer: the Solana Pay link and its QR code (PNG bytes from DepositsService.qr). */
-export function depositRequestView(intent: DepositIntent, amount: string, qrPng: Buffer): InteractionReplyOptions {
+/** The (deferred, ephemeral) answer to /deposit. */
+export function depositRequestView(intent: DepositIntent, amount: string, qrPng: Buffer): InteractionEditReplyOptions {
   return {
     content: [
       `**Deposit #${intent.deposit.id}: ${amount}** — scan the QR code with a Solana Pay wallet, or open this link in your wallet:`,
@@ -15,7 +16,6 @@ export function depositRequestView(intent: DepositIntent, amount: string, qrPng:
         `within a minute; this request expires ${time(intent.deposit.expires_at, TimestampStyles.RelativeTime)}.`,
     ].join('\n'),
     files: [new AttachmentBuilder(qrPng, { name: `deposit-${intent.deposit.id}.png` })],
-    flags: MessageFlags.Ephemeral,
   };
 }
 

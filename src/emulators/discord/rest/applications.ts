@@ -32,6 +32,7 @@ export function applicationRoutes({ world }: RestDeps): RouteDef[] {
     {
       method: 'PUT',
       path: 'applications/:appId/commands',
+      payload: 'commands',
       handler: ({ res, body, params }) => {
         checkApp(world, params.appId);
         world.globalCommands = upsert(world.globalCommands, asArray(body.json));
@@ -49,6 +50,7 @@ export function applicationRoutes({ world }: RestDeps): RouteDef[] {
     {
       method: 'POST',
       path: 'applications/:appId/commands',
+      payload: 'command',
       handler: ({ res, body, params }) => {
         checkApp(world, params.appId);
         const [created] = upsert(world.globalCommands, [body.json as CommandBody]);
@@ -59,6 +61,7 @@ export function applicationRoutes({ world }: RestDeps): RouteDef[] {
     {
       method: 'PUT',
       path: 'applications/:appId/guilds/:guildId/commands',
+      payload: 'commands',
       handler: ({ res, body, params }) => {
         checkApp(world, params.appId);
         const guildId = mustGuild(world, params.guildId).id;

@@ -26,6 +26,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'POST',
       path: 'channels/:channelId/messages',
+      payload: 'message',
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
         if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
@@ -53,6 +54,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PATCH',
       path: 'channels/:channelId/messages/:messageId',
+      payload: 'message',
       handler: ({ res, params, body }) => {
         const message = mustMessage(world, params.channelId, params.messageId);
         if (message.author.id !== world.bot.id) throw new DiscordApiError(403, 50005, 'Cannot edit a message authored by another user', true);

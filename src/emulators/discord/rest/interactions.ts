@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import {
   InteractionResponseType,
   InteractionType,
@@ -8,7 +7,7 @@ import {
   type APIModalInteractionResponseCallbackData,
 } from 'discord-api-types/v10';
 import { editMessage, toApiMessage, type EmuMessage, type MessageInput } from '../discord-state';
-import type { DiscordWorld } from '../discord-world';
+import { INTERACTION_DEADLINES, type DiscordWorld } from '../discord-world';
 import { notify, type InteractionRecord } from '../interaction-result';
 import { mustInteraction, type RestDeps } from './lookups';
 import { DiscordApiError, noContent, sendJson, type RouteContext, type RouteDef } from './router';
@@ -16,7 +15,7 @@ import { DiscordApiError, noContent, sendJson, type RouteContext, type RouteDef 
 /** Interaction callbacks and the interaction webhook (original response and follow-ups). */
 export function interactionRoutes({ world }: RestDeps): RouteDef[] {
   return [
-    { method: 'POST', path: 'interactions/:id/:token/callback', auth: false, handler: (ctx) => onCallback(world, ctx) },
+    { method: 'POST', path: 'interactions/:id/:token/callback', auth: false, payload: 'interaction-callback', handler: (ctx) => onCallback(world, ctx) },
     {
       method: 'GET',
       path: 'webhooks/:appId/:token/messages/:messageId',
@@ -30,6 +29,7 @@ export function interactionRoutes({ world }: RestDeps): RouteDef[] {
       method: 'PATCH',
       path: 'webhooks/:appId/:token/messages/:messageId',
       auth: false,
+      payload: 'interaction-message',
       handler: ({ res, params, body }) => {
         const { record, message } = webhookMessage(world, params);
         editMessage(message, body.json as MessageInput, body.files);
@@ -49,14 +49,20 @@ export function interactionRoutes({ world }: RestDeps): RouteDef[] {
         noContent(res);
       },
     },
-    { method: 'POST', path: 'webhooks/:appId/:token', auth: false, handler: (ctx) => onFollowUp(world, ctx) },
+    { method: 'POST', path: 'webhooks/:appId/:token', auth: false, payload: 'interaction-message', handler: (ctx) => onFollowUp(world, ctx) },
   ];
 }
 
-function onCallback(world: DiscordWorld, { res, params, body, query }: RouteContext): void {
+function onCallback(world: DiscordWorld, { res, params, body, query, receivedAt }: RouteContext): void {
   const record = world.interactions.get(params.token ?? '');
   if (!record || record.id !== params.id) throw new DiscordApiError(404, 10062, 'Unknown interaction', true);
   if (record.responseType !== undefined) throw new DiscordApiError(400, 40060, 'Interaction has already been acknowledged.', true);
+  const lateMs = receivedAt - record.dispatchedAt;
+  if (lateMs > INTERACTION_DEADLINES.initialResponseMs) {
+    // Discord forgets an interaction nobody answered in 3 s. A failure too: the bot must defer work that may be slow.
+    world.interactions.delete(record.token);
+    throw new DiscordApiError(404, 10062, 'Unknown interaction', true, undefined, `initial response ${Math.round(lateMs)} ms after dispatch (deadline 3000 ms)`);
+  }
   const callback = (body.json ?? {}) as {
     type: InteractionResponseType;
     data?: MessageInput & { choices?: APIApplicationCommandOptionChoice[] };
@@ -101,7 +107,8 @@ function onCallback(world: DiscordWorld, { res, params, body, query }: RouteCont
       throw new DiscordApiError(400, 50035, `Invalid Form Body: unsupported callback type ${String(callback.type)}`, true);
   }
   record.responseType = callback.type;
-  record.ackedAt = performance.now();
+  record.ackedAt = receivedAt;
+  world.recordInitialResponse(record.ackedAt - record.dispatchedAt, describeInteraction(record));
   notify(record);
   if (query.get('with_response') === 'true') {
     sendJson(res, 200, {
@@ -118,6 +125,15 @@ function onCallback(world: DiscordWorld, { res, params, body, query }: RouteCont
     return;
   }
   noContent(res);
+}
+
+function describeInteraction(record: InteractionRecord): string {
+  const data = record.payload.data as { name?: string; custom_id?: string; options?: Array<{ name: string; type: number }> } | undefined;
+  if (data?.name) {
+    const sub = data.options?.find((o) => o.type === 1 || o.type === 2)?.name;
+    return `/${data.name}${sub ? ` ${sub}` : ''}`;
+  }
+  return data?.custom_id ?? `type ${record.payload.type}`;
 }
 
 function onFollowUp(world: DiscordWorld, { res, params, body }: RouteContext): void {

@@ -1,5 +1,5 @@
 import type { EmuChannel, EmuGuild, EmuMember, EmuMessage } from '../discord-state';
-import type { DiscordWorld } from '../discord-world';
+import { INTERACTION_DEADLINES, type DiscordWorld } from '../discord-world';
 import type { DiscordGateway } from '../gateway';
 import type { InteractionRecord } from '../interaction-result';
 import { DiscordApiError } from './router';
@@ -46,5 +46,7 @@ export function mustInteraction(world: DiscordWorld, token: string | undefined, 
   checkApp(world, appId);
   const record = world.interactions.get(token ?? '');
   if (!record) throw new DiscordApiError(404, 10015, 'Unknown Webhook', true);
+  // Work that outlives the token is a production reality (long jobs), not emulator misuse: an ordinary answer.
+  if (world.now() - record.createdAt > INTERACTION_DEADLINES.tokenLifetimeMs) throw new DiscordApiError(401, 50027, 'Invalid Webhook Token');
   return record;
 }

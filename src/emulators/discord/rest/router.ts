@@ -1,7 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { snowflake, type EmuFile } from '../discord-state';
 import type { DiscordWorld } from '../discord-world';
 import { parseMultipart } from '../multipart';
+import { checkLimits, type PayloadKind } from './limits';
+import type { DiscordSpec } from './spec-conformance';
 
 export class DiscordApiError extends Error {
   constructor(
@@ -10,9 +13,18 @@ export class DiscordApiError extends Error {
     message: string,
     /** Protocol misuse by the bot (double ack, unknown interaction): fails the test. */
     readonly isFailure = false,
+    /** Discord's nested field errors (50035 Invalid Form Body). */
+    readonly errors?: Record<string, unknown>,
+    /** What the failure record says when it is more than the message (e.g. which schema rule was broken). */
+    readonly detail?: string,
   ) {
     super(message);
   }
+}
+
+/** Discord's answer to a body that breaks a documented limit or the request schema. */
+export function invalidFormBody(errors: Record<string, unknown> | undefined, opts: { isFailure?: boolean; detail?: string } = {}): DiscordApiError {
+  return new DiscordApiError(400, 50035, 'Invalid Form Body', opts.isFailure ?? false, errors, opts.detail);
 }
 
 export interface ParsedBody {
@@ -27,6 +39,11 @@ export interface RouteContext {
   query: URLSearchParams;
   body: ParsedBody;
   path: string;
+  /**
+   * performance.now() when the request arrived, before parsing and checks: deadlines are judged on it, so the
+   * emulator's own work (e.g. compiling a spec validator on first use) never counts against the bot.
+   */
+  receivedAt: number;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void> | void;
@@ -39,6 +56,8 @@ export interface RouteDef {
   handler: RouteHandler;
   /** Default true: needs `Authorization: Bot <token>` (interaction callbacks and webhooks are token-in-path). */
   auth?: boolean;
+  /** What the JSON body is, for the documented limits (see limits.ts); routes without one carry no checked payload. */
+  payload?: PayloadKind;
 }
 
 interface Route extends RouteDef {
@@ -47,10 +66,23 @@ interface Route extends RouteDef {
 
 /**
  * Runs before every handler, in order; throwing a {@link DiscordApiError} answers the request instead. This is
- * the one place for cross-cutting REST rules (authorization today; validation, rate-limit headers and permission
- * checks belong here too).
+ * the one place for cross-cutting REST rules (authorization, documented limits, the spec's request schemas; rate-limit
+ * headers and permission checks belong here too).
  */
 export type RouteGuard = (route: RouteDef, ctx: RouteContext) => void;
+
+export interface RestRouterOptions {
+  /** Validate request and response bodies against Discord's OpenAPI description; violations are failures. */
+  spec?: DiscordSpec | undefined;
+}
+
+/** How much traffic the spec check saw: reported at the end of a test run. */
+export interface ConformanceStats {
+  /** Request bodies validated (every request is also mapped to a spec operation; an unmapped one is a violation). */
+  requests: number;
+  responses: number;
+  violations: number;
+}
 
 const API_PREFIX = '/api/v10/';
 
@@ -62,9 +94,21 @@ const API_PREFIX = '/api/v10/';
 export class RestRouter {
   private readonly routes: Route[] = [];
   private readonly guards: RouteGuard[];
+  private readonly spec: DiscordSpec | undefined;
+  readonly conformance: ConformanceStats = { requests: 0, responses: 0, violations: 0 };
 
-  constructor(private readonly world: DiscordWorld) {
-    this.guards = [(route, ctx) => this.authorize(route, ctx)];
+  constructor(
+    private readonly world: DiscordWorld,
+    options: RestRouterOptions = {},
+  ) {
+    this.spec = options.spec;
+    this.guards = [
+      (route, ctx) => this.authorize(route, ctx),
+      // Limits before the schema: a body over a documented limit is an ordinary Discord answer the bot must handle,
+      // while other schema violations are emulator failures.
+      (route, ctx) => this.enforceLimits(route, ctx),
+      (route, ctx) => this.checkRequestSchema(route, ctx),
+    ];
   }
 
   /** Adds routes; the first route that matches a request wins, so list literal segments before ':params'. */
@@ -76,6 +120,7 @@ export class RestRouter {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     const rawPath = url.pathname;
+    const receivedAt = performance.now();
     let status = 500;
     let body: ParsedBody = { json: undefined, files: [] };
     try {
@@ -85,10 +130,10 @@ export class RestRouter {
         return;
       }
       if (!rawPath.startsWith(API_PREFIX)) throw new DiscordApiError(404, 0, '404: Not Found', true);
-      const segments = rawPath.slice(API_PREFIX.length).split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+      const segments = apiSegments(rawPath);
       const match = this.match(method, segments);
       if (!match) throw new DiscordApiError(404, 0, '404: Not Found', true);
-      const ctx: RouteContext = { req, res, params: match.params, query: url.searchParams, body, path: rawPath };
+      const ctx: RouteContext = { req, res, params: match.params, query: url.searchParams, body, path: rawPath, receivedAt };
       for (const guard of this.guards) guard(match.route, ctx);
       await match.route.handler(ctx);
       status = res.statusCode;
@@ -96,11 +141,12 @@ export class RestRouter {
       const apiErr = err instanceof DiscordApiError ? err : new DiscordApiError(500, 0, err instanceof Error ? err.message : String(err), true);
       status = apiErr.status;
       if (apiErr.isFailure) {
-        this.world.failures.push({ method, path: rawPath, status, reason: apiErr.message });
+        this.world.failures.push({ method, path: rawPath, status, reason: apiErr.detail ?? apiErr.message });
       }
-      if (!res.headersSent) sendJson(res, status, { message: apiErr.message, code: apiErr.code });
+      if (!res.headersSent) sendJson(res, status, { message: apiErr.message, code: apiErr.code, ...(apiErr.errors ? { errors: apiErr.errors } : {}) });
     } finally {
       this.world.requests.push({ method, path: rawPath, status, body: body.json, at: Date.now() });
+      this.checkResponseSchema(method, rawPath, res);
     }
   }
 
@@ -108,6 +154,43 @@ export class RestRouter {
     if (route.auth !== false && req.headers.authorization !== `Bot ${this.world.token}`) {
       throw new DiscordApiError(401, 0, '401: Unauthorized', true);
     }
+  }
+
+  private enforceLimits(route: RouteDef, { body }: RouteContext): void {
+    if (!route.payload) return;
+    const errors = checkLimits(route.payload, body.json);
+    if (errors) throw invalidFormBody(errors);
+  }
+
+  private checkRequestSchema(_route: RouteDef, { req, path, body }: RouteContext): void {
+    if (!this.spec) return;
+    const op = this.spec.operation(req.method ?? 'GET', apiSegments(path));
+    if (!op) {
+      this.violation(req.method ?? 'GET', path, 0, `no operation in Discord's OpenAPI spec for ${req.method} ${path}`);
+      return;
+    }
+    if (op.hasJsonBody && body.json !== undefined) this.conformance.requests++;
+    const violation = this.spec.checkRequest(op, body.json);
+    if (violation) {
+      this.conformance.violations++;
+      throw invalidFormBody(undefined, { isFailure: true, detail: `spec: ${violation}` });
+    }
+  }
+
+  /** The JSON a handler (or the error path) sent, against the spec's schema for that status. */
+  private checkResponseSchema(method: string, path: string, res: ServerResponse): void {
+    const sent = sentJson.get(res);
+    if (!this.spec || sent === undefined || !path.startsWith(API_PREFIX)) return;
+    const op = this.spec.operation(method, apiSegments(path));
+    if (!op) return;
+    this.conformance.responses++;
+    const violation = this.spec.checkResponse(op, res.statusCode, sent);
+    if (violation) this.violation(method, path, res.statusCode, `spec: ${violation}`);
+  }
+
+  private violation(method: string, path: string, status: number, reason: string): void {
+    this.conformance.violations++;
+    this.world.failures.push({ method, path, status, reason });
   }
 
   /** Files users attached to commands, as Discord's CDN serves them. */
@@ -135,8 +218,16 @@ export class RestRouter {
   }
 }
 
+/** The last JSON body sent on each response, for the spec check after the handler. */
+const sentJson = new WeakMap<ServerResponse, unknown>();
+
+function apiSegments(path: string): string[] {
+  return path.slice(API_PREFIX.length).split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
+  sentJson.set(res, JSON.parse(text) as unknown);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

@@ -5,7 +5,8 @@ import { DiscordApiError, sendJson, type RouteDef } from './router';
 /** Users, the bot itself, and DM channels. */
 export function userRoutes({ world }: RestDeps): RouteDef[] {
   return [
-    { method: 'GET', path: 'users/@me', handler: ({ res }) => sendJson(res, 200, toApiUser(world.bot)) },
+    // The current user carries the account fields only it may see.
+    { method: 'GET', path: 'users/@me', handler: ({ res }) => sendJson(res, 200, { ...toApiUser(world.bot), mfa_enabled: false, locale: 'en-US' }) },
     {
       method: 'GET',
       path: 'users/:userId',
