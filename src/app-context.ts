@@ -10,6 +10,7 @@ import type { ChainService } from './chain/chain.service';
 import type { DepositsService } from './modules/deposits/deposits.service';
 import type { SolvencyService } from './modules/solvency/solvency.service';
 import type { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
+import type { BadgesService } from './modules/badges/badges.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -23,6 +24,7 @@ export interface AppContext {
 }
 
 export interface Services {
+  badges: BadgesService;
   chain: ChainService;
   deposits: DepositsService;
   ledger: LedgerService;

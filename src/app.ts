@@ -27,6 +27,7 @@ import { SolvencyService } from './modules/solvency/solvency.service';
 import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
 import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
 import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
+import { BadgesService } from './modules/badges/badges.service';
 
 export interface App {
   ctx: AppContext;
@@ -61,6 +62,7 @@ export function createServices(db: Kysely<DB>, metrics?: Metrics, config: Config
   );
   return {
     chain,
+    badges: new BadgesService(db, chain, async (discordId) => (await wallets.status(discordId)).wallet?.address, config, metrics, log),
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES }, log),
     ledger: new LedgerService(db, config),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
