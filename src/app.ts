@@ -28,6 +28,7 @@ import { WithdrawalsService } from './modules/withdrawals/withdrawals.service';
 import { wirePaymentNotifiers } from './modules/deposits/discord-payment-notifier';
 import { withdrawalAdminRoutes } from './modules/withdrawals/withdrawals.routes';
 import { BadgesService } from './modules/badges/badges.service';
+import { badgeAdminRoutes, badgeRoutes } from './modules/badges/badges.routes';
 
 export interface App {
   ctx: AppContext;
@@ -102,7 +103,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const metrics = createMetrics();
     const ctx: AppContext = { config, log, db, services: createServices(db, metrics, config, log) };
 
-    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes] });
+    const http = await createHttpServer({ ctx, metrics, plugins: [walletRoutes, badgeRoutes], adminPlugins: [ticketAdminRoutes, withdrawalAdminRoutes, badgeAdminRoutes] });
     stops.push(() => http.close());
     await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
     const address = http.server.address();
@@ -111,6 +112,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
 
     // Links sent to users (wallet-link page) need a reachable base; default to where we actually listen.
     if (!config.PUBLIC_URL) ctx.config = { ...config, PUBLIC_URL: httpUrl };
+    ctx.services.badges.setPublicUrl(ctx.config.PUBLIC_URL ?? httpUrl);
 
     let discord: DiscordRuntime | undefined;
     if (config.DISCORD_TOKEN) {
