@@ -201,6 +201,25 @@ export class BadgesService {
    * The member's reply waits for that; if the chain or the issuer is not ready the badge stays queued.
    */
   async claim(user: DiscordUserRef): Promise<ClaimResult> {
+    const badge = await this.queueClaim(user);
+    const op = (await repo.openOpOf(this.db, badge.id, 'mint'))!;
+    let queuedReason: string | undefined;
+    try {
+      await this.advance(op.id);
+    } catch (err) {
+      this.log?.warn({ err, badgeId: badge.id }, 'badge mint step failed; the processor retries');
+    }
+    const after = (await repo.findBadge(this.db, badge.id))!;
+    if (after.status === 'queued' || after.status === 'minting') {
+      queuedReason = (await this.issuerLow())
+        ? 'The badge issuer is being refilled; your badge is queued and will be minted automatically.'
+        : 'Your badge transaction is on its way; it will show up shortly.';
+    }
+    return { badge: after, ...(queuedReason ? { queuedReason } : {}) };
+  }
+
+  /** The checks and the badge row + mint op of a claim, without touching the chain (the processor mints it). */
+  async queueClaim(user: DiscordUserRef): Promise<Badge> {
     const issuer = this.issuer();
     if (user.bot) throw new UserError('BOT_USER', 'Bots cannot hold badges.');
     const found = await users.findByDiscordId(this.db, user.discordId);
@@ -227,20 +246,7 @@ export class BadgesService {
     );
     if (!badge) throw alreadyHas((await repo.findCurrentBadge(this.db, found.id))!);
     this.log?.info({ badgeId: badge.id, mint: badge.mint, userId: found.id }, 'badge claimed');
-    const op = (await repo.openOpOf(this.db, badge.id, 'mint'))!;
-    let queuedReason: string | undefined;
-    try {
-      await this.advance(op.id);
-    } catch (err) {
-      this.log?.warn({ err, badgeId: badge.id }, 'badge mint step failed; the processor retries');
-    }
-    const after = (await repo.findBadge(this.db, badge.id))!;
-    if (after.status === 'queued' || after.status === 'minting') {
-      queuedReason = (await this.issuerLow())
-        ? 'The badge issuer is being refilled; your badge is queued and will be minted automatically.'
-        : 'Your badge transaction is on its way; it will show up shortly.';
-    }
-    return { badge: after, ...(queuedReason ? { queuedReason } : {}) };
+    return badge;
   }
 
   /** /badge revoke and the admin API: burns and closes (via the outbox); `by` is the operator's id. */
