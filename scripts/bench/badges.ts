@@ -9,11 +9,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Keypair, SystemProgram, PublicKey } from '@solana/web3.js';
 import { sql } from 'kysely';
 import { createServices } from '../../src/app';
 import { badgeMintRent, buildBadgeMintInstructions, signIssuerTransaction } from '../../src/chain/badge-mint';
-import { confirmSignature, getLatestBlockhash, sendRaw } from '../../src/chain/transfers';
+import { buildTransferInstructions, confirmSignature, getLatestBlockhash, sendRaw } from '../../src/chain/transfers';
 import { generateTreasury, type Treasury } from '../../src/chain/treasury';
 import { parseConfig } from '../../src/config';
 import { createDb, createPool } from '../../src/db/database';
@@ -27,6 +26,7 @@ const MINTS = Number(values.mints);
 const USERS = Number(values.users);
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const log = createLogger('silent');
+const newAddress = () => generateTreasury().treasury.publicKey;
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
@@ -65,8 +65,8 @@ try {
     if (r.status !== 'confirmed' || r.err !== null) throw new Error(`not confirmed: ${JSON.stringify(r)}`);
   };
   const mintOne = () =>
-    land(issuer, buildBadgeMintInstructions(issuer.publicKey, { ...meta, badgeId: badgeSeq++, owner: Keypair.generate().publicKey.toBase58(), mintLamports: rent, fields: { reputation: '0450', tier: 'silver', discord: 'f'.repeat(32) } }));
-  const transferOne = () => land(issuer, [SystemProgram.transfer({ fromPubkey: new PublicKey(issuer.publicKey), toPubkey: Keypair.generate().publicKey, lamports: 1_000_000 })]);
+    land(issuer, buildBadgeMintInstructions(issuer.publicKey, { ...meta, badgeId: badgeSeq++, owner: newAddress(), mintLamports: rent, fields: { reputation: '0450', tier: 'silver', discord: 'f'.repeat(32) } }));
+  const transferOne = () => land(issuer, buildTransferInstructions({ from: issuer.publicKey, recipient: newAddress(), amount: 1_000_000n }));
   await mintOne();
   await transferOne();
   const before = emu.balance(issuer.publicKey);
@@ -86,7 +86,7 @@ try {
     .returning(['id', 'discord_id', 'username'])
     .execute();
   for (const m of members) {
-    const address = Keypair.generate().publicKey.toBase58();
+    const address = newAddress();
     await db.insertInto('wallet_registrations').values({ user_id: m.id, address, nonce: `bench-${m.id}`, message_data: JSON.stringify({ message: 'bench', envelope: 'raw', signature: 'bench', via: 'command' }) }).execute();
     await services.badges.acceptTerms({ discordId: m.discord_id, username: m.username }, config.BADGE_TERMS_VERSION);
   }
