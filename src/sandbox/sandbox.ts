@@ -15,6 +15,7 @@ export interface Sandbox {
 }
 
 const TREASURY_FUNDING_LAMPORTS = 1_000n * 1_000_000_000n;
+const BADGE_ISSUER_FUNDING_LAMPORTS = 10n * 1_000_000_000n;
 
 /**
  * The whole product against loopback stand-ins: a Discord emulator and a Solana emulator are started and the
@@ -28,6 +29,9 @@ export async function startSandbox(config: Config, log: Logger): Promise<Sandbox
     solana = await startSolanaEmulator();
     const { treasury, secretJson } = generateTreasury();
     solana.fund(treasury.publicKey, TREASURY_FUNDING_LAMPORTS);
+    // The badge issuer is its own key, never the treasury (DESIGN §6 Badge).
+    const badgeIssuer = generateTreasury();
+    solana.fund(badgeIssuer.treasury.publicKey, BADGE_ISSUER_FUNDING_LAMPORTS);
     const usdcMint = (await solana.createMint(6)).toBase58();
     // Someone to run staff commands as (Manage Server on the emulated guild).
     discord.user('admin', { admin: true });
@@ -43,6 +47,10 @@ export async function startSandbox(config: Config, log: Logger): Promise<Sandbox
       SOLANA_WS_URL: solana.wsUrl,
       TREASURY_SECRET_KEY: secretJson,
       TREASURY_KEYPAIR_PATH: undefined,
+      BADGE_ISSUER_SECRET_KEY: badgeIssuer.secretJson,
+      BADGE_ISSUER_KEYPAIR_PATH: undefined,
+      // A fresh sandbox has no history, so no member could reach a tier; the gate itself is covered by tests.
+      BADGE_MIN_TIER: 'none',
       LEDGER_TOKENS: [{ code: 'USDC', mint: usdcMint, decimals: 6 }],
     };
     log.info({ discord: discord.url, solana: solana.rpcUrl, treasury: treasury.publicKey, usdcMint }, 'sandbox emulators started');
