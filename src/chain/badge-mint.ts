@@ -1,5 +1,4 @@
 import { createHash, createHmac } from 'node:crypto';
-import bs58 from 'bs58';
 import {
   AuthorityType,
   createAssociatedTokenAccountIdempotentInstruction,
@@ -27,8 +26,8 @@ import {
   getMetadataPointerState,
 } from '@solana/spl-token';
 import { createInitializeInstruction, createUpdateFieldInstruction, pack, type TokenMetadata } from '@solana/spl-token-metadata';
-import { PublicKey, SystemProgram, Transaction, type Connection, type TransactionInstruction } from '@solana/web3.js';
-import { ChainError, type RecentBlockhash, type SignedTransfer } from './transfers';
+import { PublicKey, SystemProgram, type Connection, type TransactionInstruction } from '@solana/web3.js';
+import { ChainError, signInstructions, type RecentBlockhash, type SignedTransfer } from './transfers';
 import { loadTreasury, TreasuryKeyError, type Treasury } from './treasury';
 
 /*
@@ -208,17 +207,7 @@ export function buildBadgeRevokeInstructions(issuerKey: string, p: { mint: strin
 
 /** Signs issuer-paid instructions over a given blockhash; nothing is sent (the outbox stores it first). */
 export function signIssuerTransaction(issuer: BadgeIssuer, instructions: TransactionInstruction[], bh: RecentBlockhash): SignedTransfer {
-  const tx = new Transaction({ feePayer: new PublicKey(issuer.publicKey), blockhash: bh.blockhash, lastValidBlockHeight: bh.lastValidBlockHeight }).add(
-    ...instructions,
-  );
-  issuer.signTransaction(tx);
-  if (!tx.signature) throw new ChainError('signing produced no signature');
-  return {
-    signature: bs58.encode(tx.signature),
-    serialized: tx.serialize().toString('base64'),
-    blockhash: bh.blockhash,
-    lastValidBlockHeight: bh.lastValidBlockHeight,
-  };
+  return signInstructions(issuer, instructions, bh);
 }
 
 export async function badgeMintRent(connection: Connection, m: Omit<BadgeMetadata, 'fields'>): Promise<bigint> {

@@ -65,6 +65,9 @@ describe('badge HTTP', () => {
     expect((await http.inject({ method: 'GET', url: `/badges/${Keypair.generate().publicKey.toBase58()}.json` })).statusCode).toBe(404);
     expect((await http.inject({ method: 'GET', url: '/badges/nope.png' })).statusCode).toBe(400);
 
+    const profile = await http.inject({ method: 'GET', url: `/admin/users/${user.discordId}`, headers: auth });
+    expect(profile.json()).toMatchObject({ badge: { id: badge.id.toString(), status: 'active', mint } });
+
     expect((await http.inject({ method: 'GET', url: '/admin/badges' })).statusCode).toBe(401);
     const list = await http.inject({ method: 'GET', url: '/admin/badges?status=active', headers: auth });
     expect(list.json()).toMatchObject({ items: [{ id: badge.id.toString(), mint, status: 'active', discordId: user.discordId }] });
