@@ -132,6 +132,23 @@ const steps: Step[] = [
   'as admin /setup show',
   secondGuild,
   'as admin /audit action:guild.settings',
+  '# --- trust badge: terms → claim (minted on chain to the linked wallet) → show; ratings ---',
+  'as bob /badge claim # expect-error',
+  'as alice /badge terms',
+  async (sb) => [`as alice click badge-terms:${sb.app.ctx.config.BADGE_TERMS_VERSION}`],
+  'as alice /badge claim',
+  async (sb) => {
+    const badge = await sb.app.ctx.services.badges.show(sb.discord.user('alice').id);
+    if (badge?.status !== 'active' || !badge.mint) throw new Error(`expected an active badge, got ${badge?.status ?? 'none'}`);
+    const meta = (await (await fetch(`${sb.app.httpUrl}/badges/${badge.mint}.json`)).json()) as { attributes: { trait_type: string; value: unknown }[] };
+    const tier = meta.attributes.find((a) => a.trait_type === 'tier')?.value;
+    process.stdout.write(`(on chain: soulbound badge ${badge.mint} in ${badge.wallet}; metadata JSON says tier ${String(tier)})\n`);
+  },
+  'as alice /badge show',
+  'as alice /badge claim # expect-error',
+  'as alice /rate user:@bob score:5 comment:"quick and fair"',
+  'as alice /rate user:@bob score:4 # expect-error',
+  'as alice /rate user:@alice score:5 # expect-error',
 ];
 
 /**

@@ -15,6 +15,7 @@ import type { WalletNotifier } from './modules/wallets/wallets.service';
 import type { AirdropEffects } from './modules/ledger/ledger.service';
 import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
 import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.service';
+import type { BadgesService } from './modules/badges/badges.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -45,6 +46,7 @@ export interface Effects {
 }
 
 export interface Services {
+  badges: BadgesService;
   chain: ChainService;
   deposits: DepositsService;
   guilds: GuildsService;

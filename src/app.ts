@@ -26,6 +26,7 @@ import { WalletsService } from './modules/wallets/wallets.service';
 import { WithdrawalsService, withdrawalLimitsFromConfig } from './modules/withdrawals/withdrawals.service';
 import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, throwIfAborted } from './startup';
 import { GuildsService } from './modules/guilds/guilds.service';
+import { BadgesService } from './modules/badges/badges.service';
 
 export interface App {
   ctx: AppContext;
@@ -62,17 +63,19 @@ export function createServices(
   const currencies = Currencies.fromConfig(config);
   const users = new UsersService(db);
   const wallets = new WalletsService(db, metrics, effects.wallets);
-  // Payouts go only to the member's verified wallet.
+  // Payouts and badges go only to the member's verified wallet.
+  const walletOf = async (discordId: string) => (await wallets.status(discordId)).wallet?.address;
   const withdrawals = new WithdrawalsService(
     db,
     chain,
     currencies,
-    async (discordId) => (await wallets.status(discordId)).wallet?.address,
+    walletOf,
     { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS, notify: effects.withdrawals, limits: withdrawalLimitsFromConfig(config), metrics },
     log,
   );
   return {
     chain,
+    badges: new BadgesService(db, chain, walletOf, config, metrics, log),
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     guilds: new GuildsService(db, config, effects.guildDirectory),
     ledger: new LedgerService(db, config),

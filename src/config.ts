@@ -128,6 +128,17 @@ export const configSchema = z.object({
   // Operators' log channel (alerts such as a paused payout queue); unset = metric and log line only.
   OPERATOR_LOG_CHANNEL_ID: snowflake,
 
+  // Trust badges. A dedicated issuer key (never the treasury) pays badge rent and fees and can burn/close badges.
+  BADGE_ISSUER_SECRET_KEY: optionalString,
+  BADGE_ISSUER_KEYPAIR_PATH: optionalString,
+  // Changing it makes members accept the new terms before their next mint.
+  BADGE_TERMS_VERSION: z.preprocess(emptyToUndefined, z.string().regex(/^[\w.-]{1,32}$/, 'must be 1-32 of letters, digits . _ -').default('2026-11')),
+  BADGE_MIN_TIER: z.preprocess(emptyToUndefined, z.enum(['none', 'bronze', 'silver', 'gold', 'platinum']).default('bronze')),
+  // Below this the issuer balance alert fires and new mints wait (queued) instead of failing.
+  BADGE_ISSUER_MIN_LAMPORTS: z.preprocess(emptyToUndefined, z.coerce.bigint().min(0n).default(50_000_000n)),
+  BADGE_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(3)),
+
+
   // Ledger. SOL (9 decimals) is always a currency; LEDGER_TOKENS adds SPL tokens as CODE:MINT:DECIMALS, comma-separated.
   LEDGER_TOKENS: z.preprocess(
     emptyToUndefined,

@@ -42,6 +42,8 @@ export function createMetrics() {
     }),
     up: new Gauge({ name: 'solbound_up', help: '1 once the app is ready', registers: [registry] }),
     // Solvency check: liabilities (balances + withdrawals in flight) minus treasury holdings, when positive.
+    badgeIssuerLamports: new Gauge({ name: 'solbound_badge_issuer_lamports', help: 'Badge issuer SOL balance (lamports)', registers: [registry] }),
+    badgeIssuerLow: new Gauge({ name: 'solbound_badge_issuer_low', help: '1 while the badge issuer balance is below BADGE_ISSUER_MIN_LAMPORTS', registers: [registry] }),
     treasuryShortfall: new Gauge({
       name: 'solbound_treasury_shortfall',
       help: 'Ledger liabilities not covered by treasury holdings, base units per currency (0 = solvent)',

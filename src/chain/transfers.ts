@@ -129,18 +129,23 @@ export function buildSignedTransfer(
   treasury: Treasury,
   p: Omit<TransferInstructionParams, 'from'> & RecentBlockhash,
 ): SignedTransfer {
+  return signInstructions(treasury, buildTransferInstructions({ ...p, from: treasury.publicKey }), p);
+}
+
+/** Signs `instructions` with `payer` as fee payer over a given blockhash; nothing is sent (see SignedTransfer). */
+export function signInstructions(payer: Treasury, instructions: TransactionInstruction[], bh: RecentBlockhash): SignedTransfer {
   const tx = new Transaction({
-    feePayer: new PublicKey(treasury.publicKey),
-    blockhash: p.blockhash,
-    lastValidBlockHeight: p.lastValidBlockHeight,
-  }).add(...buildTransferInstructions({ ...p, from: treasury.publicKey }));
-  treasury.signTransaction(tx);
+    feePayer: new PublicKey(payer.publicKey),
+    blockhash: bh.blockhash,
+    lastValidBlockHeight: bh.lastValidBlockHeight,
+  }).add(...instructions);
+  payer.signTransaction(tx);
   if (!tx.signature) throw new ChainError('signing produced no signature');
   return {
     signature: bs58.encode(tx.signature),
     serialized: tx.serialize().toString('base64'),
-    blockhash: p.blockhash,
-    lastValidBlockHeight: p.lastValidBlockHeight,
+    blockhash: bh.blockhash,
+    lastValidBlockHeight: bh.lastValidBlockHeight,
   };
 }
 

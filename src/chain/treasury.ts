@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import bs58 from 'bs58';
@@ -31,6 +32,11 @@ export class Treasury {
   /** @internal for src/chain only. */
   signVersioned(tx: VersionedTransaction): void {
     tx.sign([this.#keypair]);
+  }
+
+  /** @internal for src/chain only: a key derived from the secret for one purpose (HMAC-SHA256), never the secret. */
+  derivedKey(purpose: string): Buffer {
+    return createHmac('sha256', this.#keypair.secretKey).update(purpose).digest();
   }
 
   toJSON(): { publicKey: string } {

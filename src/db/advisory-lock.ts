@@ -11,6 +11,8 @@ export const LockNamespace = {
   job: 0x5013,
   /** One advancer per withdrawal (withdrawals outbox); key: the withdrawal id. */
   withdrawal: 0x5014,
+  /** One advancer per badge chain op (badges outbox); key: the op id. */
+  badgeOp: 0x5015,
   /** Check-and-record of wallet verification attempts (wallets rate limit); key: the subject. */
   walletRateLimit: 0x5741,
   /** Check-and-insert of a member's wallet-link nonces (link cooldown); key: the user id. */

@@ -6,6 +6,7 @@ import type { LedgerTables } from '../modules/ledger/ledger.tables';
 import type { DepositTables } from '../modules/deposits/deposits.tables';
 import type { WithdrawalTables } from '../modules/withdrawals/withdrawals.tables';
 import type { GuildTables } from '../modules/guilds/guilds.tables';
+import type { BadgeTables } from '../modules/badges/badges.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -62,7 +63,8 @@ export interface DB
     LedgerTables,
     DepositTables,
     WithdrawalTables,
-    GuildTables {}
+    GuildTables,
+    BadgeTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

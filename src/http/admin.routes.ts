@@ -10,6 +10,7 @@ const row = z.record(z.string(), z.unknown());
 const profileJson = z.object({
   user: z.object({ id: z.string(), discord_id: z.string(), username: z.string(), role: z.enum(['USER', 'SUPPORT', 'ADMIN']) }).loose(),
   credentials: z.object({ federated: z.array(row), chain: z.array(row) }),
+  badge: row.nullable().describe('the live trust badge, else the latest one; null when none'),
 });
 
 export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -20,7 +21,9 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: AppContext): void
       const { discordId } = req.params;
       const profile = await ctx.services.users.profile(discordId);
       if (!profile) throw new UserError('USER_NOT_FOUND', `No user with Discord id ${discordId}`);
-      return toJson(profile) as z.output<typeof profileJson>;
+      const badge = await ctx.services.badges.show(discordId);
+      const summary = badge && { id: badge.id, status: badge.status, mint: badge.mint, wallet: badge.wallet, tier: badge.tier, reputation_score: badge.reputation_score, minted_at: badge.minted_at, revoked_at: badge.revoked_at };
+      return toJson({ ...profile, badge: summary ?? null }) as z.output<typeof profileJson>;
     },
   );
 }

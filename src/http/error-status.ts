@@ -24,6 +24,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_NOT_FOUND: 404,
   AIRDROP_NOT_FOUND: 404,
   CONFIRMATION_NOT_FOUND: 404,
+  NO_BADGE: 404,
 
   FORBIDDEN: 403,
   TICKET_FORBIDDEN: 403,
@@ -52,6 +53,11 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_NOT_CLAIMED: 409,
   TICKET_STATE: 409,
   TICKET_UNCHANGED: 409,
+  ALREADY_REVOKED: 409,
+  ALREADY_HAS_BADGE: 409,
+  ALREADY_RATED: 409,
+  TERMS_REQUIRED: 409,
+  TERMS_CHANGED: 409,
 
   NONCE_USED: 410,
   NONCE_EXPIRED: 410,
@@ -65,6 +71,8 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   // A settings id that is well-formed but names no channel/role of that guild.
   GUILD_BAD_CHANNEL: 422,
   GUILD_BAD_ROLE: 422,
+  TIER_TOO_LOW: 422,
+  NEVER_MET: 422,
 
   RATE_LIMITED: 429,
   COOLDOWN: 429,
@@ -75,6 +83,7 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
 
   CHAIN_DISABLED: 503,
   GUILD_UNVERIFIABLE: 503,
+  BADGES_DISABLED: 503,
 };
 
 export function statusOfUserError(code: string): number {

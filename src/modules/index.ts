@@ -1,4 +1,5 @@
 import type { AppModule } from '../app-module';
+import badges from './badges/badges.module';
 import deposits from './deposits/deposits.module';
 import guilds from './guilds/guilds.module';
 import ledger from './ledger/ledger.module';
@@ -9,4 +10,4 @@ import wallets from './wallets/wallets.module';
 import withdrawals from './withdrawals/withdrawals.module';
 
 /** Every module the app runs; each brings its routes, jobs and Discord effects through its `<domain>.module.ts`. */
-export const appModules: readonly AppModule[] = [guilds, users, ledger, wallets, deposits, withdrawals, solvency, tickets];
+export const appModules: readonly AppModule[] = [guilds, users, ledger, wallets, deposits, withdrawals, solvency, tickets, badges];

@@ -28,10 +28,11 @@ export interface Emulators {
 }
 
 const TREASURY_FUNDING_LAMPORTS = 1_000n * 1_000_000_000n;
+const BADGE_ISSUER_FUNDING_LAMPORTS = 10n * 1_000_000_000n;
 
 /**
  * A loopback Discord and Solana as a deployment sees them: a Discord application with guilds, and a cluster with a
- * funded treasury and a USDC mint. The sandbox starts them in its own process; `npm run emulators` on their own.
+ * funded treasury, a funded badge issuer and a USDC mint. The sandbox starts them in its own process; `npm run emulators` on their own.
  */
 export async function startEmulators(options: EmulatorsOptions = {}): Promise<Emulators> {
   const shards = options.shards ?? 1;
@@ -48,6 +49,9 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
     solana = await startSolanaEmulator(options.solanaPort ? { port: options.solanaPort } : {});
     const { treasury, secretJson } = generateTreasury();
     solana.fund(treasury.publicKey, TREASURY_FUNDING_LAMPORTS);
+    // The badge issuer is its own key, never the treasury (DESIGN §6 Badge).
+    const badgeIssuer = generateTreasury();
+    solana.fund(badgeIssuer.treasury.publicKey, BADGE_ISSUER_FUNDING_LAMPORTS);
     const usdcMint = (await solana.createMint(6)).toBase58();
     const env = {
       DISCORD_TOKEN: discord.token,
@@ -59,6 +63,7 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
       SOLANA_RPC_URL: solana.rpcUrl,
       SOLANA_WS_URL: solana.wsUrl,
       TREASURY_SECRET_KEY: secretJson,
+      BADGE_ISSUER_SECRET_KEY: badgeIssuer.secretJson,
       LEDGER_TOKENS: `USDC:${usdcMint}:6`,
     };
     const sol = solana;

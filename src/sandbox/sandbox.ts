@@ -29,7 +29,14 @@ export async function startSandbox(config: Config, log: Logger, options: Pick<St
 
     // The same keys `npm run emulators` prints for separate bot processes, read the way the environment is.
     const pointed = parseConfig(emulators.env);
-    const sandboxConfig: Config = { ...config, TREASURY_KEYPAIR_PATH: undefined, BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id] };
+    const sandboxConfig: Config = {
+      ...config,
+      TREASURY_KEYPAIR_PATH: undefined,
+      BADGE_ISSUER_KEYPAIR_PATH: undefined,
+      // A fresh sandbox has no history, so no member could reach a tier; the gate itself is covered by tests.
+      BADGE_MIN_TIER: 'none',
+      BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id],
+    };
     for (const key of Object.keys(emulators.env) as (keyof Config)[]) Object.assign(sandboxConfig, { [key]: pointed[key] });
     log.info({ discord: discord.url, solana: solana.rpcUrl, usdcMint }, 'sandbox emulators started');
     const app = await startApp(sandboxConfig, log, { ...options, deployCommands: true });

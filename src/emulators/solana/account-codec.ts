@@ -107,21 +107,81 @@ const EXTENSION_NAMES: Record<number, string> = {
   19: 'tokenMetadata', 20: 'groupPointer', 21: 'tokenGroup', 22: 'groupMemberPointer', 23: 'tokenGroupMember',
 };
 
-// Only names are reported: extension state is not needed by the product and its layouts vary per extension.
-function extensionList(account: RawAccount): { extension: string }[] | undefined {
+const ZERO_KEY = '11111111111111111111111111111111';
+
+// OptionalNonZeroPubkey: all zeroes means "none", which a node renders as null.
+function optionalKey(d: Uint8Array, at: number): string | null {
+  const k = key(d, at);
+  return k === ZERO_KEY ? null : k;
+}
+
+function borshString(d: Uint8Array, at: number): [string, number] {
+  const len = view(d).getUint32(at, true);
+  const end = at + 4 + len;
+  if (end > d.length) throw new Error('string past end of extension');
+  return [new TextDecoder().decode(d.subarray(at + 4, end)), end];
+}
+
+// Rendered the way a node's jsonParsed does (camelCase state objects); unknown layouts get the name only.
+function extensionState(type: number, d: Uint8Array): Record<string, unknown> | undefined {
+  switch (type) {
+    case 3:
+      return { closeAuthority: optionalKey(d, 0) };
+    case 12:
+      return { delegate: optionalKey(d, 0) };
+    case 18:
+      return { authority: optionalKey(d, 0), metadataAddress: optionalKey(d, 32) };
+    case 19: {
+      const updateAuthority = optionalKey(d, 0);
+      const mint = key(d, 32);
+      const [name, a] = borshString(d, 64);
+      const [symbol, b] = borshString(d, a);
+      const [uri, c] = borshString(d, b);
+      let at = c;
+      const count = view(d).getUint32(at, true);
+      at += 4;
+      const additionalMetadata: [string, string][] = [];
+      for (let i = 0; i < count; i++) {
+        let k: string, v: string;
+        [k, at] = borshString(d, at);
+        [v, at] = borshString(d, at);
+        additionalMetadata.push([k, v]);
+      }
+      return { updateAuthority, mint, name, symbol, uri, additionalMetadata };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function extensionList(account: RawAccount): { extension: string; state?: Record<string, unknown> }[] | undefined {
   if (account.owner !== TOKEN_2022_PROGRAM || account.data.length <= TOKEN_ACCOUNT_LEN + 1) return undefined;
   const d = account.data;
   const v = view(d);
-  const out: { extension: string }[] = [];
+  const out: { extension: string; state?: Record<string, unknown> }[] = [];
   let at = TOKEN_ACCOUNT_LEN + 1;
   while (at + 4 <= d.length) {
     const type = v.getUint16(at, true);
     const len = v.getUint16(at + 2, true);
     if (type === 0) break;
-    out.push({ extension: EXTENSION_NAMES[type] ?? 'unparseableExtension' });
+    const name = EXTENSION_NAMES[type];
+    let state: Record<string, unknown> | undefined;
+    try {
+      state = extensionState(type, d.subarray(at + 4, at + 4 + len));
+    } catch {
+      out.push({ extension: 'unparseableExtension' });
+      at += 4 + len;
+      continue;
+    }
+    out.push(name === undefined ? { extension: 'unparseableExtension' } : { extension: name, ...(state ? { state } : {}) });
     at += 4 + len;
   }
   return out;
+}
+
+/** Decoded extension state of a Token-2022 mint or account, by extension name (tests and jsonParsed alike). */
+export function tokenExtensions(account: RawAccount): Map<string, Record<string, unknown> | undefined> {
+  return new Map((extensionList(account) ?? []).map((e) => [e.extension, e.state]));
 }
 
 export function formatUiAmount(amount: bigint, decimals: number): string {

@@ -260,13 +260,14 @@ export class LedgerState {
     unitsConsumed: bigint;
     accounts: (RawAccount | null)[] | null;
     replacementBlockhash?: { blockhash: string; lastValidBlockHeight: number };
+    returnData: { programId: string; data: [string, 'base64'] } | null;
   } {
     const d = this.decode(wire);
     if (opts.sigVerify && d.unsigned) {
       throw new RpcError(-32003, 'Transaction signature verification failure');
     }
     if (!opts.replaceRecentBlockhash && !this.isBlockhashValid(d.blockhash)) {
-      return { err: 'BlockhashNotFound', logs: [], unitsConsumed: 0n, accounts: null };
+      return { err: 'BlockhashNotFound', logs: [], unitsConsumed: 0n, accounts: null, returnData: null };
     }
     const outcome = this.runSimulation(d, opts.sigVerify);
     let accounts: (RawAccount | null)[] | null = null;
@@ -279,6 +280,7 @@ export class LedgerState {
       logs: outcome.logs,
       unitsConsumed: outcome.unitsConsumed,
       accounts,
+      returnData: outcome.returnData,
       ...(opts.replaceRecentBlockhash ? { replacementBlockhash: this.issueBlockhash() } : {}),
     };
   }
@@ -286,22 +288,28 @@ export class LedgerState {
   private runSimulation(
     d: DecodedTx,
     sigVerify: boolean,
-  ): { error: DescribedError | null; logs: string[]; unitsConsumed: bigint; post: { pubkey: string; account: RawAccount }[] } {
+  ): {
+    error: DescribedError | null;
+    logs: string[];
+    unitsConsumed: bigint;
+    post: { pubkey: string; account: RawAccount }[];
+    returnData: { programId: string; data: [string, 'base64'] } | null;
+  } {
     if (!sigVerify) this.svm.withSigverify(false);
     try {
       const result = this.svm.simulateTransaction(d.tx);
       if (result instanceof FailedTransactionMetadata) {
         const meta = result.meta();
-        return { error: describeFailure(result), logs: meta.logs(), unitsConsumed: meta.computeUnitsConsumed(), post: [] };
+        return { error: describeFailure(result), logs: meta.logs(), unitsConsumed: meta.computeUnitsConsumed(), post: [], returnData: returnDataOf(meta) };
       }
       const meta = result.meta();
       const post = result.postAccounts().map((a) => ({
         pubkey: a.address as string,
         account: { lamports: a.lamports as bigint, data: new Uint8Array(a.data), owner: a.programAddress as string, executable: a.executable },
       }));
-      return { error: null, logs: meta.logs(), unitsConsumed: meta.computeUnitsConsumed(), post };
+      return { error: null, logs: meta.logs(), unitsConsumed: meta.computeUnitsConsumed(), post, returnData: returnDataOf(meta) };
     } catch {
-      return { error: fieldlessTxError('SignatureFailure'), logs: [], unitsConsumed: 0n, post: [] };
+      return { error: fieldlessTxError('SignatureFailure'), logs: [], unitsConsumed: 0n, post: [], returnData: null };
     } finally {
       if (!sigVerify) this.svm.withSigverify(true);
     }
@@ -491,6 +499,15 @@ export class LedgerState {
     this.accountListeners.clear();
     this.slotListeners.clear();
   }
+}
+
+// A node reports the last program's return data, or null when no program set any.
+function returnDataOf(meta: TransactionMetadata): { programId: string; data: [string, 'base64'] } | null {
+  const rd = meta.returnData();
+  const data = rd.data();
+  const programId = bs58.encode(rd.programId());
+  if (data.length === 0 && programId === '11111111111111111111111111111111') return null;
+  return { programId, data: [Buffer.from(data).toString('base64'), 'base64'] };
 }
 
 // LiteSVM's JS binding has no fee accessor; its debug string does (and includes priority fees).

@@ -70,7 +70,7 @@ export function rpcMethods(L: LedgerState): Record<string, RpcHandler> {
         logs: sim.logs,
         accounts: sim.accounts ? sim.accounts.map((a) => (a ? encodeAccount(a, encoding, L.mintDecimals) : null)) : null,
         unitsConsumed: sim.unitsConsumed,
-        returnData: null,
+        returnData: sim.returnData,
         innerInstructions: null,
         replacementBlockhash: sim.replacementBlockhash ?? null,
       });

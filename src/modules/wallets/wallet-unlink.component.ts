@@ -1,3 +1,4 @@
+import { MessageFlags } from 'discord.js';
 import type { ComponentHandler } from '../../discord/component';
 import { UNLINK_ACTION } from './wallets.views';
 
@@ -12,5 +13,8 @@ export default {
     }
     const { address } = await ctx.services.wallets.unlink(interaction.user.id, arg);
     await interaction.update({ content: `Unlinked \`${address}\`. Use \`/wallet link\` to link a wallet again.`, components: [] });
+    // A trust badge lives in the wallet just unlinked: it is revoked (burned, mint closed).
+    const badge = await ctx.services.badges.onWalletUnlinked(interaction.user.id);
+    if (badge) await interaction.followUp({ content: `Your trust badge was revoked along with the wallet (${badge.status}).`, flags: MessageFlags.Ephemeral });
   },
 } satisfies ComponentHandler;
