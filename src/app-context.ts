@@ -14,6 +14,7 @@ import type { DepositNotifier } from './modules/deposits/deposits.service';
 import type { WalletNotifier } from './modules/wallets/wallets.service';
 import type { AirdropEffects } from './modules/ledger/ledger.service';
 import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
+import type { QuotaService } from './modules/quota/quota.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -46,6 +47,7 @@ export interface Services {
   chain: ChainService;
   deposits: DepositsService;
   ledger: LedgerService;
+  quota: QuotaService;
   solvency: SolvencyService;
   tickets: TicketsService;
   users: UsersService;

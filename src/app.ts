@@ -19,6 +19,7 @@ import { appModules } from './modules';
 import { DepositsService } from './modules/deposits/deposits.service';
 import { Currencies } from './modules/ledger/currencies';
 import { LedgerService } from './modules/ledger/ledger.service';
+import { QuotaService } from './modules/quota/quota.service';
 import { SolvencyService } from './modules/solvency/solvency.service';
 import { TicketsService } from './modules/tickets/tickets.service';
 import { UsersService } from './modules/users/users.service';
@@ -74,6 +75,7 @@ export function createServices(
     chain,
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     ledger: new LedgerService(db, config),
+    quota: new QuotaService(db, config, log),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
     tickets: new TicketsService(db, users, metrics),
     users,
@@ -145,6 +147,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
 
     const metrics = createMetrics();
     const ctx: AppContext = { config: appConfig, log, db, services: createServices(db, metrics, appConfig, log, effects), effects };
+    // Stopped after HTTP (registered before it): the last usage counts are flushed once no request can add more.
+    stops.push(() => ctx.services.quota.stop());
 
     const http = await createHttpServer({
       ctx,

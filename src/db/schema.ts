@@ -5,6 +5,7 @@ import type { TicketTables } from '../modules/tickets/tickets.tables';
 import type { LedgerTables } from '../modules/ledger/ledger.tables';
 import type { DepositTables } from '../modules/deposits/deposits.tables';
 import type { WithdrawalTables } from '../modules/withdrawals/withdrawals.tables';
+import type { QuotaTables } from '../modules/quota/quota.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -58,7 +59,8 @@ export interface DB
     TicketTables,
     LedgerTables,
     DepositTables,
-    WithdrawalTables {}
+    WithdrawalTables,
+    QuotaTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

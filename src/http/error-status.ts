@@ -3,6 +3,7 @@ import { z } from 'zod';
 /**
  * The one table from UserError codes (src/errors.ts, thrown by services) to HTTP statuses; the error handler in
  * server.ts and the HTML link page both read it. Derived from `grep -rn "new UserError(" src`. Why these statuses:
+ *  - 401: the partner API's token is missing, malformed, revoked or for another environment.
  *  - 404: the thing named in the request does not exist (a client can stop retrying that id).
  *  - 403: the caller is known but not allowed (retrying as someone else may work; re-authenticating will not).
  *  - 409: the request is well-formed but the resource's current state refuses it (already claimed, closed,
@@ -23,12 +24,21 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_NOT_FOUND: 404,
   AIRDROP_NOT_FOUND: 404,
   CONFIRMATION_NOT_FOUND: 404,
+  CLIENT_NOT_FOUND: 404,
+  ENVIRONMENT_NOT_FOUND: 404,
+  REPORTER_NOT_FOUND: 404,
+  PACKAGE_NOT_FOUND: 404,
+  BUNDLE_NOT_FOUND: 404,
+  VOUCHER_UNKNOWN: 404,
+  REPUTATION_NOT_AVAILABLE: 404,
 
   FORBIDDEN: 403,
   TICKET_FORBIDDEN: 403,
   TICKET_STAFF_ONLY: 403,
   NOT_YOUR_TIP: 403,
   NONCE_OTHER_USER: 403,
+  ORIGIN_NOT_ALLOWED: 403,
+  REPORT_FORBIDDEN: 403,
 
   ADDRESS_TAKEN: 409,
   ALREADY_CLAIMED: 409,
@@ -48,6 +58,12 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   TICKET_NOT_CLAIMED: 409,
   TICKET_STATE: 409,
   TICKET_UNCHANGED: 409,
+  CLIENT_NAME_TAKEN: 409,
+  TOO_MANY_CLIENTS: 409,
+  NAME_TAKEN: 409,
+  CODE_TAKEN: 409,
+  VOUCHER_ALREADY_REDEEMED: 409,
+  IDEMPOTENCY_KEY_IN_USE: 409,
 
   NONCE_USED: 410,
   NONCE_EXPIRED: 410,
@@ -55,16 +71,24 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   NONCE_BURNED: 410,
   AIRDROP_EXPIRED: 410,
   CONFIRMATION_EXPIRED: 410,
+  VOUCHER_EXPIRED: 410,
+  VOUCHER_USED_UP: 410,
 
   TICKET_BAD_CLAIMER: 422,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  REPORT_ID_REUSED: 422,
 
   RATE_LIMITED: 429,
   COOLDOWN: 429,
   TICKET_COOLDOWN: 429,
   TOO_MANY_DEPOSITS: 429,
   LINK_COOLDOWN: 429,
+  QUOTA_EXCEEDED: 429,
+  BURST_LIMITED: 429,
 
   CHAIN_DISABLED: 503,
+
+  INVALID_TOKEN: 401,
 };
 
 export function statusOfUserError(code: string): number {
