@@ -67,7 +67,9 @@ function rateLimitHeaders(reply: FastifyReply, check: CheckResult, burst: number
 
 const problemHandler = (burst: number) => (error: Error, req: FastifyRequest, reply: FastifyReply) => {
   if (error instanceof AuthFailure) {
-    reply.header('www-authenticate', `Bearer realm="solbound", error="invalid_token", error_description="${error.message.replace(/"/g, "'")}"`);
+    // A header value must be printable ASCII without quotes.
+    const description = error.message.replace(/…/g, '...').replace(/[^\x20-\x7e]|["\\]/g, '');
+    reply.header('www-authenticate', `Bearer realm="solbound", error="invalid_token", error_description="${description}"`);
     return sendProblem(reply, req, 401, 'invalid_token', error.message);
   }
   if (error instanceof QuotaExceeded) {

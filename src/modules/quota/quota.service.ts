@@ -55,7 +55,7 @@ const MAX_CLIENTS_PER_MEMBER = 10;
 const TOKEN_CACHE_MS = 5_000;
 const TOKEN_CACHE_MAX = 10_000;
 const ROLLOVER_BATCH = 1000;
-const METHOD = /^[a-z0-9][a-z0-9_.:-]{0,63}$/;
+const METHOD = /^[A-Za-z0-9][\w.:-]{0,63}$/;
 
 const clientName = (name: string) => {
   const n = name.trim();
@@ -302,7 +302,7 @@ export class QuotaService {
   // ------------------------------------------------------------ usage reports
 
   async report(reporterId: bigint, r: { reportId: string; environmentId: bigint; method: string; segments: bigint }) {
-    if (!METHOD.test(r.method)) throw new UserError('INVALID_METHOD', 'method: 1-64 characters a-z 0-9 _ . : - starting with a letter or digit.');
+    if (!METHOD.test(r.method)) throw new UserError('INVALID_METHOD', 'method: 1-64 characters (letters, digits, _ . : -) starting with a letter or digit.');
     if (r.segments <= 0n) throw new UserError('INVALID_SEGMENTS', 'segments must be a positive integer.');
     const env = await repo.findEnvironment(this.db, r.environmentId);
     if (!env) throw new UserError('ENVIRONMENT_NOT_FOUND', `No client environment ${r.environmentId}.`);
@@ -337,7 +337,7 @@ export class QuotaService {
   }
 
   async createBundle(b: { name: string; requests: bigint; method?: string | null }) {
-    if (b.method && !METHOD.test(b.method)) throw new UserError('INVALID_METHOD', 'method: 1-64 characters a-z 0-9 _ . : - starting with a letter or digit.');
+    if (b.method && !METHOD.test(b.method)) throw new UserError('INVALID_METHOD', 'method: 1-64 characters (letters, digits, _ . : -) starting with a letter or digit.');
     if (b.requests <= 0n) throw new UserError('INVALID_REQUESTS', 'requests must be positive.');
     const row = await repo.insertBundle(this.db, { name: b.name.trim(), requests: b.requests, method: b.method ?? null });
     if (!row) throw new UserError('NAME_TAKEN', `A bundle named "${b.name}" exists.`);
