@@ -6,7 +6,6 @@ export default {
     .setName('redeem')
     .setDescription('Redeem a voucher for more partner API quota')
     .addStringOption((o) => o.setName('code').setDescription('Voucher code').setRequired(true).setMaxLength(40)),
-  cooldownSeconds: 3,
   async execute(i, ctx) {
     const code = i.options.getString('code', true);
     await ctx.services.quota.redeem({ discordId: i.user.id, username: i.user.username }, code);
