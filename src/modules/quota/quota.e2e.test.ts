@@ -76,7 +76,7 @@ describe('partner API end to end', () => {
     expect(outcome).toMatchObject({ status: 'ok', result: { closed: 1 } });
     const history = await db.selectFrom('quota_periods').selectAll().execute();
     expect(history).toEqual([expect.objectContaining({ period_start: account.period_start, requests: 3n, reported: 0n })]);
-    const renewed = await (await api(token!, '/quota')).json();
+    const renewed = (await (await api(token!, '/quota')).json()) as { periodStart: string };
     expect(renewed).toMatchObject({ total: { used: '0', allowance: '12' } });
     expect(new Date(renewed.periodStart).getUTCDate()).toBe(account.anchor_day);
     expect((await api(token!, '/me')).status).toBe(200);
