@@ -106,7 +106,7 @@ const tipBody = z
   })
   .strict();
 const idempotencyHeaders = z.object({
-  'idempotency-key': z.string().regex(/^[\w.:-]{8,128}$/, '8-128 characters: letters, digits, _ . : -'),
+  'idempotency-key': z.string().regex(/^[!-~]{8,255}$/, '8-255 printable ASCII characters, no spaces (a UUID is a good key)'),
 });
 const iso = z.string();
 
