@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
+import { runScript } from '../../sandbox/console';
 import { startTestApp, type TestApp } from '../../testing/test-app';
 
 const ADMIN = 'admin-token-for-quota-e2e-tests-0001';
@@ -88,5 +89,14 @@ describe('partner API end to end', () => {
     const after = await api(token!, '/me');
     expect(after.status).toBe(401);
     expect(after.headers.get('www-authenticate')).toMatch(/^Bearer /);
+  });
+
+  it("the README's sandbox steps work: console command → token → curl-style call", async () => {
+    const [transcript] = await runScript(bot.emu, ['as erin /api client create name:my-game']);
+    const token = /sb_live_[\w-]{32}/.exec(transcript ?? '')?.[0];
+    expect(token, transcript).toBeDefined();
+    const res = await api(token!, '/balances');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ balances: expect.arrayContaining([{ currency: 'SOL', amount: '0', decimals: 9 }]) });
   });
 });
