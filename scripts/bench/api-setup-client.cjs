@@ -1,9 +1,13 @@
 /* global module */
 // autocannon setupClient for scripts/bench/api.ts (worker threads need a file, not a function): every connection
-// starts its request list at a random offset, so connections do not all hit the same sender at the same moment.
+// cycles through its own random permutation of the request list. With one shared order, connections that meet on
+// the same sender serialize on its balance row and then move on together, forming convoys the direct baseline
+// (a random sender per tip) never has.
 module.exports = function setupClient(client) {
-  const requests = client.opts.requests;
-  if (!Array.isArray(requests) || requests.length < 2) return;
-  const k = Math.floor(Math.random() * requests.length);
-  client.setRequests([...requests.slice(k), ...requests.slice(0, k)]);
+  const requests = [...client.opts.requests];
+  for (let i = requests.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [requests[i], requests[j]] = [requests[j], requests[i]];
+  }
+  client.setRequests(requests);
 };

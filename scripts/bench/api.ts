@@ -124,12 +124,14 @@ try {
       http('POST /api/v1/tips', {
         url: app.httpUrl,
         idReplacement: true,
-        requests: senders.map((sender, i) => ({
-          method: 'POST' as const,
-          path: '/api/v1/tips',
-          headers: { authorization: `Bearer ${tokens[i]}`, 'idempotency-key': 'bench-[<id>]', 'content-type': 'application/json' },
-          body: JSON.stringify({ to: receiverFor(sender).discordId, amount: '0.000001', currency: 'SOL' }),
-        })),
+        requests: [0, 1, 2, 3].flatMap(() =>
+          senders.map((sender, i) => ({
+            method: 'POST' as const,
+            path: '/api/v1/tips',
+            headers: { authorization: `Bearer ${tokens[i]}`, 'idempotency-key': 'bench-[<id>]', 'content-type': 'application/json' },
+            body: JSON.stringify({ to: receiverFor(sender).discordId, amount: '0.000001', currency: 'SOL' }),
+          })),
+        ),
       }),
     directTips: async () => {
       // `connections` concurrent loops calling the tip service directly (the API's tip path minus HTTP, auth, metering).

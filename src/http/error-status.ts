@@ -3,7 +3,6 @@ import { z } from 'zod';
 /**
  * The one table from UserError codes (src/errors.ts, thrown by services) to HTTP statuses; the error handler in
  * server.ts and the HTML link page both read it. Derived from `grep -rn "new UserError(" src`. Why these statuses:
- *  - 401: the partner API's token is missing, malformed, revoked or for another environment.
  *  - 404: the thing named in the request does not exist (a client can stop retrying that id).
  *  - 403: the caller is known but not allowed (retrying as someone else may work; re-authenticating will not).
  *  - 409: the request is well-formed but the resource's current state refuses it (already claimed, closed,
@@ -87,8 +86,6 @@ export const USER_ERROR_STATUS: Readonly<Record<string, number>> = {
   BURST_LIMITED: 429,
 
   CHAIN_DISABLED: 503,
-
-  INVALID_TOKEN: 401,
 };
 
 export function statusOfUserError(code: string): number {
