@@ -162,10 +162,27 @@ export async function up(db: Kysely<any>): Promise<void> {
       created_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (environment_id, key)
     )`.execute(db);
+  // Claims a key for a body (or returns the body hash that claimed it) and looks up the tip's receiver: one call on
+  // the API's tip path, with the plans cached per connection (a plain statement is parsed and planned every time).
+  await sql`
+    CREATE FUNCTION api_claim_idempotency_key(p_environment bigint, p_key text, p_body_hash text, p_receiver text)
+    RETURNS TABLE (body_hash text, receiver_username text) LANGUAGE plpgsql AS $$
+    DECLARE
+      v_hash text;
+    BEGIN
+      INSERT INTO api_idempotency_keys AS k (environment_id, key, body_hash) VALUES (p_environment, p_key, p_body_hash)
+      ON CONFLICT (environment_id, key) DO NOTHING
+      RETURNING k.body_hash INTO v_hash;
+      IF v_hash IS NULL THEN
+        SELECT k.body_hash INTO v_hash FROM api_idempotency_keys k WHERE k.environment_id = p_environment AND k.key = p_key;
+      END IF;
+      RETURN QUERY SELECT v_hash, (SELECT u.username FROM users u WHERE u.discord_id = p_receiver);
+    END $$`.execute(db);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql`DROP FUNCTION api_claim_idempotency_key(bigint, text, text, text)`.execute(db);
   for (const t of [
     'api_idempotency_keys',
     'quota_periods',

@@ -94,11 +94,18 @@ try {
     new Promise<autocannon.Result>((resolve, reject) => {
       void autocannon({ connections, duration: seconds, workers: 1, setupClient: SETUP_CLIENT, ...opts }, (err, result) => (err ? reject(err) : resolve(result)));
     });
+  // Node CPU of this process (server + load-generator thread), as % of one core: shows when Node, not PostgreSQL, is the limit.
+  const cpuSince = (start: NodeJS.CpuUsage, t0: number) => {
+    const u = process.cpuUsage(start);
+    return ((u.user + u.system) / 1000 / (Date.now() - t0)) * 100;
+  };
   const http = async (name: string, opts: autocannon.Options) => {
     await load({ ...opts, duration: 1 });
+    const [cpu0, t0] = [process.cpuUsage(), Date.now()];
     const r = await load(opts);
+    const cpu = cpuSince(cpu0, t0);
     const bad = r.non2xx + r.errors;
-    say(`${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms${bad ? `   ${bad} failed` : ''}`);
+    say(`${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(7)} req/s   p50 ${r.latency.p50} ms   p99 ${r.latency.p99} ms   node CPU ${cpu.toFixed(0)}%${bad ? `   ${bad} failed` : ''}`);
     return { rps: r.requests.average, failed: bad };
   };
 
@@ -150,8 +157,9 @@ try {
         return done;
       };
       await until(1000);
+      const [cpu0, t0] = [process.cpuUsage(), Date.now()];
       const rps = (await until(seconds * 1000)) / seconds;
-      say(`${'LedgerService.tip (direct)'.padEnd(34)} ${rps.toFixed(0).padStart(7)} tips/s`);
+      say(`${'LedgerService.tip (direct)'.padEnd(34)} ${rps.toFixed(0).padStart(7)} tips/s   node CPU ${cpuSince(cpu0, t0).toFixed(0)}%`);
       return { rps, failed: 0 };
     },
   };

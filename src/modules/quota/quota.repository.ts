@@ -396,15 +396,8 @@ export function usageRows(db: Db, userId: bigint, periodStart: Date) {
  * the API's tip path adds this one statement to the ledger's own.
  */
 export async function claimIdempotencyKey(db: Db, environmentId: bigint, key: string, bodyHash: string, receiverDiscordId: string) {
-  const { rows } = await sql<{ body_hash: string; receiver_username: string | null }>`
-    WITH claim AS (
-      INSERT INTO api_idempotency_keys (environment_id, key, body_hash) VALUES (${environmentId}, ${key}, ${bodyHash})
-      ON CONFLICT (environment_id, key) DO NOTHING
-      RETURNING body_hash
-    )
-    SELECT COALESCE((SELECT body_hash FROM claim),
-                    (SELECT body_hash FROM api_idempotency_keys WHERE environment_id = ${environmentId} AND key = ${key})) AS body_hash,
-           (SELECT username FROM users WHERE discord_id = ${receiverDiscordId}) AS receiver_username`.execute(db);
+  const { rows } = await sql<{ body_hash: string | null; receiver_username: string | null }>`
+    SELECT * FROM api_claim_idempotency_key(${environmentId}, ${key}, ${bodyHash}, ${receiverDiscordId})`.execute(db);
   return rows[0]!;
 }
 
