@@ -16,6 +16,7 @@ import type { AirdropEffects } from './modules/ledger/ledger.service';
 import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
 import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.service';
 import type { BadgesService } from './modules/badges/badges.service';
+import type { QuotaService } from './modules/quota/quota.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -51,6 +52,7 @@ export interface Services {
   deposits: DepositsService;
   guilds: GuildsService;
   ledger: LedgerService;
+  quota: QuotaService;
   solvency: SolvencyService;
   tickets: TicketsService;
   users: UsersService;

@@ -19,6 +19,7 @@ import { appModules } from './modules';
 import { DepositsService } from './modules/deposits/deposits.service';
 import { Currencies } from './modules/ledger/currencies';
 import { LedgerService } from './modules/ledger/ledger.service';
+import { QuotaService } from './modules/quota/quota.service';
 import { SolvencyService } from './modules/solvency/solvency.service';
 import { TicketsService } from './modules/tickets/tickets.service';
 import { UsersService } from './modules/users/users.service';
@@ -73,12 +74,21 @@ export function createServices(
     { maxAttempts: config.WITHDRAW_MAX_ATTEMPTS, notify: effects.withdrawals, limits: withdrawalLimitsFromConfig(config), metrics },
     log,
   );
+  const badges = new BadgesService(db, chain, walletOf, config, metrics, log);
+  // The partner API's reputation endpoint reads the badges module's score (tier + score only; components stay inside).
+  const reputation = {
+    reputation: async (discordId: string) => {
+      const r = await badges.reputation(discordId);
+      return r ? { tier: r.tier, score: r.score } : undefined;
+    },
+  };
   return {
     chain,
-    badges: new BadgesService(db, chain, walletOf, config, metrics, log),
+    badges,
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     guilds: new GuildsService(db, config, effects.guildDirectory),
     ledger: new LedgerService(db, config),
+    quota: new QuotaService(db, config, log, reputation),
     solvency: new SolvencyService(db, chain, currencies, withdrawals, metrics, log),
     tickets: new TicketsService(db, users, metrics),
     users,
@@ -154,6 +164,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const ctx: AppContext = { config: appConfig, log, db, services: createServices(db, metrics, appConfig, log, effects), effects };
     const promoted = await ctx.services.users.seedOperators(appConfig.BOT_OPERATOR_IDS);
     if (promoted.length) log.info({ operators: promoted }, 'operators from BOT_OPERATOR_IDS');
+    // Stopped after HTTP (registered before it): the last usage counts are flushed once no request can add more.
+    stops.push(() => ctx.services.quota.stop());
 
     const http = await createHttpServer({
       ctx,

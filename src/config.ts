@@ -185,6 +185,10 @@ export const configSchema = z.object({
   TICKETS_OPEN_COOLDOWN_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400).default(60)),
   TICKETS_AUTO_CLOSE_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(48)),
   TICKETS_AUTO_CLOSE_WARNING_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(12)),
+  API_ENVIRONMENT: z.preprocess(emptyToUndefined, z.enum(['dev', 'stage', 'prod']).default('prod')),
+  API_FREE_REQUESTS_PER_MONTH: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1_000_000_000).default(1000)),
+  API_BURST_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100_000).default(50)),
+  API_FLUSH_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(60_000).default(1000)),
 }).superRefine((c, ctx) => {
   if (c.SHARD_IDS === undefined) return;
   if (c.SHARD_COUNT === undefined) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'needs SHARD_COUNT (the total across replicas)' });

@@ -7,6 +7,7 @@ import type { DepositTables } from '../modules/deposits/deposits.tables';
 import type { WithdrawalTables } from '../modules/withdrawals/withdrawals.tables';
 import type { GuildTables } from '../modules/guilds/guilds.tables';
 import type { BadgeTables } from '../modules/badges/badges.tables';
+import type { QuotaTables } from '../modules/quota/quota.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -64,7 +65,8 @@ export interface DB
     DepositTables,
     WithdrawalTables,
     GuildTables,
-    BadgeTables {}
+    BadgeTables,
+    QuotaTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

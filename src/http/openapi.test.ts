@@ -5,7 +5,7 @@ import { createMetrics } from '../metrics';
 import { appModules } from '../modules';
 import { createTestContext } from '../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db';
-import { ADMIN_SECURITY, createHttpServer } from './server';
+import { ADMIN_SECURITY, CLIENT_SECURITY, createHttpServer, REPORTER_SECURITY } from './server';
 
 interface Operation {
   security?: Array<Record<string, string[]>>;
@@ -107,15 +107,21 @@ describe('GET /openapi.json', () => {
     expect(documented.sort()).toEqual(routes);
   });
 
-  it('marks exactly the /admin routes with the bearer scheme', async () => {
+  it('marks exactly the /admin routes with the admin bearer scheme and /api/v1 with the partner ones', async () => {
     const doc = await fetchDoc(app);
     const schemes = (doc as unknown as { components: { securitySchemes: Record<string, unknown> } }).components.securitySchemes;
     expect(schemes[ADMIN_SECURITY]).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(schemes[CLIENT_SECURITY]).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(schemes[REPORTER_SECURITY]).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const partner = (path: string) => [{ [path === '/api/v1/usage-reports' ? REPORTER_SECURITY : CLIENT_SECURITY]: [] }];
     for (const [path, ops] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(ops)) {
-        expect(op.security, `${method} ${path}`).toEqual(path.startsWith('/admin/') ? [{ [ADMIN_SECURITY]: [] }] : undefined);
+        const expected = path.startsWith('/admin/') ? [{ [ADMIN_SECURITY]: [] }] : path.startsWith('/api/v1/') ? partner(path) : undefined;
+        expect(op.security, `${method} ${path}`).toEqual(expected);
       }
     }
+    // The partner API documents its errors as problem+json.
+    expect(Object.keys(doc.paths['/api/v1/balances']!.get!.responses['4XX']!.content!)).toEqual(['application/problem+json']);
   });
 
   it('documents request schemas and the error shape', async () => {

@@ -55,6 +55,9 @@ export interface HttpServerDeps {
 
 /** The OpenAPI security scheme every /admin route carries (see adminGuard). */
 export const ADMIN_SECURITY = 'adminBearer';
+/** The partner API's schemes (src/modules/quota/quota.api.ts): client tokens and usage-reporter tokens. */
+export const CLIENT_SECURITY = 'clientBearer';
+export const REPORTER_SECURITY = 'reporterBearer';
 
 export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [], server }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -73,7 +76,13 @@ export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugin
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Solbound HTTP API', version: '1' },
-      components: { securitySchemes: { [ADMIN_SECURITY]: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' } } },
+      components: {
+        securitySchemes: {
+          [ADMIN_SECURITY]: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' },
+          [CLIENT_SECURITY]: { type: 'http', scheme: 'bearer', description: 'API client token (sb_live_… / sb_test_…)' },
+          [REPORTER_SECURITY]: { type: 'http', scheme: 'bearer', description: 'usage reporter token (sb_rep_…)' },
+        },
+      },
     },
     transform: jsonSchemaTransform,
     transformObject: jsonSchemaTransformObject,
