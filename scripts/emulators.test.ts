@@ -8,7 +8,7 @@ describe('npm run emulators', () => {
       await child.waitForLine((l) => l.raw === '# ready');
       const env = Object.fromEntries(child.lines.map((l) => /^([A-Z_]+)=(.*)$/.exec(l.raw)).filter((m) => m !== null).map((m) => [m[1], m[2]]));
       expect(Object.keys(env).sort()).toEqual(
-        ['DISCORD_API_URL', 'DISCORD_APP_ID', 'DISCORD_GUILD_ID', 'DISCORD_TOKEN', 'LEDGER_TOKENS', 'SHARD_COUNT', 'SOLANA_CLUSTER', 'SOLANA_RPC_URL', 'SOLANA_WS_URL', 'TREASURY_SECRET_KEY'].sort(),
+        ['BADGE_ISSUER_SECRET_KEY', 'DISCORD_API_URL', 'DISCORD_APP_ID', 'DISCORD_GUILD_ID', 'DISCORD_TOKEN', 'LEDGER_TOKENS', 'SHARD_COUNT', 'SOLANA_CLUSTER', 'SOLANA_RPC_URL', 'SOLANA_WS_URL', 'TREASURY_SECRET_KEY'].sort(),
       );
       const gateway = (await (await fetch(`${env.DISCORD_API_URL}/v10/gateway/bot`, { headers: { authorization: `Bot ${env.DISCORD_TOKEN}` } })).json()) as { shards: number };
       expect(gateway.shards).toBe(2);
