@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
 import { SlashCommandBuilder } from 'discord.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failOnEmulatorGaps } from '../emulators/discord/vitest-helpers';
+import { captureLogs } from '../testing/log-capture';
 import { startTestApp, type TestApp } from '../testing/test-app';
 import type { Command } from './command';
 import { errorRefOf, isErrorReply } from './error-reply';
@@ -10,13 +9,7 @@ import { errorRefOf, isErrorReply } from './error-reply';
 // What the member and the logs see when the bot breaks one of Discord's rules: a reply over 2,000 characters and a
 // first response after the 3 s deadline. The router must survive both.
 
-const logLines: Array<Record<string, unknown>> = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { log: testLog, lines: logLines } = captureLogs();
 
 const testCommands: Command[] = [
   {
@@ -40,7 +33,7 @@ beforeAll(async () => {
   // The real app, plus two commands that break Discord's rules on purpose (group "test").
   bot = await startTestApp({
     emulator: { guildName: 'Strict E2E Guild' },
-    log: pino({ level: 'debug' }, sink),
+    log: testLog,
     extendRegistry: (registry) => {
       for (const c of testCommands) registry.addCommand(c, 'test');
     },

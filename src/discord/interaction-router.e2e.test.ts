@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import {
   ActionRowBuilder,
   AttachmentBuilder,
@@ -11,23 +10,17 @@ import {
   TextInputBuilder,
   TextInputStyle,
 } from 'discord.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserError } from '../errors';
 import { failOnEmulatorGaps } from '../emulators/discord/vitest-helpers';
 import { renderMessage } from '../emulators/discord/render-message';
+import { captureLogs } from '../testing/log-capture';
 import { startTestApp, type TestApp } from '../testing/test-app';
 import type { Command } from './command';
 import { customId, type ComponentHandler } from './component';
 import { errorRefOf, isErrorReply } from './error-reply';
 
-const logLines: Array<Record<string, unknown>> = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { log: testLog, lines: logLines } = captureLogs();
 
 const testCommands: Command[] = [
   {
@@ -166,7 +159,7 @@ let bot: TestApp;
 beforeAll(async () => {
   bot = await startTestApp({
     emulator: { guildName: 'E2E Guild' },
-    log: pino({ level: 'debug' }, sink),
+    log: testLog,
     // The real app with its real commands, plus commands that exercise the router's edge cases (group "test").
     extendRegistry: (registry) => {
       for (const c of testCommands) registry.addCommand(c, 'test');

@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, createPool, withDatabase } from '../db/database';
 import { createMetrics } from '../metrics';
+import { captureLogs } from '../testing/log-capture';
 import { createTestContext } from '../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db';
 import { createHttpServer } from './server';
@@ -20,15 +19,9 @@ describe('/readyz', () => {
     // A database that does not exist: the driver's message names it, which must not leak to the probe.
     const missing = 'secret_name_of_a_missing_database';
     const db = createDb(createPool(withDatabase(t.url, missing), 1));
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { log, lines } = captureLogs('info');
     const base = createTestContext(t);
-    const app = await createHttpServer({ ctx: { ...base, db, log: pino({ level: 'info' }, sink) }, metrics: createMetrics() });
+    const app = await createHttpServer({ ctx: { ...base, db, log }, metrics: createMetrics() });
     try {
       const res = await app.inject('/readyz');
       expect(res.statusCode).toBe(503);
