@@ -1,6 +1,7 @@
-import { ChannelType, GatewayDispatchEvents } from 'discord-api-types/v10';
+import { ChannelType, GatewayDispatchEvents, PermissionFlagsBits } from 'discord-api-types/v10';
 import { editMessage, snowflake, toApiChannel, toApiMessage, type EmuChannel, type MessageInput } from '../discord-state';
 import { mustChannel, mustMessage, type RestDeps } from './lookups';
+import { isThread, sendIn } from './permissions';
 import { DiscordApiError, noContent, sendJson, type RouteDef } from './router';
 
 /** Channels, the bot's channel messages, threads and thread members. */
@@ -10,6 +11,12 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PATCH',
       path: 'channels/:channelId',
+      // A thread's owner may rename and archive it; locking, and editing anyone else's, needs Manage Threads.
+      permissions: ({ body }, channel) => {
+        if (!channel || !isThread(channel)) return PermissionFlagsBits.ManageChannels;
+        const locks = (body.json as { locked?: unknown } | undefined)?.locked !== undefined;
+        return locks || channel.ownerId !== world.bot.id ? PermissionFlagsBits.ManageThreads : 0n;
+      },
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
         const patch = (body.json ?? {}) as { name?: string; archived?: boolean; locked?: boolean; auto_archive_duration?: number };
@@ -27,8 +34,11 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
       method: 'POST',
       path: 'channels/:channelId/messages',
       payload: 'message',
+      permissions: ({ body }, channel) => sendIn(channel) | (body.files.length > 0 ? PermissionFlagsBits.AttachFiles : 0n),
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
+        const recipient = channel.type === ChannelType.DM ? channel.recipientId : undefined;
+        if (recipient !== undefined && world.dmsClosed.has(recipient)) throw new DiscordApiError(403, 50007, 'Cannot send messages to this user');
         if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
         const message = world.storeBotMessage(channel.id, body.json as MessageInput, body.files, {});
         sendJson(res, 200, toApiMessage(message));
@@ -39,6 +49,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'GET',
       path: 'channels/:channelId/messages',
+      permissions: PermissionFlagsBits.ReadMessageHistory,
       handler: ({ res, params, query }) => {
         const channel = mustChannel(world, params.channelId);
         const limit = Math.min(Number(query.get('limit') ?? 50), 100);
@@ -49,6 +60,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'GET',
       path: 'channels/:channelId/messages/:messageId',
+      permissions: PermissionFlagsBits.ReadMessageHistory,
       handler: ({ res, params }) => sendJson(res, 200, toApiMessage(mustMessage(world, params.channelId, params.messageId))),
     },
     {
@@ -65,14 +77,34 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'DELETE',
       path: 'channels/:channelId/messages/:messageId',
+      // The bot's own messages are its to delete; anyone else's need Manage Messages.
+      permissions: ({ params }) => (world.messageById(params.messageId ?? '')?.author.id === world.bot.id ? 0n : PermissionFlagsBits.ManageMessages),
       handler: ({ res, params }) => {
         mustMessage(world, params.channelId, params.messageId).deleted = true;
         noContent(res);
       },
     },
     {
+      method: 'DELETE',
+      path: 'channels/:channelId',
+      permissions: (_ctx, channel) => (channel && isThread(channel) ? PermissionFlagsBits.ManageThreads : PermissionFlagsBits.ManageChannels),
+      handler: ({ res, params }) => {
+        const channel = mustChannel(world, params.channelId);
+        if (channel.type === ChannelType.DM) throw new DiscordApiError(400, 50003, 'Cannot execute action on a DM channel', true);
+        world.channels.delete(channel.id);
+        const guild = world.guilds.get(channel.guildId ?? '');
+        if (guild) guild.channelIds = guild.channelIds.filter((id) => id !== channel.id);
+        const api = toApiChannel(channel, world.users);
+        gateway.dispatch(isThread(channel) ? GatewayDispatchEvents.ThreadDelete : GatewayDispatchEvents.ChannelDelete, api);
+        sendJson(res, 200, api);
+      },
+    },
+    {
       method: 'POST',
       path: 'channels/:channelId/threads',
+      permissions: ({ body }) =>
+        PermissionFlagsBits.SendMessages |
+        ((body.json as { type?: number } | undefined)?.type === ChannelType.PrivateThread ? PermissionFlagsBits.CreatePrivateThreads : PermissionFlagsBits.CreatePublicThreads),
       handler: ({ res, params, body }) => {
         const parent = mustChannel(world, params.channelId);
         if (parent.type !== ChannelType.GuildText) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');
@@ -99,6 +131,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PUT',
       path: 'channels/:channelId/thread-members/:userId',
+      permissions: PermissionFlagsBits.SendMessagesInThreads,
       handler: ({ res, params }) => {
         const thread = mustChannel(world, params.channelId);
         if (!thread.threadMemberIds) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');

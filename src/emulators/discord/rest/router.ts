@@ -4,6 +4,7 @@ import { snowflake, type EmuFile } from '../discord-state';
 import type { DiscordWorld } from '../discord-world';
 import { parseMultipart } from '../multipart';
 import { checkLimits, type PayloadKind } from './limits';
+import { checkBotPermissions, type RoutePermissions } from './permissions';
 import type { DiscordSpec } from './spec-conformance';
 
 export class DiscordApiError extends Error {
@@ -58,6 +59,8 @@ export interface RouteDef {
   auth?: boolean;
   /** What the JSON body is, for the documented limits (see limits.ts); routes without one carry no checked payload. */
   payload?: PayloadKind;
+  /** The bot's permissions the route needs in its channel or guild (see permissions.ts); viewing is always checked. */
+  permissions?: RoutePermissions;
 }
 
 interface Route extends RouteDef {
@@ -66,8 +69,8 @@ interface Route extends RouteDef {
 
 /**
  * Runs before every handler, in order; throwing a {@link DiscordApiError} answers the request instead. This is
- * the one place for cross-cutting REST rules (authorization, documented limits, the spec's request schemas; rate-limit
- * headers and permission checks belong here too).
+ * the one place for cross-cutting REST rules (authorization, documented limits, the spec's request schemas, the bot's
+ * permissions; rate-limit headers belong here too).
  */
 export type RouteGuard = (route: RouteDef, ctx: RouteContext) => void;
 
@@ -108,6 +111,8 @@ export class RestRouter {
       // while other schema violations are emulator failures.
       (route, ctx) => this.enforceLimits(route, ctx),
       (route, ctx) => this.checkRequestSchema(route, ctx),
+      // After the body checks, as Discord validates the form before it looks at permissions.
+      (route, ctx) => checkBotPermissions(this.world, route, ctx),
     ];
   }
 
