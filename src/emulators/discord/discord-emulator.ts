@@ -36,6 +36,7 @@ import { gatewayInfoRoutes } from './rest/gateway-info';
 import { guildRoutes } from './rest/guilds';
 import { interactionRoutes } from './rest/interactions';
 import type { RestDeps } from './rest/lookups';
+import type { RateLimitOptions } from './rest/rate-limits';
 import { RestRouter, type ConformanceStats } from './rest/router';
 import { discordSpec } from './rest/spec-conformance';
 import { userRoutes } from './rest/users';
@@ -58,6 +59,11 @@ export interface DiscordEmulatorOptions {
    * violation is recorded in `failures` (the spec is parsed once per process; validators compile on first use).
    */
   specConformance?: boolean;
+  /**
+   * Discord's rate limits: per-route buckets with `X-RateLimit-*` headers and 429 + `retry_after`, and the global
+   * limit. Off by default; `true` uses Discord's numbers (5 per 5 s per bucket, 50/s global).
+   */
+  rateLimits?: boolean | RateLimitOptions;
   /** Wall clock for the 15-minute interaction token lifetime, so tests can advance it; default Date.now. */
   now?: () => number;
 }
@@ -127,7 +133,10 @@ export class DiscordEmulator {
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
-    this.rest = new RestRouter(world, { spec: options.specConformance === false ? undefined : discordSpec() });
+    this.rest = new RestRouter(world, {
+      spec: options.specConformance === false ? undefined : discordSpec(),
+      rateLimits: options.rateLimits === true ? {} : options.rateLimits || undefined,
+    });
     const deps: RestDeps = { world, gateway: this.gateway, gatewayUrl: () => this.gatewayUrl };
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
