@@ -31,7 +31,7 @@ import { DiscordGateway, type GatewayShardingOptions } from './gateway';
 import { InteractionBuilder, type InteractionOptions, type OptionValue } from './interaction-builder';
 import { InteractionResult, type InteractionRecord } from './interaction-result';
 import { applicationRoutes } from './rest/applications';
-import { channelRoutes } from './rest/channels';
+import { channelRoutes, guildIdOf } from './rest/channels';
 import { gatewayInfoRoutes } from './rest/gateway-info';
 import { guildRoutes } from './rest/guilds';
 import { interactionRoutes } from './rest/interactions';
@@ -425,6 +425,26 @@ export class DiscordEmulator {
     this.world.addMessage(message);
     this.dispatchMessageCreate(message);
     return message;
+  }
+
+  /** A user edits their message: MESSAGE_UPDATE to sessions with GuildMessages (DirectMessages in a DM). */
+  editMessage(message: EmuMessage, content: string): void {
+    if (message.deleted) throw new Error(`message ${message.id} was deleted`);
+    message.content = content;
+    message.edited_timestamp = new Date().toISOString();
+    this.dispatch(GatewayDispatchEvents.MessageUpdate, { ...toApiMessage(message), ...guildIdOf(this.world, message.channel_id) });
+  }
+
+  /** A message is deleted (by its author or a moderator): MESSAGE_DELETE, filtered by intents like MESSAGE_CREATE. */
+  deleteMessage(message: EmuMessage): void {
+    message.deleted = true;
+    this.dispatch(GatewayDispatchEvents.MessageDelete, { id: message.id, channel_id: message.channel_id, ...guildIdOf(this.world, message.channel_id) });
+  }
+
+  /** The user leaves (or is kicked from) the current guild: GUILD_MEMBER_REMOVE to sessions with GuildMembers. */
+  removeMember(user: EmuUser): void {
+    if (!this.guild.members.delete(user.id)) throw new Error(`${user.username} is not a member of ${this.guild.name}`);
+    this.dispatch(GatewayDispatchEvents.GuildMemberRemove, { guild_id: this.guild.id, user: toApiUser(user) });
   }
 
   /** Adds a user to a thread, as joining it (or being mentioned into a private one) does. */

@@ -4,6 +4,12 @@ import { mustChannel, mustMessage, type RestDeps } from './lookups';
 import { isThread, sendIn } from './permissions';
 import { DiscordApiError, noContent, sendJson, type RouteDef } from './router';
 
+/** `guild_id` for message events in a guild channel (absent in DMs, as on Discord). */
+export function guildIdOf(world: RestDeps['world'], channelId: string): { guild_id?: string } {
+  const guildId = world.channels.get(channelId)?.guildId;
+  return guildId ? { guild_id: guildId } : {};
+}
+
 /** Channels, the bot's channel messages, threads and thread members. */
 export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
   return [
@@ -71,7 +77,9 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
         const message = mustMessage(world, params.channelId, params.messageId);
         if (message.author.id !== world.bot.id) throw new DiscordApiError(403, 50005, 'Cannot edit a message authored by another user', true);
         editMessage(message, body.json as MessageInput, body.files);
-        sendJson(res, 200, toApiMessage(message));
+        const api = toApiMessage(message);
+        sendJson(res, 200, api);
+        gateway.dispatch(GatewayDispatchEvents.MessageUpdate, { ...api, ...guildIdOf(world, message.channel_id) });
       },
     },
     {
@@ -80,8 +88,10 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
       // The bot's own messages are its to delete; anyone else's need Manage Messages.
       permissions: ({ params }) => (world.messageById(params.messageId ?? '')?.author.id === world.bot.id ? 0n : PermissionFlagsBits.ManageMessages),
       handler: ({ res, params }) => {
-        mustMessage(world, params.channelId, params.messageId).deleted = true;
+        const message = mustMessage(world, params.channelId, params.messageId);
+        message.deleted = true;
         noContent(res);
+        gateway.dispatch(GatewayDispatchEvents.MessageDelete, { id: message.id, channel_id: message.channel_id, ...guildIdOf(world, message.channel_id) });
       },
     },
     {
