@@ -14,6 +14,7 @@ import { startDiscord, type DiscordRuntime, type DiscordRuntimeOptions } from '.
 import { createHttpServer } from './http/server';
 import { JobRunner } from './jobs/job-runner';
 import type { Logger } from './logger';
+import { observeDms } from './discord/dm';
 import { createMetrics, type Metrics } from './metrics';
 import { appModules } from './modules';
 import { DepositsService } from './modules/deposits/deposits.service';
@@ -161,6 +162,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const effects = client ? moduleEffects(modules, { client, log, config: appConfig }) : {};
 
     const metrics = createMetrics();
+    if (client) observeDms(client, { log, undelivered: metrics.dmsUndelivered });
     const ctx: AppContext = { config: appConfig, log, db, services: createServices(db, metrics, appConfig, log, effects), effects };
     const promoted = await ctx.services.users.seedOperators(appConfig.BOT_OPERATOR_IDS);
     if (promoted.length) log.info({ operators: promoted }, 'operators from BOT_OPERATOR_IDS');

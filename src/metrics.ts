@@ -40,6 +40,12 @@ export function createMetrics() {
       buckets: [300, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400],
       registers: [registry],
     }),
+    dmsUndelivered: new Counter({
+      name: 'solbound_dms_undelivered_total',
+      help: 'Direct messages Discord refused to deliver, by reason (dms_closed = the member does not accept DMs)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     up: new Gauge({ name: 'solbound_up', help: '1 once the app is ready', registers: [registry] }),
     // Solvency check: liabilities (balances + withdrawals in flight) minus treasury holdings, when positive.
     badgeIssuerLamports: new Gauge({ name: 'solbound_badge_issuer_lamports', help: 'Badge issuer SOL balance (lamports)', registers: [registry] }),

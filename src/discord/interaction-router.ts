@@ -13,8 +13,9 @@ import { UserError } from '../errors';
 import type { Logger } from '../logger';
 import type { Authority } from './command';
 import { parseCustomId, type ComponentInteraction } from './component';
-import { formatInternalError, formatUserError, newErrorRef } from './error-reply';
+import { ERROR_MARK, formatInternalError, formatUserError, newErrorRef } from './error-reply';
 import type { InteractionRegistry } from './interaction-registry';
+import { explainRefusal } from './permissions';
 
 /**
  * Decides whether the user behind an interaction holds an authority. The app passes `authorizeByAuthority`
@@ -103,7 +104,12 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
 
   async function fail(interaction: RepliableInteraction, err: unknown): Promise<void> {
     let content: string;
-    if (err instanceof UserError) {
+    const refusal = explainRefusal(err, interaction.guild);
+    if (refusal !== undefined) {
+      // Not a bug: the server's settings stop the bot. The member and staff are told what to fix.
+      log.warn({ err, interaction: describe(interaction) }, 'discord refused the bot');
+      content = `${ERROR_MARK} ${refusal}`;
+    } else if (err instanceof UserError) {
       log.debug({ code: err.code, interaction: describe(interaction) }, 'user error');
       content = formatUserError(err);
     } else {
@@ -115,6 +121,23 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
       await sendError(interaction, content);
     } catch (replyErr) {
       log.warn({ err: replyErr, interaction: describe(interaction) }, 'could not show the error to the user');
+    }
+    // After the member's answer, which has a deadline.
+    if (refusal !== undefined) await tellStaff(interaction, refusal);
+  }
+
+  /** Posts a refusal to the guild's log channel (when one is set); a failure there is logged only. */
+  async function tellStaff(interaction: RepliableInteraction, refusal: string): Promise<void> {
+    if (!interaction.guildId) return;
+    try {
+      const { logChannelId } = await ctx.services.guilds.settings(interaction.guildId);
+      if (!logChannelId) return;
+      const channel = await interaction.client.channels.fetch(logChannelId);
+      if (!channel?.isSendable()) throw new Error(`log channel ${logChannelId} cannot take messages`);
+      const what = interaction.isChatInputCommand() ? `/${interaction.commandName}` : 'a button or form';
+      await channel.send({ content: `⚠️ <@${interaction.user.id}> used ${what} and it failed. ${refusal}`, allowedMentions: { parse: [] } });
+    } catch (logErr) {
+      log.warn({ err: logErr, guild: interaction.guildId }, 'could not tell staff in the log channel');
     }
   }
 

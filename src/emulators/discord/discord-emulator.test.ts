@@ -50,7 +50,8 @@ describe('discord emulator', () => {
   it('speaks the gateway: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeat ACK, RESUME replay, INVALID_SESSION', async () => {
     const first = await gateway();
     expect(await first.next()).toMatchObject({ op: 10, d: { heartbeat_interval: 1_000 } });
-    first.ws.send(JSON.stringify({ op: 2, d: { token: emu.token, intents: 1, properties: {} } }));
+    // Guilds | GuildMembers: the GUILD_MEMBER_ADD replayed below needs the members intent.
+    first.ws.send(JSON.stringify({ op: 2, d: { token: emu.token, intents: 1 | (1 << 1), properties: {} } }));
     const ready = await first.next();
     expect(ready).toMatchObject({ op: 0, t: 'READY', s: 1, d: { resume_gateway_url: emu.gatewayUrl, application: { id: emu.appId } } });
     expect(await first.next()).toMatchObject({ t: 'GUILD_CREATE', s: 2, d: { name: 'Unit Guild', unavailable: false } });
@@ -128,7 +129,8 @@ describe('discord emulator', () => {
       await g.next(); // GUILD_CREATE
       return g;
     };
-    const GUILDS = 1;
+    // Every session also takes GuildMembers, for the GUILD_MEMBER_ADD each of them expects first.
+    const GUILDS = 1 | (1 << 1);
     const GUILD_MESSAGES = 1 << 9;
     const MESSAGE_CONTENT = 1 << 15;
     const full = await identify(GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT);

@@ -11,6 +11,7 @@ import {
   type APIChannel,
 } from 'discord-api-types/v10';
 import {
+  channelPermissions,
   memberPermissions,
   newMessage,
   snowflake,
@@ -30,11 +31,12 @@ import { DiscordGateway, type GatewayShardingOptions } from './gateway';
 import { InteractionBuilder, type InteractionOptions, type OptionValue } from './interaction-builder';
 import { InteractionResult, type InteractionRecord } from './interaction-result';
 import { applicationRoutes } from './rest/applications';
-import { channelRoutes } from './rest/channels';
+import { channelRoutes, guildIdOf } from './rest/channels';
 import { gatewayInfoRoutes } from './rest/gateway-info';
 import { guildRoutes } from './rest/guilds';
 import { interactionRoutes } from './rest/interactions';
 import type { RestDeps } from './rest/lookups';
+import type { RateLimitOptions } from './rest/rate-limits';
 import { RestRouter, type ConformanceStats } from './rest/router';
 import { discordSpec } from './rest/spec-conformance';
 import { userRoutes } from './rest/users';
@@ -57,12 +59,26 @@ export interface DiscordEmulatorOptions {
    * violation is recorded in `failures` (the spec is parsed once per process; validators compile on first use).
    */
   specConformance?: boolean;
+  /**
+   * Discord's rate limits: per-route buckets with `X-RateLimit-*` headers and 429 + `retry_after`, and the global
+   * limit. Off by default; `true` uses Discord's numbers (5 per 5 s per bucket, 50/s global).
+   */
+  rateLimits?: boolean | RateLimitOptions;
   /** Wall clock for the 15-minute interaction token lifetime, so tests can advance it; default Date.now. */
   now?: () => number;
 }
 
 /** Set to a file path to get one JSON line per closed emulator (spec traffic, slowest initial response). */
 export const EMULATOR_STATS_ENV = 'SOLBOUND_DISCORD_EMU_STATS';
+
+/** Where the bot's own role sits by default: above every role a test makes. */
+const BOT_ROLE_POSITION = 1_000;
+
+/** A channel overwrite as a test states it (bits not named are inherited). */
+export interface OverwriteInput {
+  allow?: bigint;
+  deny?: bigint;
+}
 
 export interface UserOptions {
   roles?: Array<string | EmuRole>;
@@ -117,7 +133,10 @@ export class DiscordEmulator {
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
-    this.rest = new RestRouter(world, { spec: options.specConformance === false ? undefined : discordSpec() });
+    this.rest = new RestRouter(world, {
+      spec: options.specConformance === false ? undefined : discordSpec(),
+      rateLimits: options.rateLimits === true ? {} : options.rateLimits || undefined,
+    });
     const deps: RestDeps = { world, gateway: this.gateway, gatewayUrl: () => this.gatewayUrl };
     for (const routes of [gatewayInfoRoutes, userRoutes, applicationRoutes, interactionRoutes, channelRoutes, guildRoutes]) {
       this.rest.register(routes(deps));
@@ -130,9 +149,13 @@ export class DiscordEmulator {
     return this.world.guild;
   }
 
-  /** The bot in the current guild with Administrator, and a #general. */
+  /**
+   * The bot in the current guild with Administrator, and a #general. Its role sits at the top of the role list (as
+   * server admins place a bot that manages roles), so roles made later stay below it; see `setBotPermissions`.
+   */
   private joinGuild(): void {
     const botRole = this.role('Solbound', { permissions: PermissionFlagsBits.Administrator });
+    botRole.position = BOT_ROLE_POSITION;
     this.guild.members.set(this.bot.id, { userId: this.bot.id, roleIds: new Set([botRole.id]), nick: null, joinedAt: new Date().toISOString() });
     this.channel('general');
   }
@@ -316,6 +339,61 @@ export class DiscordEmulator {
     this.gateway.dispatch(t, d);
   }
 
+  // ---------------------------------------------------------------- driver: permissions
+
+  /**
+   * Replaces the permissions of the bot's role in the current guild (default: Administrator) and, with `position`,
+   * moves the role (roles at or above it are out of the bot's reach). Sends GUILD_ROLE_UPDATE, so the bot's cache
+   * agrees with what the REST guard enforces.
+   */
+  setBotPermissions(permissions: bigint, opts: { position?: number } = {}): EmuRole {
+    const role = this.botRole();
+    role.permissions = permissions;
+    if (opts.position !== undefined) role.position = opts.position;
+    this.dispatch(GatewayDispatchEvents.GuildRoleUpdate, { guild_id: this.guild.id, role: toApiRole(role) });
+    return role;
+  }
+
+  /** The bot's own role in the current guild. */
+  botRole(): EmuRole {
+    const member = this.guild.members.get(this.bot.id);
+    const role = [...(member?.roleIds ?? [])].map((id) => this.guild.roles.get(id)).find((r) => r !== undefined);
+    if (!role) throw new Error(`the bot has no role in ${this.guild.name}`);
+    return role;
+  }
+
+  /**
+   * Sets (or with no bits, removes) a permission overwrite on a guild text channel for @everyone (`'everyone'`), a
+   * role, or a member (a user, the bot included); threads follow their parent. Sends CHANNEL_UPDATE.
+   */
+  setOverwrite(channel: EmuChannel, target: 'everyone' | EmuRole | EmuUser, bits: OverwriteInput): void {
+    if (channel.type !== ChannelType.GuildText) throw new Error(`#${channel.name}: overwrites are set on text channels (threads use their parent's)`);
+    const id = target === 'everyone' ? (channel.guildId ?? '') : target.id;
+    const type = target !== 'everyone' && 'username' in target ? 1 : 0;
+    const rest = (channel.overwrites ?? []).filter((o) => o.id !== id);
+    const allow = bits.allow ?? 0n;
+    const deny = bits.deny ?? 0n;
+    channel.overwrites = allow === 0n && deny === 0n ? rest : [...rest, { id, type, allow, deny }];
+    this.dispatch(GatewayDispatchEvents.ChannelUpdate, toApiChannel(channel, this.users));
+  }
+
+  /** The bot's permissions in a channel (or its guild base permissions), as the REST guard computes them. */
+  botPermissions(channel?: EmuChannel): bigint {
+    const guild = channel ? this.world.guildOf(channel) : this.guild;
+    const me = guild.members.get(this.bot.id);
+    if (!me) return 0n;
+    return channel ? channelPermissions(guild, me, channel, this.channels) : memberPermissions(guild, me);
+  }
+
+  /** The user stops accepting DMs from the bot: sending them one answers 50007 Cannot send messages to this user. */
+  closeDms(user: EmuUser): void {
+    this.world.dmsClosed.add(user.id);
+  }
+
+  openDms(user: EmuUser): void {
+    this.world.dmsClosed.delete(user.id);
+  }
+
   // ---------------------------------------------------------------- driver: user messages
 
   /**
@@ -347,6 +425,26 @@ export class DiscordEmulator {
     this.world.addMessage(message);
     this.dispatchMessageCreate(message);
     return message;
+  }
+
+  /** A user edits their message: MESSAGE_UPDATE to sessions with GuildMessages (DirectMessages in a DM). */
+  editMessage(message: EmuMessage, content: string): void {
+    if (message.deleted) throw new Error(`message ${message.id} was deleted`);
+    message.content = content;
+    message.edited_timestamp = new Date().toISOString();
+    this.dispatch(GatewayDispatchEvents.MessageUpdate, { ...toApiMessage(message), ...guildIdOf(this.world, message.channel_id) });
+  }
+
+  /** A message is deleted (by its author or a moderator): MESSAGE_DELETE, filtered by intents like MESSAGE_CREATE. */
+  deleteMessage(message: EmuMessage): void {
+    message.deleted = true;
+    this.dispatch(GatewayDispatchEvents.MessageDelete, { id: message.id, channel_id: message.channel_id, ...guildIdOf(this.world, message.channel_id) });
+  }
+
+  /** The user leaves (or is kicked from) the current guild: GUILD_MEMBER_REMOVE to sessions with GuildMembers. */
+  removeMember(user: EmuUser): void {
+    if (!this.guild.members.delete(user.id)) throw new Error(`${user.username} is not a member of ${this.guild.name}`);
+    this.dispatch(GatewayDispatchEvents.GuildMemberRemove, { guild_id: this.guild.id, user: toApiUser(user) });
   }
 
   /** Adds a user to a thread, as joining it (or being mentioned into a private one) does. */

@@ -67,6 +67,16 @@ export interface EmuChannel {
   autoArchiveDuration?: number;
   ownerId?: string;
   threadMemberIds?: Set<string>;
+  /** Guild text channels: permission overwrites (threads inherit their parent's). */
+  overwrites?: EmuOverwrite[];
+}
+
+/** A channel permission overwrite; `type` 0 = role (the guild id is @everyone), 1 = member. */
+export interface EmuOverwrite {
+  id: string;
+  type: 0 | 1;
+  allow: bigint;
+  deny: bigint;
 }
 
 export interface EmuGuild {
@@ -169,7 +179,7 @@ export function toApiChannel(channel: EmuChannel, users: Map<string, EmuUser>): 
     name: channel.name,
     guild_id: channel.guildId ?? '',
     position: 0,
-    permission_overwrites: [],
+    permission_overwrites: (channel.overwrites ?? []).map((o) => ({ id: o.id, type: o.type, allow: o.allow.toString(), deny: o.deny.toString() })),
     parent_id: channel.parentId,
     nsfw: false,
     topic: null,
@@ -184,6 +194,38 @@ export function memberPermissions(guild: EmuGuild, member: EmuMember): bigint {
   let perms = guild.roles.get(guild.id)?.permissions ?? 0n;
   for (const roleId of member.roleIds) perms |= guild.roles.get(roleId)?.permissions ?? 0n;
   return perms & PermissionFlagsBits.Administrator ? ALL_PERMISSIONS : perms;
+}
+
+/**
+ * A member's permissions in a channel, as Discord computes them: guild base permissions (Administrator = all), then
+ * the channel's overwrites for @everyone, then the member's roles (denies before allows), then the member. A thread
+ * uses its parent's overwrites.
+ */
+export function channelPermissions(guild: EmuGuild, member: EmuMember, channel: EmuChannel, channels: Map<string, EmuChannel>): bigint {
+  const base = memberPermissions(guild, member);
+  if (base & PermissionFlagsBits.Administrator || guild.ownerId === member.userId) return ALL_PERMISSIONS;
+  const source = channel.type === ChannelType.PublicThread || channel.type === ChannelType.PrivateThread ? channels.get(channel.parentId ?? '') : channel;
+  const overwrites = source?.overwrites ?? [];
+  let perms = base;
+  const everyone = overwrites.find((o) => o.type === 0 && o.id === guild.id);
+  if (everyone) perms = (perms & ~everyone.deny) | everyone.allow;
+  let allow = 0n;
+  let deny = 0n;
+  for (const o of overwrites) {
+    if (o.type === 0 && o.id !== guild.id && member.roleIds.has(o.id)) {
+      allow |= o.allow;
+      deny |= o.deny;
+    }
+  }
+  perms = (perms & ~deny) | allow;
+  const own = overwrites.find((o) => o.type === 1 && o.id === member.userId);
+  if (own) perms = (perms & ~own.deny) | own.allow;
+  return perms;
+}
+
+/** The position of a member's highest role (@everyone is 0): who may manage which roles. */
+export function highestRolePosition(guild: EmuGuild, member: EmuMember): number {
+  return Math.max(0, ...[...member.roleIds].map((id) => guild.roles.get(id)?.position ?? 0));
 }
 
 export function toApiMember(member: EmuMember, users: Map<string, EmuUser>): APIGuildMember {

@@ -83,6 +83,8 @@ export class DiscordWorld {
   readonly interactions = new Map<string, InteractionRecord>();
   globalCommands: APIApplicationCommand[] = [];
   readonly guildCommands = new Map<string, APIApplicationCommand[]>();
+  /** Users who closed their DMs to the bot (Discord answers 50007 when it writes to them). */
+  readonly dmsClosed = new Set<string>();
   /** Files users attached to commands; served at /attachments/:id/:name so the bot can download them. */
   readonly uploads = new Map<string, EmuFile>();
   private readonly messageIndex = new Map<string, EmuMessage>();

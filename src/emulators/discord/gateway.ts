@@ -185,10 +185,15 @@ export class DiscordGateway {
     this.sessions.clear();
   }
 
-  /** Sends an event to every session of its guild's shard; disconnected sessions buffer it for RESUME replay. */
+  /**
+   * Sends an event to every session of its guild's shard that identified with the intent it needs (see
+   * {@link intentFor}); disconnected sessions buffer it for RESUME replay.
+   */
   dispatch(t: string, d: unknown): void {
     const guildId = guildOf(t, d);
+    const needed = intentFor(t, guildId);
     for (const session of this.sessions.values()) {
+      if (needed !== 0 && (session.intents & needed) === 0) continue;
       if (ownsGuild(session, guildId)) this.sendDispatch(session, t, d);
     }
   }
@@ -347,6 +352,32 @@ function ownsGuild(session: GatewaySession, guildId: string | null): boolean {
 }
 
 /** The guild an event belongs to: guild events carry it as `id`, the rest as `guild_id`; none means a DM. */
+const GUILDS_EVENTS = new Set<string>([
+  GatewayDispatchEvents.GuildCreate,
+  GatewayDispatchEvents.GuildUpdate,
+  GatewayDispatchEvents.GuildDelete,
+  GatewayDispatchEvents.GuildRoleCreate,
+  GatewayDispatchEvents.GuildRoleUpdate,
+  GatewayDispatchEvents.GuildRoleDelete,
+  GatewayDispatchEvents.ChannelCreate,
+  GatewayDispatchEvents.ChannelUpdate,
+  GatewayDispatchEvents.ChannelDelete,
+  GatewayDispatchEvents.ThreadCreate,
+  GatewayDispatchEvents.ThreadUpdate,
+  GatewayDispatchEvents.ThreadDelete,
+  GatewayDispatchEvents.ThreadMembersUpdate,
+]);
+const MEMBER_EVENTS = new Set<string>([GatewayDispatchEvents.GuildMemberAdd, GatewayDispatchEvents.GuildMemberUpdate, GatewayDispatchEvents.GuildMemberRemove]);
+const MESSAGE_EVENTS = new Set<string>([GatewayDispatchEvents.MessageCreate, GatewayDispatchEvents.MessageUpdate, GatewayDispatchEvents.MessageDelete]);
+
+/** The intent a session needs to receive an event (Discord's intents table); 0 for events every session gets. */
+function intentFor(t: string, guildId: string | null): number {
+  if (GUILDS_EVENTS.has(t)) return GatewayIntentBits.Guilds;
+  if (MEMBER_EVENTS.has(t)) return GatewayIntentBits.GuildMembers;
+  if (MESSAGE_EVENTS.has(t)) return guildId !== null ? GatewayIntentBits.GuildMessages : GatewayIntentBits.DirectMessages;
+  return 0;
+}
+
 function guildOf(t: string, d: unknown): string | null {
   const payload = (d ?? {}) as { id?: unknown; guild_id?: unknown };
   const isGuild = t === GatewayDispatchEvents.GuildCreate || t === GatewayDispatchEvents.GuildUpdate || t === GatewayDispatchEvents.GuildDelete;

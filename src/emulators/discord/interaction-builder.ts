@@ -16,6 +16,7 @@ import {
 } from 'discord-api-types/v10';
 import {
   ALL_PERMISSIONS,
+  channelPermissions,
   memberPermissions,
   randomToken,
   snowflake,
@@ -24,6 +25,7 @@ import {
   toApiRole,
   toApiUser,
   type EmuChannel,
+  type EmuGuild,
   type EmuMessage,
   type EmuRole,
   type EmuUser,
@@ -149,7 +151,7 @@ export class InteractionBuilder {
       ...(body.message ? { message: body.message } : {}),
       channel: apiChannel,
       channel_id: channel.id,
-      app_permissions: ALL_PERMISSIONS.toString(),
+      app_permissions: appPermissions(world, guild, channel, inGuild).toString(),
       locale: locale ?? 'en-US',
       entitlements: [],
       attachment_size_limit: 10 * 1024 * 1024,
@@ -370,4 +372,11 @@ function modalInputIds(modal: APIModalInteractionResponseCallbackData): Set<stri
 
 function describeValue(raw: OptionValue): string {
   return typeof raw === 'object' ? JSON.stringify('name' in raw ? raw.name : raw) : String(raw);
+}
+
+/** The bot's permissions where the interaction happened, as Discord sends them in `app_permissions`. */
+function appPermissions(world: DiscordWorld, guild: EmuGuild, channel: EmuChannel, inGuild: boolean): bigint {
+  const me = guild.members.get(world.bot.id);
+  if (!inGuild || !me) return ALL_PERMISSIONS;
+  return channelPermissions(guild, me, channel, world.channels);
 }

@@ -1,7 +1,14 @@
-import { ChannelType, GatewayDispatchEvents } from 'discord-api-types/v10';
+import { ChannelType, GatewayDispatchEvents, PermissionFlagsBits } from 'discord-api-types/v10';
 import { editMessage, snowflake, toApiChannel, toApiMessage, type EmuChannel, type MessageInput } from '../discord-state';
 import { mustChannel, mustMessage, type RestDeps } from './lookups';
+import { isThread, sendIn } from './permissions';
 import { DiscordApiError, noContent, sendJson, type RouteDef } from './router';
+
+/** `guild_id` for message events in a guild channel (absent in DMs, as on Discord). */
+export function guildIdOf(world: RestDeps['world'], channelId: string): { guild_id?: string } {
+  const guildId = world.channels.get(channelId)?.guildId;
+  return guildId ? { guild_id: guildId } : {};
+}
 
 /** Channels, the bot's channel messages, threads and thread members. */
 export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
@@ -10,6 +17,12 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PATCH',
       path: 'channels/:channelId',
+      // A thread's owner may rename and archive it; locking, and editing anyone else's, needs Manage Threads.
+      permissions: ({ body }, channel) => {
+        if (!channel || !isThread(channel)) return PermissionFlagsBits.ManageChannels;
+        const locks = (body.json as { locked?: unknown } | undefined)?.locked !== undefined;
+        return locks || channel.ownerId !== world.bot.id ? PermissionFlagsBits.ManageThreads : 0n;
+      },
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
         const patch = (body.json ?? {}) as { name?: string; archived?: boolean; locked?: boolean; auto_archive_duration?: number };
@@ -27,8 +40,11 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
       method: 'POST',
       path: 'channels/:channelId/messages',
       payload: 'message',
+      permissions: ({ body }, channel) => sendIn(channel) | (body.files.length > 0 ? PermissionFlagsBits.AttachFiles : 0n),
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
+        const recipient = channel.type === ChannelType.DM ? channel.recipientId : undefined;
+        if (recipient !== undefined && world.dmsClosed.has(recipient)) throw new DiscordApiError(403, 50007, 'Cannot send messages to this user');
         if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
         const message = world.storeBotMessage(channel.id, body.json as MessageInput, body.files, {});
         sendJson(res, 200, toApiMessage(message));
@@ -39,6 +55,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'GET',
       path: 'channels/:channelId/messages',
+      permissions: PermissionFlagsBits.ReadMessageHistory,
       handler: ({ res, params, query }) => {
         const channel = mustChannel(world, params.channelId);
         const limit = Math.min(Number(query.get('limit') ?? 50), 100);
@@ -49,6 +66,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'GET',
       path: 'channels/:channelId/messages/:messageId',
+      permissions: PermissionFlagsBits.ReadMessageHistory,
       handler: ({ res, params }) => sendJson(res, 200, toApiMessage(mustMessage(world, params.channelId, params.messageId))),
     },
     {
@@ -59,20 +77,44 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
         const message = mustMessage(world, params.channelId, params.messageId);
         if (message.author.id !== world.bot.id) throw new DiscordApiError(403, 50005, 'Cannot edit a message authored by another user', true);
         editMessage(message, body.json as MessageInput, body.files);
-        sendJson(res, 200, toApiMessage(message));
+        const api = toApiMessage(message);
+        sendJson(res, 200, api);
+        gateway.dispatch(GatewayDispatchEvents.MessageUpdate, { ...api, ...guildIdOf(world, message.channel_id) });
       },
     },
     {
       method: 'DELETE',
       path: 'channels/:channelId/messages/:messageId',
+      // The bot's own messages are its to delete; anyone else's need Manage Messages.
+      permissions: ({ params }) => (world.messageById(params.messageId ?? '')?.author.id === world.bot.id ? 0n : PermissionFlagsBits.ManageMessages),
       handler: ({ res, params }) => {
-        mustMessage(world, params.channelId, params.messageId).deleted = true;
+        const message = mustMessage(world, params.channelId, params.messageId);
+        message.deleted = true;
         noContent(res);
+        gateway.dispatch(GatewayDispatchEvents.MessageDelete, { id: message.id, channel_id: message.channel_id, ...guildIdOf(world, message.channel_id) });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: 'channels/:channelId',
+      permissions: (_ctx, channel) => (channel && isThread(channel) ? PermissionFlagsBits.ManageThreads : PermissionFlagsBits.ManageChannels),
+      handler: ({ res, params }) => {
+        const channel = mustChannel(world, params.channelId);
+        if (channel.type === ChannelType.DM) throw new DiscordApiError(400, 50003, 'Cannot execute action on a DM channel', true);
+        world.channels.delete(channel.id);
+        const guild = world.guilds.get(channel.guildId ?? '');
+        if (guild) guild.channelIds = guild.channelIds.filter((id) => id !== channel.id);
+        const api = toApiChannel(channel, world.users);
+        gateway.dispatch(isThread(channel) ? GatewayDispatchEvents.ThreadDelete : GatewayDispatchEvents.ChannelDelete, api);
+        sendJson(res, 200, api);
       },
     },
     {
       method: 'POST',
       path: 'channels/:channelId/threads',
+      permissions: ({ body }) =>
+        PermissionFlagsBits.SendMessages |
+        ((body.json as { type?: number } | undefined)?.type === ChannelType.PrivateThread ? PermissionFlagsBits.CreatePrivateThreads : PermissionFlagsBits.CreatePublicThreads),
       handler: ({ res, params, body }) => {
         const parent = mustChannel(world, params.channelId);
         if (parent.type !== ChannelType.GuildText) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');
@@ -99,6 +141,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PUT',
       path: 'channels/:channelId/thread-members/:userId',
+      permissions: PermissionFlagsBits.SendMessagesInThreads,
       handler: ({ res, params }) => {
         const thread = mustChannel(world, params.channelId);
         if (!thread.threadMemberIds) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');

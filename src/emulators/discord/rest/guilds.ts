@@ -1,6 +1,7 @@
-import { ChannelType, GatewayDispatchEvents } from 'discord-api-types/v10';
-import { toApiChannel, toApiMember, toApiRole, type EmuChannel } from '../discord-state';
+import { ChannelType, GatewayDispatchEvents, PermissionFlagsBits } from 'discord-api-types/v10';
+import { highestRolePosition, toApiChannel, toApiMember, toApiRole, type EmuChannel } from '../discord-state';
 import { mustGuild, mustMember, type RestDeps } from './lookups';
+import { missingPermissions } from './permissions';
 import { DiscordApiError, noContent, sendJson, type RouteDef, type RouteHandler } from './router';
 
 /** Guilds, their roles, channels and members, and member role changes. */
@@ -10,6 +11,9 @@ export function guildRoutes({ world, gateway }: RestDeps): RouteDef[] {
     const member = mustMember(world, params.guildId, params.userId);
     const role = guild.roles.get(params.roleId ?? '');
     if (!role) throw new DiscordApiError(404, 10011, 'Unknown Role');
+    // Role hierarchy: Manage Roles (checked by the guard) only reaches roles below the bot's highest role.
+    const me = guild.members.get(world.bot.id);
+    if (guild.ownerId !== world.bot.id && (!me || role.position >= highestRolePosition(guild, me))) throw missingPermissions();
     if (action === 'add') member.roleIds.add(role.id);
     else member.roleIds.delete(role.id);
     world.roleChanges.push({ guildId: guild.id, userId: member.userId, roleId: role.id, action });
@@ -49,7 +53,7 @@ export function guildRoutes({ world, gateway }: RestDeps): RouteDef[] {
       path: 'guilds/:guildId/members/:userId',
       handler: ({ res, params }) => sendJson(res, 200, toApiMember(mustMember(world, params.guildId, params.userId), world.users)),
     },
-    { method: 'PUT', path: 'guilds/:guildId/members/:userId/roles/:roleId', handler: roleChange('add') },
-    { method: 'DELETE', path: 'guilds/:guildId/members/:userId/roles/:roleId', handler: roleChange('remove') },
+    { method: 'PUT', path: 'guilds/:guildId/members/:userId/roles/:roleId', permissions: PermissionFlagsBits.ManageRoles, handler: roleChange('add') },
+    { method: 'DELETE', path: 'guilds/:guildId/members/:userId/roles/:roleId', permissions: PermissionFlagsBits.ManageRoles, handler: roleChange('remove') },
   ];
 }

@@ -4,6 +4,8 @@ import { snowflake, type EmuFile } from '../discord-state';
 import type { DiscordWorld } from '../discord-world';
 import { parseMultipart } from '../multipart';
 import { checkLimits, type PayloadKind } from './limits';
+import { checkBotPermissions, type RoutePermissions } from './permissions';
+import { RateLimiter, sendRateLimited, type RateLimitOptions } from './rate-limits';
 import type { DiscordSpec } from './spec-conformance';
 
 export class DiscordApiError extends Error {
@@ -58,6 +60,8 @@ export interface RouteDef {
   auth?: boolean;
   /** What the JSON body is, for the documented limits (see limits.ts); routes without one carry no checked payload. */
   payload?: PayloadKind;
+  /** The bot's permissions the route needs in its channel or guild (see permissions.ts); viewing is always checked. */
+  permissions?: RoutePermissions;
 }
 
 interface Route extends RouteDef {
@@ -66,14 +70,16 @@ interface Route extends RouteDef {
 
 /**
  * Runs before every handler, in order; throwing a {@link DiscordApiError} answers the request instead. This is
- * the one place for cross-cutting REST rules (authorization, documented limits, the spec's request schemas; rate-limit
- * headers and permission checks belong here too).
+ * the one place for cross-cutting REST rules (authorization, documented limits, the spec's request schemas, the bot's
+ * permissions; rate-limit headers belong here too).
  */
 export type RouteGuard = (route: RouteDef, ctx: RouteContext) => void;
 
 export interface RestRouterOptions {
   /** Validate request and response bodies against Discord's OpenAPI description; violations are failures. */
   spec?: DiscordSpec | undefined;
+  /** Discord's per-route and global rate limits (off by default so tests that do not test pacing run at full speed). */
+  rateLimits?: RateLimitOptions | undefined;
 }
 
 /** How much traffic the spec check saw: reported at the end of a test run. */
@@ -95,6 +101,7 @@ export class RestRouter {
   private readonly routes: Route[] = [];
   private readonly guards: RouteGuard[];
   private readonly spec: DiscordSpec | undefined;
+  private readonly limiter: RateLimiter | undefined;
   readonly conformance: ConformanceStats = { requests: 0, responses: 0, violations: 0 };
 
   constructor(
@@ -102,12 +109,16 @@ export class RestRouter {
     options: RestRouterOptions = {},
   ) {
     this.spec = options.spec;
+    this.limiter = options.rateLimits ? new RateLimiter(options.rateLimits) : undefined;
     this.guards = [
       (route, ctx) => this.authorize(route, ctx),
+      (route, ctx) => this.rateLimit(route, ctx),
       // Limits before the schema: a body over a documented limit is an ordinary Discord answer the bot must handle,
       // while other schema violations are emulator failures.
       (route, ctx) => this.enforceLimits(route, ctx),
       (route, ctx) => this.checkRequestSchema(route, ctx),
+      // After the body checks, as Discord validates the form before it looks at permissions.
+      (route, ctx) => checkBotPermissions(this.world, route, ctx),
     ];
   }
 
@@ -154,6 +165,17 @@ export class RestRouter {
     if (route.auth !== false && req.headers.authorization !== `Bot ${this.world.token}`) {
       throw new DiscordApiError(401, 0, '401: Unauthorized', true);
     }
+  }
+
+  /** Rate-limit headers on every counted request; over a limit, Discord's 429 instead of the handler. */
+  private rateLimit(route: RouteDef, { res, params }: RouteContext): void {
+    const verdict = this.limiter?.check(route, params);
+    if (!verdict) return;
+    if (verdict.limited) {
+      sendJson(res, 429, sendRateLimited(res, { ...verdict, limited: verdict.limited }));
+      throw new DiscordApiError(429, 0, 'You are being rate limited.');
+    }
+    for (const [name, value] of Object.entries(verdict.headers)) res.setHeader(name, value);
   }
 
   private enforceLimits(route: RouteDef, { body }: RouteContext): void {
