@@ -1,24 +1,17 @@
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { PermissionFlagsBits } from 'discord.js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDiscordEmulator, type DiscordEmulator, type EmuChannel, type EmuUser } from '../emulators/discord';
 import { failOnEmulatorGaps } from '../emulators/discord/vitest-helpers';
 import { openTicketThread, submitTicketForm } from '../modules/tickets/tickets.testing';
+import { captureLogs } from '../testing/log-capture';
 import { startTestApp, type TestApp } from '../testing/test-app';
 import { BOT_PERMISSIONS, BOT_PERMISSIONS_INTEGER, inviteUrl, permissionNames } from './permissions';
 
 // The bot with exactly the permissions it asks for, and without one: the member and staff are told what to fix, and
 // a DM to a member with DMs closed is recorded instead of vanishing.
 
-const logLines: Array<Record<string, unknown>> = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { log: testLog, lines: logLines } = captureLogs('info');
 
 let emu: DiscordEmulator;
 let bot: TestApp;
@@ -31,7 +24,7 @@ beforeAll(async () => {
   modLog = emu.channel('mod-log');
   bot = await startTestApp({
     emu,
-    log: pino({ level: 'info' }, sink),
+    log: testLog,
     env: { TICKETS_SUPPORT_CHANNEL_ID: support.id, TICKETS_OPEN_COOLDOWN_SECONDS: '0', TICKETS_MAX_OPEN_PER_USER: '5' },
   });
   await bot.ctx.services.guilds.update(emu.guild.id, { logChannelId: modLog.id }, { discordId: null, via: 'system' });
