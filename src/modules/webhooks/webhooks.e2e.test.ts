@@ -12,6 +12,7 @@ import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import type { Environment } from '../quota/quota.tables';
 import { webhookAdminRoutes } from './webhooks.routes';
+import { claimDue } from './webhooks.repository';
 import { RETRY_SCHEDULE_SECONDS, retryDelay } from './webhooks.service';
 
 const TOKEN = 'admin-token-for-webhook-route-tests';
@@ -223,6 +224,52 @@ describe('tip.received', () => {
     expect(retryDelay(1, () => 0)).toBe(4);
     expect(retryDelay(1, () => 1)).toBe(6);
     expect(retryDelay(RETRY_SCHEDULE_SECONDS.length + 1)).toBeUndefined();
+  });
+});
+
+describe('delivery runners', () => {
+  it('two processes running at once send each delivery exactly once', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const r = await receiver();
+    await subscribed(bob, r);
+    for (let i = 0; i < 6; i++) await tip(alice, [bob], '0.1');
+    const other = createTestContext(t, { WEBHOOKS_ALLOW_PRIVATE: 'true' });
+    const runs = await Promise.all([ctx.services.webhooks.deliverDue(), other.services.webhooks.deliverDue()]);
+    await other.services.quota.stop();
+    expect(runs[0].delivered + runs[1].delivered).toBe(6);
+    expect(r.received).toHaveLength(6);
+    expect(new Set(r.received.map((x) => x.id)).size).toBe(6);
+  });
+
+  it('a runner dying mid-attempt: the delivery is due again when its lease ends, with the same event id', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const r = await receiver();
+    const { endpoint } = await subscribed(bob, r);
+    await tip(alice, [bob]);
+    // The claim commits, then the process "dies" before sending: nothing else takes it while leased.
+    expect(await claimDue(t.db, 10, 60)).toHaveLength(1);
+    expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 0, retried: 0, dead: 0 });
+    await t.db.updateTable('webhook_deliveries').set({ next_attempt_at: sql`now()` }).where('endpoint_id', '=', endpoint.id).execute();
+    expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 1, retried: 0, dead: 0 });
+    const [d] = await deliveriesOf(endpoint.id);
+    expect(d).toMatchObject({ status: 'delivered', attempts: 2 });
+    expect(r.received.map((x) => x.id)).toEqual([d!.event_id]);
+  });
+
+  it('an endpoint failing for three days is disabled', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const r = await receiver();
+    r.status = 503;
+    const { endpoint } = await subscribed(bob, r);
+    await tip(alice, [bob]);
+    await t.db.updateTable('webhook_endpoints').set({ failing_since: sql`now() - interval '3 days 1 minute'` }).where('id', '=', endpoint.id).execute();
+    expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 0, retried: 0, dead: 1 });
+    const [e] = await ctx.services.webhooks.listEndpoints({ environmentId: endpoint.environmentId, limit: 1 });
+    expect(e).toMatchObject({ active: false, disabledReason: expect.stringMatching(/^every attempt failed since/) });
+    expect((await deliveriesOf(endpoint.id))[0]).toMatchObject({ status: 'dead' });
   });
 });
 

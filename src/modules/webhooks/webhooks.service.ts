@@ -170,11 +170,13 @@ export class WebhooksService {
     const delay = retryDelay(d.attempts);
     await repo.markFailed(this.db, d.id, { status: delay === undefined ? 'dead' : 'pending', httpStatus, error, response, retryInSeconds: delay ?? 0 });
     const failingSince = await repo.noteEndpointFailure(this.db, d.endpoint_id);
-    if (failingSince && Date.now() - failingSince.getTime() >= DISABLE_AFTER_FAILING_MS)
-      await this.disableQuietly(d.endpoint_id, `every attempt failed since ${failingSince.toISOString()}`);
-    this.log?.info({ delivery: String(d.id), endpoint: String(d.endpoint_id), attempts: d.attempts, error, retryIn: delay }, 'webhook attempt failed');
-    this.metrics?.webhookDeliveries.inc({ status: delay === undefined ? 'dead' : 'retry' });
-    return delay === undefined ? 'dead' : 'retried';
+    // Disabling kills this delivery too (it was still pending).
+    const disabled = !!failingSince && Date.now() - failingSince.getTime() >= DISABLE_AFTER_FAILING_MS;
+    if (disabled) await this.disableQuietly(d.endpoint_id, `every attempt failed since ${failingSince.toISOString()}`);
+    const outcome = delay === undefined || disabled ? 'dead' : 'retried';
+    this.log?.info({ delivery: String(d.id), endpoint: String(d.endpoint_id), attempts: d.attempts, error, retryIn: outcome === 'dead' ? null : delay }, 'webhook attempt failed');
+    this.metrics?.webhookDeliveries.inc({ status: outcome === 'dead' ? 'dead' : 'retry' });
+    return outcome;
   }
 
   private async disableQuietly(endpointId: bigint, reason: string) {
