@@ -65,8 +65,6 @@ export async function startEmulators(options: EmulatorsOptions = {}): Promise<Em
       TREASURY_SECRET_KEY: secretJson,
       BADGE_ISSUER_SECRET_KEY: badgeIssuer.secretJson,
       LEDGER_TOKENS: `USDC:${usdcMint}:6`,
-      // Partners try webhooks against receivers on their own machine.
-      WEBHOOKS_ALLOW_PRIVATE: 'true',
     };
     const sol = solana;
     return {

@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
+import { idParam } from '../../http/schemas';
 import type { EndpointView } from './webhooks.service';
 
-const idParam = (name: string) => z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer').transform(BigInt).describe(name);
 const limit = z.coerce.number().int().min(1).max(100).default(50);
 
 const endpointSchema = z
