@@ -199,6 +199,38 @@ describe('tip.received', () => {
     expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 0, retried: 0, dead: 0 });
   });
 
+  it('a redirect is not followed (a failed attempt) and a huge response body is cut at 4 KiB', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const target = await receiver();
+    const hops = createServer((req, res) => {
+      if (req.url === '/huge') {
+        res.statusCode = 500;
+        res.end('x'.repeat(1024 * 1024));
+        return;
+      }
+      res.statusCode = 307;
+      res.setHeader('location', target.url);
+      res.end();
+    });
+    await new Promise<void>((resolve) => hops.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(hops.address() as AddressInfo).port}`;
+      const environmentId = await environmentOf(bob);
+      const redirect = await ctx.services.webhooks.createEndpoint({ environmentId, url: `${base}/go`, eventTypes: ['tip.received'] });
+      const huge = await ctx.services.webhooks.createEndpoint({ environmentId, url: `${base}/huge`, eventTypes: ['tip.received'] });
+      await tip(alice, [bob]);
+      expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 0, retried: 2, dead: 0 });
+      expect(target.received).toEqual([]);
+      expect((await deliveriesOf(redirect.endpoint.id))[0]).toMatchObject({ status: 'pending', last_status: 307 });
+      const [h] = await deliveriesOf(huge.endpoint.id);
+      expect(h).toMatchObject({ status: 'pending', last_status: 500 });
+      expect(h!.last_response!.length).toBe(4096);
+    } finally {
+      await new Promise<void>((resolve) => hops.close(() => resolve()));
+    }
+  });
+
   it('410 Gone disables the endpoint and drops what was queued for it', async () => {
     const [alice, bob] = [await f.user(), await f.user()];
     await f.balance(alice);
