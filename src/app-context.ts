@@ -17,6 +17,7 @@ import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
 import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.service';
 import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
+import type { WebhooksService } from './modules/webhooks/webhooks.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -57,5 +58,6 @@ export interface Services {
   tickets: TicketsService;
   users: UsersService;
   wallets: WalletsService;
+  webhooks: WebhooksService;
   withdrawals: WithdrawalsService;
 }

@@ -29,6 +29,7 @@ import { WithdrawalsService, withdrawalLimitsFromConfig } from './modules/withdr
 import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, throwIfAborted } from './startup';
 import { GuildsService } from './modules/guilds/guilds.service';
 import { BadgesService } from './modules/badges/badges.service';
+import { WebhooksService } from './modules/webhooks/webhooks.service';
 
 export interface App {
   ctx: AppContext;
@@ -94,6 +95,7 @@ export function createServices(
     tickets: new TicketsService(db, users, metrics),
     users,
     wallets,
+    webhooks: new WebhooksService(db, config, metrics, log),
     withdrawals,
   };
 }

@@ -189,6 +189,10 @@ export const configSchema = z.object({
   API_FREE_REQUESTS_PER_MONTH: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1_000_000_000).default(1000)),
   API_BURST_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100_000).default(50)),
   API_FLUSH_MS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(50).max(60_000).default(1000)),
+
+  // Webhooks (issue 16): deliver to loopback/private/link-local addresses too. Only the sandbox and tests need it:
+  // in production it would let a partner make the bot POST into our own network (SSRF).
+  WEBHOOKS_ALLOW_PRIVATE: bool(false),
 }).superRefine((c, ctx) => {
   if (c.SHARD_IDS === undefined) return;
   if (c.SHARD_COUNT === undefined) ctx.addIssue({ code: 'custom', path: ['SHARD_IDS'], message: 'needs SHARD_COUNT (the total across replicas)' });

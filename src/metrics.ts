@@ -80,6 +80,23 @@ export function createMetrics() {
       help: 'Expired wallet-link nonces deleted by the nonce-cleanup job',
       registers: [registry],
     }),
+    webhookDeliveries: new Counter({
+      name: 'solbound_webhook_deliveries_total',
+      help: 'Webhook delivery attempts by outcome (delivered, retry, dead)',
+      labelNames: ['status'] as const,
+      registers: [registry],
+    }),
+    webhookAttemptSeconds: new Histogram({
+      name: 'solbound_webhook_attempt_seconds',
+      help: 'Duration of one webhook delivery attempt (connect to response or timeout)',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    webhookQueueAgeSeconds: new Gauge({
+      name: 'solbound_webhook_queue_age_seconds',
+      help: 'How long the oldest due webhook delivery has waited',
+      registers: [registry],
+    }),
   };
 }
 

@@ -8,6 +8,7 @@ import type { WithdrawalTables } from '../modules/withdrawals/withdrawals.tables
 import type { GuildTables } from '../modules/guilds/guilds.tables';
 import type { BadgeTables } from '../modules/badges/badges.tables';
 import type { QuotaTables } from '../modules/quota/quota.tables';
+import type { WebhookTables } from '../modules/webhooks/webhooks.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -66,7 +67,8 @@ export interface DB
     WithdrawalTables,
     GuildTables,
     BadgeTables,
-    QuotaTables {}
+    QuotaTables,
+    WebhookTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

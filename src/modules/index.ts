@@ -8,7 +8,8 @@ import solvency from './solvency/solvency.module';
 import tickets from './tickets/tickets.module';
 import users from './users/users.module';
 import wallets from './wallets/wallets.module';
+import webhooks from './webhooks/webhooks.module';
 import withdrawals from './withdrawals/withdrawals.module';
 
 /** Every module the app runs; each brings its routes, jobs and Discord effects through its `<domain>.module.ts`. */
-export const appModules: readonly AppModule[] = [guilds, users, ledger, wallets, deposits, withdrawals, solvency, tickets, badges, quota];
+export const appModules: readonly AppModule[] = [guilds, users, ledger, wallets, deposits, withdrawals, solvency, tickets, badges, quota, webhooks];

@@ -35,6 +35,8 @@ export async function startSandbox(config: Config, log: Logger, options: Pick<St
       BADGE_ISSUER_KEYPAIR_PATH: undefined,
       // A fresh sandbox has no history, so no member could reach a tier; the gate itself is covered by tests.
       BADGE_MIN_TIER: 'none',
+      // Partners try webhooks against receivers on their own machine (127.0.0.1); the SSRF guard would refuse them.
+      WEBHOOKS_ALLOW_PRIVATE: true,
       BOT_OPERATOR_IDS: [...config.BOT_OPERATOR_IDS, admin.id],
     };
     for (const key of Object.keys(emulators.env) as (keyof Config)[]) Object.assign(sandboxConfig, { [key]: pointed[key] });

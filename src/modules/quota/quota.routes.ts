@@ -2,9 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
-import { snowflake } from '../../http/schemas';
+import { idParam, snowflake } from '../../http/schemas';
 
-const idParam = (name: string) => z.string().regex(/^[1-9]\d{0,18}$/, 'must be a positive integer').transform(BigInt).describe(name);
 const iso = z.string();
 const when = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 

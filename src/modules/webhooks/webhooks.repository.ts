@@ -1,0 +1,174 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { DB } from '../../db/schema';
+import type { DeliveryStatus } from './webhooks.tables';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** The environment an endpoint is registered for, with the member owning its client (whose events it receives). */
+export function environmentOwner(db: Db, environmentId: bigint) {
+  return db
+    .selectFrom('api_client_environments as e')
+    .innerJoin('api_clients as c', 'c.id', 'e.client_id')
+    .select(['e.id', 'e.environment', 'e.active', 'c.owner_user_id', 'c.active as client_active'])
+    .where('e.id', '=', environmentId)
+    .executeTakeFirst();
+}
+
+/** Locks the environment's row so concurrent registrations count endpoints one at a time. */
+export async function countEndpointsForUpdate(db: Transaction<DB>, environmentId: bigint): Promise<number> {
+  await db.selectFrom('api_client_environments').select('id').where('id', '=', environmentId).forUpdate().execute();
+  const row = await db
+    .selectFrom('webhook_endpoints')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('environment_id', '=', environmentId)
+    .where('active', '=', true)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export function insertEndpoint(db: Db, e: { environmentId: bigint; ownerUserId: bigint; url: string; eventTypes: string[]; secret: string }) {
+  return db
+    .insertInto('webhook_endpoints')
+    .values({ environment_id: e.environmentId, owner_user_id: e.ownerUserId, url: e.url, event_types: e.eventTypes, secret: e.secret })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function listEndpoints(db: Db, o: { environmentId?: bigint; limit: number; beforeId?: bigint }) {
+  let q = db.selectFrom('webhook_endpoints').selectAll().orderBy('id', 'desc').limit(o.limit);
+  if (o.environmentId !== undefined) q = q.where('environment_id', '=', o.environmentId);
+  if (o.beforeId !== undefined) q = q.where('id', '<', o.beforeId);
+  return q.execute();
+}
+
+export function findEndpoint(db: Db, id: bigint) {
+  return db.selectFrom('webhook_endpoints').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export function disableEndpoint(db: Db, id: bigint, reason: string) {
+  return db
+    .updateTable('webhook_endpoints')
+    .set({ active: false, disabled_reason: reason })
+    .where('id', '=', id)
+    .where('active', '=', true)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Pending deliveries of a disabled endpoint will never be sent: they are marked dead with the reason. */
+export function killPendingOf(db: Db, endpointId: bigint, reason: string) {
+  return db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'dead', last_error: reason })
+    .where('endpoint_id', '=', endpointId)
+    .where('status', '=', 'pending')
+    .execute();
+}
+
+export interface ClaimedDelivery {
+  id: bigint;
+  event_id: string;
+  endpoint_id: bigint;
+  attempts: number;
+  type: string;
+  payload: Record<string, unknown>;
+  event_created_at: Date;
+  url: string;
+  secret: string;
+}
+
+/**
+ * Takes up to `limit` due deliveries and leases them for `leaseSeconds` (next_attempt_at moves past the attempt), in
+ * one statement: SKIP LOCKED lets concurrent runners take disjoint batches, and the lease keeps a delivery from being
+ * sent twice while its HTTP request is in flight without holding a row lock across the network call. A runner that
+ * dies mid-attempt leaves the row due again once the lease ends (at-least-once; receivers dedupe by webhook-id).
+ */
+export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+  const { rows } = await sql<ClaimedDelivery>`
+    WITH due AS (
+      SELECT d.id FROM webhook_deliveries d
+      JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.active
+      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+      ORDER BY d.next_attempt_at
+      LIMIT ${limit}
+      FOR UPDATE OF d SKIP LOCKED
+    ), leased AS (
+      UPDATE webhook_deliveries d
+      SET next_attempt_at = now() + make_interval(secs => ${leaseSeconds}), attempts = d.attempts + 1, last_attempt_at = now()
+      FROM due WHERE d.id = due.id
+      RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
+    )
+    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, ev.type, ev.payload, ev.created_at AS event_created_at, ep.url, ep.secret
+    FROM leased l
+    JOIN webhook_events ev ON ev.id = l.event_id
+    JOIN webhook_endpoints ep ON ep.id = l.endpoint_id`.execute(db);
+  return rows.map((r) => ({ ...r, id: BigInt(r.id), endpoint_id: BigInt(r.endpoint_id) }));
+}
+
+export async function markDelivered(db: Db, id: bigint, status: number, response: string) {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'delivered', delivered_at: sql<Date>`now()`, last_status: status, last_response: response, last_error: null })
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function markFailed(
+  db: Db,
+  id: bigint,
+  o: { status: DeliveryStatus; httpStatus: number | null; error: string; response: string | null; retryInSeconds: number },
+) {
+  await db
+    .updateTable('webhook_deliveries')
+    .set({
+      status: o.status,
+      last_status: o.httpStatus,
+      last_error: o.error,
+      last_response: o.response,
+      // The database clock, like claimDue's: one clock decides when a delivery is due.
+      next_attempt_at: sql<Date>`now() + make_interval(secs => ${o.retryInSeconds})`,
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** Starts the failure streak at the first failure; returns when it started. */
+export async function noteEndpointFailure(db: Db, endpointId: bigint): Promise<Date | undefined> {
+  const row = await db
+    .updateTable('webhook_endpoints')
+    .set({ failing_since: sql<Date>`coalesce(failing_since, now())` })
+    .where('id', '=', endpointId)
+    .returning('failing_since')
+    .executeTakeFirst();
+  return row?.failing_since ?? undefined;
+}
+
+export async function noteEndpointSuccess(db: Db, endpointId: bigint) {
+  await db.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
+}
+
+/** Operator retry: due now, with a fresh schedule, whatever its state (a delivered one is sent again on purpose). */
+export function retryDelivery(db: Db, id: bigint) {
+  return db
+    .updateTable('webhook_deliveries')
+    .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export function listDeliveries(db: Db, o: { endpointId?: bigint; status?: DeliveryStatus; limit: number; beforeId?: bigint }) {
+  let q = db.selectFrom('webhook_deliveries').selectAll().orderBy('id', 'desc').limit(o.limit);
+  if (o.endpointId !== undefined) q = q.where('endpoint_id', '=', o.endpointId);
+  if (o.status !== undefined) q = q.where('status', '=', o.status);
+  if (o.beforeId !== undefined) q = q.where('id', '<', o.beforeId);
+  return q.execute();
+}
+
+/** Seconds the oldest due delivery has been waiting (0 when none). */
+export async function queueAgeSeconds(db: Db): Promise<number> {
+  const { rows } = await sql<{ age: number | null }>`
+    SELECT extract(epoch FROM now() - min(next_attempt_at))::float8 AS age
+    FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()`.execute(db);
+  return Math.max(0, rows[0]?.age ?? 0);
+}

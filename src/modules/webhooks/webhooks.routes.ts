@@ -1,0 +1,143 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../../app-context';
+import { idParam } from '../../http/schemas';
+import type { EndpointView } from './webhooks.service';
+
+const limit = z.coerce.number().int().min(1).max(100).default(50);
+
+const endpointSchema = z
+  .object({
+    id: z.string(),
+    environmentId: z.string(),
+    url: z.string(),
+    eventTypes: z.array(z.string()),
+    active: z.boolean(),
+    disabledReason: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'WebhookEndpoint' });
+
+const deliverySchema = z
+  .object({
+    id: z.string(),
+    eventId: z.string(),
+    endpointId: z.string(),
+    status: z.enum(['pending', 'delivered', 'dead']),
+    attempts: z.number().int(),
+    nextAttemptAt: z.string(),
+    lastAttemptAt: z.string().nullable(),
+    lastStatus: z.number().int().nullable(),
+    lastError: z.string().nullable(),
+    deliveredAt: z.string().nullable(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+const endpointJson = (e: EndpointView) => ({
+  id: String(e.id),
+  environmentId: String(e.environmentId),
+  url: e.url,
+  eventTypes: e.eventTypes,
+  active: e.active,
+  disabledReason: e.disabledReason,
+  createdAt: e.createdAt.toISOString(),
+});
+
+type DeliveryRow = Awaited<ReturnType<AppContext['services']['webhooks']['listDeliveries']>>[number];
+const deliveryJson = (d: DeliveryRow) => ({
+  id: String(d.id),
+  eventId: d.event_id,
+  endpointId: String(d.endpoint_id),
+  status: d.status,
+  attempts: d.attempts,
+  nextAttemptAt: d.next_attempt_at.toISOString(),
+  lastAttemptAt: d.last_attempt_at?.toISOString() ?? null,
+  lastStatus: d.last_status,
+  lastError: d.last_error,
+  deliveredAt: d.delivered_at?.toISOString() ?? null,
+});
+
+/** `/admin/webhook-endpoints` and `/admin/webhook-deliveries`: operators register, inspect, disable and retry. */
+export function webhookAdminRoutes(admin: FastifyInstance, ctx: AppContext): void {
+  const api = admin.withTypeProvider<ZodTypeProvider>();
+  const webhooks = ctx.services.webhooks;
+
+  api.get(
+    '/webhook-endpoints',
+    {
+      schema: {
+        summary: 'Webhook endpoints, newest first (cursor = the last id seen)',
+        querystring: z.object({ environmentId: idParam('environment id').optional(), limit, cursor: idParam('cursor').optional() }).strict(),
+        response: { 200: z.object({ items: z.array(endpointSchema), nextCursor: z.string().nullable() }) },
+      },
+    },
+    async (req) => {
+      const { environmentId, limit: n, cursor } = req.query;
+      const rows = await webhooks.listEndpoints({ limit: n, ...(environmentId !== undefined ? { environmentId } : {}), ...(cursor !== undefined ? { beforeId: cursor } : {}) });
+      return { items: rows.map(endpointJson), nextCursor: rows.length === n ? String(rows.at(-1)!.id) : null };
+    },
+  );
+
+  api.post(
+    '/webhook-endpoints',
+    {
+      schema: {
+        summary: 'Register a webhook endpoint for an API client environment; its secret is shown once',
+        body: z.object({ environmentId: idParam('environment id'), url: z.string().min(1).max(2048), eventTypes: z.array(z.string().min(1).max(64)).min(1).max(20) }).strict(),
+        response: { 200: z.object({ endpoint: endpointSchema, secret: z.string() }) },
+      },
+    },
+    async (req) => {
+      const { endpoint, secret } = await webhooks.createEndpoint(req.body);
+      return { endpoint: endpointJson(endpoint), secret };
+    },
+  );
+
+  api.post(
+    '/webhook-endpoints/:endpointId/disable',
+    {
+      schema: {
+        summary: 'Disable a webhook endpoint; its queued deliveries are marked dead',
+        params: z.object({ endpointId: idParam('endpoint id') }),
+        response: { 200: endpointSchema },
+      },
+    },
+    async (req) => endpointJson(await webhooks.disableEndpoint(req.params.endpointId)),
+  );
+
+  api.get(
+    '/webhook-deliveries',
+    {
+      schema: {
+        summary: 'Webhook deliveries, newest first (cursor = the last id seen)',
+        querystring: z
+          .object({ endpointId: idParam('endpoint id').optional(), status: z.enum(['pending', 'delivered', 'dead']).optional(), limit, cursor: idParam('cursor').optional() })
+          .strict(),
+        response: { 200: z.object({ items: z.array(deliverySchema), nextCursor: z.string().nullable() }) },
+      },
+    },
+    async (req) => {
+      const { endpointId, status, limit: n, cursor } = req.query;
+      const rows = await webhooks.listDeliveries({
+        limit: n,
+        ...(endpointId !== undefined ? { endpointId } : {}),
+        ...(status ? { status } : {}),
+        ...(cursor !== undefined ? { beforeId: cursor } : {}),
+      });
+      return { items: rows.map(deliveryJson), nextCursor: rows.length === n ? String(rows.at(-1)!.id) : null };
+    },
+  );
+
+  api.post(
+    '/webhook-deliveries/:deliveryId/retry',
+    {
+      schema: {
+        summary: 'Send a delivery again now, with a fresh retry schedule (same event id)',
+        params: z.object({ deliveryId: idParam('delivery id') }),
+        response: { 200: deliverySchema },
+      },
+    },
+    async (req) => deliveryJson(await webhooks.retryDelivery(req.params.deliveryId)),
+  );
+}
