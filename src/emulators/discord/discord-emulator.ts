@@ -1,3 +1,5 @@
+// Over ~500 lines on purpose: this is the driver API every test calls (users, guilds, permissions, commands, clicks,
+// modals, DMs) and each method is a few lines over world/gateway/builder; splitting it would scatter that one surface.
 import { appendFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

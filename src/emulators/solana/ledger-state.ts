@@ -1,3 +1,5 @@
+// Just over ~500 lines: one LiteSVM wrapper (issued blockhashes, history, address index, Token-2022 extension state)
+// whose parts share the same private maps; the RPC surface itself lives in rpc-methods.ts.
 import bs58 from 'bs58';
 import {
   address,
