@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
+import { storeSignedTxSet, type SignedTx } from '../../db/signed-tx-outbox';
 import type { BadgeChainOpsTable, BadgeOpKind, BadgeStatus, TrustBadgesTable } from './badges.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -166,19 +167,13 @@ export function storeSignedOp(
   db: Db,
   id: bigint,
   replacing: string | null,
-  tx: { signature: string; serialized: string; blockhash: string; lastValidBlockHeight: number },
+  tx: SignedTx,
 ) {
   return db
     .updateTable('badge_chain_ops')
     .set({
       status: 'pending',
-      signature: tx.signature,
-      serialized_tx: tx.serialized,
-      blockhash: tx.blockhash,
-      last_valid_block_height: tx.lastValidBlockHeight,
-      attempts: sql`attempts + 1`,
-      previous_signatures: replacing === null ? sql`previous_signatures` : sql`array_append(previous_signatures, ${replacing})`,
-      failure_reason: null,
+      ...storeSignedTxSet(tx, replacing),
       updated_at: sql`now()`,
     })
     .where('id', '=', id)

@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
+import type { SignedTxColumns } from '../../db/signed-tx-outbox';
 
 // Kysely view of migrations/2026_11_28_140000_badges.ts.
 
@@ -62,21 +63,12 @@ export interface TrustBadgesTable {
   updated_at: Timestamp;
 }
 
-export interface BadgeChainOpsTable {
+export interface BadgeChainOpsTable extends SignedTxColumns {
   id: Id;
   badge_id: bigint;
   kind: BadgeOpKind;
   status: ColumnType<BadgeOpStatus, BadgeOpStatus | undefined, BadgeOpStatus>;
   payload: ColumnType<Record<string, string>, string | undefined, string>;
-  signature: string | null;
-  serialized_tx: string | null;
-  blockhash: string | null;
-  last_valid_block_height: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
-  previous_signatures: ColumnType<string[], string[] | undefined, string[]>;
-  attempts: ColumnType<number, number | undefined, number>;
-  failure_reason: string | null;
-  sent_at: NullableTime;
-  confirmed_at: NullableTime;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
+import type { SignedTxColumns } from '../../db/signed-tx-outbox';
 
 // Kysely view of migrations/2026_11_23_004000_deposits_withdrawals.ts (withdraw_methods, withdrawals) and
 // 2026_11_28_130000_payout_limits_blocks.ts (released_at).
@@ -24,7 +25,7 @@ export interface WithdrawMethodsTable {
   updated_at: Timestamp;
 }
 
-export interface WithdrawalsTable {
+export interface WithdrawalsTable extends SignedTxColumns {
   id: Id;
   user_id: bigint;
   currency: string;
@@ -35,15 +36,6 @@ export interface WithdrawalsTable {
   idempotency_key: string;
   approved_by: string | null;
   approved_at: NullableTime;
-  signature: string | null;
-  serialized_tx: string | null;
-  blockhash: string | null;
-  last_valid_block_height: ColumnType<bigint | null, bigint | number | null | undefined, bigint | number | null>;
-  previous_signatures: ColumnType<string[], string[] | undefined, string[]>;
-  attempts: ColumnType<number, number | undefined, number>;
-  failure_reason: string | null;
-  sent_at: NullableTime;
-  confirmed_at: NullableTime;
   refunded_at: NullableTime;
   /** When the hourly outflow cap released the payout (set once, before its first transaction is signed). */
   released_at: NullableTime;
