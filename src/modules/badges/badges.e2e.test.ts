@@ -87,6 +87,9 @@ describe('/badge through the Discord and Solana emulators', () => {
     // Not an operator: refused, nothing changes.
     const denied = await bot.emu.runCommand(bot.emu.user('bob'), '/badge revoke', { user: alice.id, reason: 'nope' }).reply();
     expect(denied.content).toMatch(/Only operators can revoke/);
+    // Manage Server (here: Administrator in this guild) is a guild power, not an operator's: refused the same way.
+    const owner = await bot.emu.runCommand(bot.emu.user('server-owner', { admin: true }), '/badge revoke', { user: alice.id, reason: 'mine' }).reply();
+    expect(owner.content).toMatch(/Only operators can revoke/);
     expect((await ctx.services.badges.show(alice.id))!.status).toBe('active');
 
     const ask = await bot.emu.runCommand(alice, '/wallet unlink').reply();
