@@ -3,7 +3,8 @@
 // Shape: tips and rain only (plus one funding credit per user), spread evenly over --days and in id order like a real
 // append-only journal; sender and receiver uniform, except that one "streamer" (user 1) receives 1% of all tips and one
 // "whale" (user 2) sends 1%, and guild 1 carries a tenth of the traffic. Balances and tip_totals_daily are derived from
-// the journal, so the data is exactly what the tip path would have written. Indexes are built after the load.
+// the journal, so the data is exactly what the tip path would have written; the leaderboard rollup is folded from
+// them as the ledger-rollup job would have. Indexes are built after the load.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -85,6 +86,10 @@ try {
     INSERT INTO tip_totals_daily (guild_id, currency, day, sender_id, total, tips)
     SELECT coalesce(guild_id, ''), currency, (created_at AT TIME ZONE 'UTC')::date, from_user_id, sum(amount), count(*)
     FROM journal WHERE type IN ('tip', 'rain') GROUP BY 1, 2, 3, 4`);
+  // What the ledger-rollup job would have folded by now: every closed day of the history above.
+  await step('tip_totals_rollup (ledger_rollup)', `
+    UPDATE tip_totals_rollup_state SET folded_through = (SELECT min(day) - 1 FROM tip_totals_daily);
+    SELECT ledger_rollup(p_max_days => 1000000)`);
   await step('VACUUM ANALYZE', 'VACUUM ANALYZE');
   await report(db);
   say(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; data in ${dataDir}`);
@@ -96,6 +101,6 @@ try {
 async function report(db: Kysely<DB>) {
   const { rows: sizes } = await sql<{ rel: string; rows: bigint; size: string }>`
     SELECT c.relname AS rel, c.reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(c.oid)) AS size
-    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily') ORDER BY 1`.execute(db);
+    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily', 'tip_totals_rollup') ORDER BY 1`.execute(db);
   for (const s of sizes) say(`${s.rel.padEnd(20)} ${String(s.rows).padStart(10)} rows  ${s.size}`);
 }

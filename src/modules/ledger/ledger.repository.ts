@@ -180,23 +180,80 @@ export async function historyIdAt(db: Db, userId: bigint, position: number): Pro
   return rows[0]?.id;
 }
 
-export function topTippers(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
+export type BoardPeriod = 'day' | 'week' | 'month' | 'all';
+
+/** Days in each board window: it runs from the UTC day this many days before today through today. */
+export const BOARD_DAYS: Record<Exclude<BoardPeriod, 'all'>, number> = { day: 1, week: 7, month: 30 };
+
+export interface BoardRow {
+  discord_id: string;
+  username: string;
+  total: bigint;
+  tips: bigint;
+}
+
+/** `day` as YYYY-MM-DD (UTC), `n` days earlier. */
+function utcDay(day: string, minusDays = 0): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) - minusDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * The top senders of the period as of the UTC day `today` (YYYY-MM-DD): `guildId` null = bot-wide (every guild and
+ * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. `all`, and `week`/`month` while the
+ * rollup is current (folded through the day before yesterday), read the ledger-rollup job's totals plus the open
+ * days; `day` (open days only) and a window whose rollup is behind sum the per-day rows.
+ */
+export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string): Promise<BoardRow[]> {
+  if (period !== 'day') {
+    const state = await db.selectFrom('tip_totals_rollup_state').select(sql<string>`folded_through::text`.as('through')).executeTakeFirst();
+    if (state && (period === 'all' || state.through === utcDay(today, 2))) {
+      const { rows } = await rolledUpBoard(currency, period, guildId, limit, state.through).execute(db);
+      return rows;
+    }
+  }
+  const since = period === 'all' ? null : utcDay(today, BOARD_DAYS[period]);
   return topTippersQuery(db, currency, since, guildId, limit).execute();
 }
 
 /**
- * `guildId` null = bot-wide (every guild and DMs); otherwise only what was sent in that guild. Reads the per-day
- * aggregate tip_totals_daily, so a period covers whole UTC days: from the UTC day that contains `since`.
- * Served by tip_totals_daily_pkey (guild) or tip_totals_daily_currency_day_idx (bot-wide).
+ * Rollup totals (days up to `through`) ∪ the open days after it. Exact: a sender outside the top-K (WITH TIES) of the
+ * rollup who sent nothing since has only its rollup total, which at least K candidates reach or beat. Served by
+ * tip_totals_rollup_top_idx, tip_totals_rollup_pkey and tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx.
  */
-export function topTippersQuery(db: Db, currency: string, since: Date | null, guildId: string | null, limit: number) {
+export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'day'>, guildId: string | null, limit: number, through: string) {
+  const g = guildId ?? '*';
+  const inGuild = guildId === null ? sql`` : sql`and d.guild_id = ${guildId}`;
+  return sql<BoardRow>`
+    with closed as (
+      select r.sender_id from tip_totals_rollup r
+      where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency}
+      order by r.total desc fetch first ${limit} rows with ties
+    ), open as (
+      select d.sender_id, sum(d.total) as total, sum(d.tips) as tips from tip_totals_daily d
+      where d.day > ${through}::date and d.currency = ${currency} ${inGuild}
+      group by d.sender_id
+    ), totals as (
+      select k.sender_id, coalesce(r.total, 0) + coalesce(o.total, 0) as total, coalesce(r.tips, 0) + coalesce(o.tips, 0) as tips
+      from (select sender_id from closed union select sender_id from open) k
+      left join tip_totals_rollup r on r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
+      left join open o on o.sender_id = k.sender_id
+    )
+    select u.discord_id, u.username, t.total, t.tips from totals t join users u on u.id = t.sender_id
+    order by t.total desc, u.discord_id limit ${limit}`;
+}
+
+/**
+ * The per-day sum: from the UTC day `since` (YYYY-MM-DD; null = all days). Served by tip_totals_daily_pkey (guild)
+ * or tip_totals_daily_day_idx (bot-wide).
+ */
+export function topTippersQuery(db: Db, currency: string, since: string | null, guildId: string | null, limit: number) {
   // Aggregate by sender id first and join users for the top rows only.
   let totals = db
     .selectFrom('tip_totals_daily as d')
     .select((eb) => ['d.sender_id', eb.fn.sum<bigint>('d.total').as('total'), eb.fn.sum<bigint>('d.tips').as('tips')])
     .where('d.currency', '=', currency)
     .groupBy('d.sender_id');
-  if (since) totals = totals.where('d.day', '>=', sql<Date>`${since.toISOString().slice(0, 10)}::date`);
+  if (since) totals = totals.where('d.day', '>=', sql<Date>`${since}::date`);
   if (guildId !== null) totals = totals.where('d.guild_id', '=', guildId);
   return db
     .selectFrom(totals.as('s'))
@@ -205,6 +262,13 @@ export function topTippersQuery(db: Db, currency: string, since: Date | null, gu
     .orderBy('s.total', 'desc')
     .orderBy('u.discord_id')
     .limit(limit);
+}
+
+/** Folds up to `maxDays` closed days into tip_totals_rollup (ledger_rollup()); returns how many it folded. */
+export async function rollupTipTotals(db: Db, maxDays: number, today?: string): Promise<number> {
+  const day = today === undefined ? sql`` : sql`p_today => ${today}::date, `;
+  const { rows } = await sql<{ n: number }>`select ledger_rollup(${day}p_max_days => ${maxDays}::integer) as n`.execute(db);
+  return rows[0]!.n;
 }
 
 /** At most one write per member per minute: activity is a recency signal, not an audit log. */

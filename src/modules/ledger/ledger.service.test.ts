@@ -471,7 +471,7 @@ describe('per-guild leaderboard', () => {
   });
 
   it('the per-guild board is served by the per-day aggregate tip_totals_daily, not by scanning the journal', async () => {
-    const compiled = topTippersQuery(t.db, 'USDC', new Date(Date.now() - 86_400_000), g1, 10).compile();
+    const compiled = topTippersQuery(t.db, 'USDC', new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), g1, 10).compile();
     const plan = await t.db.transaction().execute(async (trx) => {
       // The test table is tiny, so forbid the sequential scan the planner would rightly prefer here.
       await sql`set local enable_seqscan = off`.execute(trx);

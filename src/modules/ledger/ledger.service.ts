@@ -71,7 +71,7 @@ export interface HistoryPage {
   more?: boolean;
 }
 
-export type LeaderboardPeriod = 'day' | 'week' | 'month' | 'all';
+export type LeaderboardPeriod = repo.BoardPeriod;
 export type Airdrop = Selectable<AirdropsTable>;
 
 /**
@@ -91,7 +91,8 @@ const CONFIRM_RETENTION = '1 day';
 const CONFIRM_CLEANUP_BATCH = 5000;
 /** Owners whose credits one ledger_fold() transaction folds (their balance rows are locked until it commits). */
 const FOLD_BATCH = 500;
-const PERIOD_MS: Record<Exclude<LeaderboardPeriod, 'all'>, number> = { day: 86_400_000, week: 7 * 86_400_000, month: 30 * 86_400_000 };
+/** Closed days one ledger-rollup transaction folds (a month's worth, so a catch-up is a handful of transactions). */
+const ROLLUP_DAYS = 31;
 
 /** How far back /rain looks for active members. */
 export const RAIN_ACTIVE_WINDOW_MS = 24 * 3_600_000;
@@ -339,8 +340,8 @@ export class LedgerService {
   /** Top senders of tips and rain in the period: those sent in `guildId`, or bot-wide when it is null (DMs). */
   async leaderboard(currency: string | null | undefined, period: LeaderboardPeriod, guildId: string | null = null, limit = 10) {
     const c = this.currencies.get(currency);
-    const since = period === 'all' ? null : new Date(Date.now() - PERIOD_MS[period]);
-    const rows = await repo.topTippers(this.db, c.code, since, guildId, limit);
+    const today = new Date().toISOString().slice(0, 10);
+    const rows = await repo.topTippers(this.db, c.code, period, guildId, limit, today);
     return { currency: c, period, guildId, rows: rows.map((r) => ({ discordId: r.discord_id, username: r.username, total: BigInt(r.total), tips: Number(r.tips) })) };
   }
 
@@ -471,7 +472,6 @@ export class LedgerService {
     }
   }
 
-  /** Deletes tip confirmations that expired more than a day ago (pending, confirmed or canceled). Returns how many. */
   /**
    * Folds unfolded credits (hot receivers' tips) into balance rows, `FOLD_BATCH` owners per transaction, until none
    * are left or `maxBatches` ran. Safe beside live tips and debits: see ledger_fold() and the README.
@@ -486,6 +486,17 @@ export class LedgerService {
     return total;
   }
 
+  /** Folds every closed day not yet in the leaderboard rollup (ledger_rollup()); returns how many days it folded. */
+  async rollupTipTotals(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.retrying(() => repo.rollupTipTotals(this.db, ROLLUP_DAYS));
+      total += n;
+      if (n < ROLLUP_DAYS) return total;
+    }
+  }
+
+  /** Deletes tip confirmations that expired more than a day ago (pending, confirmed or canceled). Returns how many. */
   async cleanupConfirmations(): Promise<number> {
     let total = 0;
     for (;;) {

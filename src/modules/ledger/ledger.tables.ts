@@ -86,6 +86,25 @@ export interface TipTotalsDailyTable {
   tips: bigint;
 }
 
+/**
+ * The closed days of tip_totals_daily folded per board period (migration 2026_11_28_190000_ledger_rollup): all time,
+ * and the closed part of the week and month windows. guild_id '*' = bot-wide.
+ */
+export interface TipTotalsRollupTable {
+  period: 'all' | 'week' | 'month';
+  guild_id: string;
+  currency: string;
+  sender_id: bigint;
+  total: Amount;
+  tips: bigint;
+}
+
+/** One row: the last UTC day folded into tip_totals_rollup. */
+export interface TipTotalsRollupStateTable {
+  singleton: ColumnType<boolean, never, never>;
+  folded_through: ColumnType<Date, string, string>;
+}
+
 export interface AirdropsTable {
   id: Id;
   interaction_id: string;
@@ -146,6 +165,8 @@ export interface LedgerTables {
   balance_credits: BalanceCreditsTable;
   account_balances: AccountBalancesView;
   tip_totals_daily: TipTotalsDailyTable;
+  tip_totals_rollup: TipTotalsRollupTable;
+  tip_totals_rollup_state: TipTotalsRollupStateTable;
   airdrops: AirdropsTable;
   airdrop_claims: AirdropClaimsTable;
   tip_confirmations: TipConfirmationsTable;
