@@ -8,6 +8,7 @@ interface PgErrorFields {
   code?: unknown;
   constraint?: unknown;
   detail?: unknown;
+  hint?: unknown;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -20,6 +21,11 @@ const RETRYABLE = new Set(['40001' /* serialization_failure */, '40P01' /* deadl
  */
 const LEDGER_INSUFFICIENT_FUNDS = 'SB001';
 const LEDGER_IDEMPOTENCY_CONFLICT = 'SB002';
+// ledger_tip() since migration 2026_11_28_190100.
+const LEDGER_SENDER_BLOCKED = 'SB003';
+const LEDGER_RECEIVER_BLOCKED = 'SB004';
+const LEDGER_API_KEY_REUSED = 'SB005';
+const LEDGER_UNKNOWN_RECEIVER = 'SB006';
 
 function fields(err: unknown): PgErrorFields {
   return typeof err === 'object' && err !== null ? (err as PgErrorFields) : {};
@@ -69,7 +75,15 @@ export type LedgerFailure =
   /** The sender's balance does not cover the tip; `balance` is what it held (the error's DETAIL). */
   | { kind: 'insufficient_funds'; balance: bigint }
   /** The interaction id was already used for a tip with different recipients. */
-  | { kind: 'idempotency_conflict' };
+  | { kind: 'idempotency_conflict' }
+  /** The sender is blocked. */
+  | { kind: 'sender_blocked' }
+  /** A receiver is blocked (the first one named); `username` is the one the database has. */
+  | { kind: 'receiver_blocked'; discordId: string; username: string }
+  /** The partner API's Idempotency-Key was already used with another request body. */
+  | { kind: 'api_key_reused' }
+  /** The partner API named a receiver the bot does not know. */
+  | { kind: 'unknown_receiver'; discordId: string };
 
 /** Classifies an error raised by the ledger's plpgsql functions; undefined for anything else. */
 export function ledgerFailure(err: unknown): LedgerFailure | undefined {
@@ -79,5 +93,11 @@ export function ledgerFailure(err: unknown): LedgerFailure | undefined {
     return { kind: 'insufficient_funds', balance: BigInt(typeof detail === 'string' && /^\d+$/.test(detail) ? detail : '0') };
   }
   if (code === LEDGER_IDEMPOTENCY_CONFLICT) return { kind: 'idempotency_conflict' };
+  if (code === LEDGER_SENDER_BLOCKED) return { kind: 'sender_blocked' };
+  const { detail, hint } = fields(err);
+  const text = (x: unknown) => (typeof x === 'string' ? x : '');
+  if (code === LEDGER_RECEIVER_BLOCKED) return { kind: 'receiver_blocked', discordId: text(detail), username: text(hint) };
+  if (code === LEDGER_API_KEY_REUSED) return { kind: 'api_key_reused' };
+  if (code === LEDGER_UNKNOWN_RECEIVER) return { kind: 'unknown_receiver', discordId: text(detail) };
   return undefined;
 }

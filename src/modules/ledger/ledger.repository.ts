@@ -14,7 +14,7 @@ export interface TipRow {
   sender_balance: bigint;
 }
 
-/** One round trip: the plpgsql ledger_tip() does users, idempotency, ordered locks, debit, credits and journal. */
+/** One round trip: the plpgsql ledger_tip() does users, blocked checks, idempotency (an API key too), debit, credits and journal. */
 export async function tip(
   db: Db,
   args: {
@@ -26,6 +26,8 @@ export async function tip(
     sender: UserRef;
     receivers: UserRef[];
     guildId: string | null;
+    /** The partner API's Idempotency-Key, claimed in the same transaction. */
+    apiKey?: { environmentId: bigint; key: string; bodyHash: string };
   },
 ): Promise<TipRow> {
   const { rows } = await sql<TipRow>`
@@ -33,7 +35,7 @@ export async function tip(
       ${args.interactionId}, ${args.kind}, ${args.currency}, ${args.each.toString()}::numeric, ${args.note},
       ${args.sender.discordId}, ${args.sender.username},
       ${args.receivers.map((r) => r.discordId)}::text[], ${args.receivers.map((r) => r.username)}::text[],
-      ${args.guildId}::text
+      ${args.guildId}::text, ${args.apiKey?.environmentId ?? null}::bigint, ${args.apiKey?.key ?? null}::text, ${args.apiKey?.bodyHash ?? null}::text
     )`.execute(db);
   return rows[0]!;
 }

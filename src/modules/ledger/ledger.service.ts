@@ -8,7 +8,7 @@ import { Currencies, type Currency } from './currencies';
 import * as repo from './ledger.repository';
 import * as users from '../users/users.accounts';
 import { writeAudit } from '../guilds/guilds.audit';
-import { refuseBlocked } from '../users/blocked';
+import { blockedError, refuseBlocked } from '../users/blocked';
 import type { AirdropsTable, JournalType, TipKind } from './ledger.tables';
 
 /** A Discord account as the ledger sees it; `bot` accounts can neither send nor receive. */
@@ -30,6 +30,18 @@ export interface TipRequest {
   kind?: TipKind;
   /** Where it was sent (feeds the per-guild /leaderboard); null or absent in DMs. */
   guildId?: string | null;
+  /**
+   * A partner-API tip's Idempotency-Key, claimed in the tip's own transaction: the same key with another body is
+   * IDEMPOTENCY_KEY_REUSED, and receivers must already be known (UNKNOWN_USER); a failed tip frees the key.
+   */
+  apiKey?: ApiTipKey;
+}
+
+export interface ApiTipKey {
+  environmentId: bigint;
+  key: string;
+  /** Hash of the request body: the key stands for exactly this request. */
+  bodyHash: string;
 }
 
 export interface TipResult {
@@ -151,21 +163,24 @@ export class LedgerService {
     return found ? repo.balanceOf(this.db, found.id, this.currencies.get(currency).code) : 0n;
   }
 
-  /** Executes the tip now, whatever its size (the confirmation step is `requestTip`'s business). */
+  /**
+   * Executes the tip now, whatever its size (the confirmation step is `requestTip`'s business). One round trip:
+   * ledger_tip() also refuses blocked members and claims a partner-API key.
+   */
   async tip(req: TipRequest): Promise<TipResult> {
     const plan = this.planTip(req);
-    await this.refuseBlockedParties(plan);
-    return this.executeTip(req.interactionId, plan);
+    return this.executeTip(req.interactionId, plan, req.apiKey);
   }
 
   /** /tip: large totals wait for a Confirm click (see confirmTip); the rest executes at once. */
   async requestTip(req: TipRequest): Promise<TipOutcome> {
     const plan = this.planTip(req);
-    await this.refuseBlockedParties(plan);
     const threshold = await this.confirmThreshold(req.sender.discordId, plan.currency.code);
     if (threshold === undefined || plan.total <= threshold) {
-      return { status: 'done', result: await this.executeTip(req.interactionId, plan) };
+      return { status: 'done', result: await this.executeTip(req.interactionId, plan, req.apiKey) };
     }
+    // No prompt for a tip that would be refused (ledger_tip() checks again on Confirm).
+    await refuseBlocked(this.db, { self: plan.sender.discordId, others: plan.receivers });
     // Asking to confirm what cannot be paid would only fail later; ledger_tip() still re-checks on Confirm.
     const have = await this.balance(req.sender.discordId, plan.currency.code);
     if (have < plan.total) throw this.insufficient(have, plan.total, plan.currency);
@@ -536,17 +551,9 @@ export class LedgerService {
     };
   }
 
-  /**
-   * Blocked senders and receivers are refused before ledger_tip() runs. Not in the tip's own statement (yet): a
-   * block committed between this check and the tip does not stop that one tip. TODO(i18-ledger): move the check into
-   * ledger_tip() (lock the users rows FOR SHARE there) when its rewrite lands.
-   */
-  private refuseBlockedParties(plan: { sender: DiscordUserRef; receivers: DiscordUserRef[] }): Promise<void> {
-    return refuseBlocked(this.db, { self: plan.sender.discordId, others: plan.receivers });
-  }
-
-  private tipArgs(interactionId: string, plan: ReturnType<LedgerService['planTip']>) {
+  private tipArgs(interactionId: string, plan: ReturnType<LedgerService['planTip']>, apiKey?: ApiTipKey) {
     return {
+      apiKey,
       interactionId,
       kind: plan.kind,
       currency: plan.currency.code,
@@ -558,8 +565,8 @@ export class LedgerService {
     };
   }
 
-  private async executeTip(interactionId: string, plan: ReturnType<LedgerService['planTip']>): Promise<TipResult> {
-    const row = await this.retrying(() => repo.tip(this.db, this.tipArgs(interactionId, plan)), plan);
+  private async executeTip(interactionId: string, plan: ReturnType<LedgerService['planTip']>, apiKey?: ApiTipKey): Promise<TipResult> {
+    const row = await this.retrying(() => repo.tip(this.db, this.tipArgs(interactionId, plan, apiKey)), plan);
     return this.tipResult(row, plan);
   }
 
@@ -591,13 +598,27 @@ export class LedgerService {
    * Runs `fn` again on serialization failures and deadlocks; maps ledger_tip()'s failures (insufficient funds, with
    * the balance it saw; reused interaction id) to UserErrors.
    */
-  private async retrying<T>(fn: () => Promise<T>, plan?: { currency: Currency; total: bigint }): Promise<T> {
+  private async retrying<T>(fn: () => Promise<T>, plan?: { currency: Currency; total: bigint; receivers: DiscordUserRef[] }): Promise<T> {
     try {
       return await retryOnSerialization(fn);
     } catch (err) {
       const failure = ledgerFailure(err);
-      if (failure?.kind === 'insufficient_funds' && plan) throw this.insufficient(failure.balance, plan.total, plan.currency);
-      if (failure?.kind === 'idempotency_conflict') throw new UserError('IDEMPOTENCY_CONFLICT', 'This interaction was already used for a different tip.');
+      switch (failure?.kind) {
+        case 'insufficient_funds':
+          if (plan) throw this.insufficient(failure.balance, plan.total, plan.currency);
+          break;
+        case 'idempotency_conflict':
+          throw new UserError('IDEMPOTENCY_CONFLICT', 'This interaction was already used for a different tip.');
+        case 'sender_blocked':
+          throw blockedError();
+        case 'receiver_blocked':
+          // The name the member was mentioned by; the API names members by id only, so the stored name there.
+          throw blockedError(plan?.receivers.find((r) => r.discordId === failure.discordId)?.username || failure.username);
+        case 'api_key_reused':
+          throw new UserError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body.');
+        case 'unknown_receiver':
+          throw new UserError('UNKNOWN_USER', `Member ${failure.discordId} is not known to Solbound (they must have used the bot).`);
+      }
       throw err;
     }
   }

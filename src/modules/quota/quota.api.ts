@@ -274,24 +274,19 @@ function registerClientRoutes(client: FastifyInstance, ctx: AppContext) {
       const key = req.headers['idempotency-key'];
       const body = req.body;
       const bodyHash = createHash('sha256').update(JSON.stringify([body.to, body.amount, body.currency ?? null, body.note ?? null])).digest('hex');
-      const receiverName = await quota.claimTipKey(c, key, bodyHash, body.to);
-      try {
-        if (receiverName === undefined) {
-          throw new UserError('UNKNOWN_USER', `Member ${body.to} is not known to Solbound (they must have used the bot).`);
-        }
-        const result = await ledger.tip({
-          interactionId: `api:${c.environmentId}:${key}`,
-          sender: { discordId: c.discordId, username: c.username },
-          receivers: [{ discordId: body.to, username: receiverName }],
-          amount: body.amount,
-          currency: body.currency ?? null,
-          note: body.note ?? null,
-        });
-        return { tipId: String(result.tipIds[0]), to: body.to, amount: result.total.toString(), currency: result.currency.code, replayed: result.replayed };
-      } catch (err) {
-        if (isUserError(err)) await quota.releaseTipKey(c, key, bodyHash);
-        throw err;
-      }
+      // One round trip: the key is claimed (and the receiver looked up) inside the tip's own transaction, so a failed
+      // tip leaves the key free for a corrected retry and a concurrent duplicate waits for the first, then replays it.
+      const result = await ledger.tip({
+        interactionId: `api:${c.environmentId}:${key}`,
+        sender: { discordId: c.discordId, username: c.username },
+        // The API names members by id: ledger_tip() refuses an unknown one rather than creating it, so no name is needed.
+        receivers: [{ discordId: body.to, username: '' }],
+        amount: body.amount,
+        currency: body.currency ?? null,
+        note: body.note ?? null,
+        apiKey: { environmentId: c.environmentId, key, bodyHash },
+      });
+      return { tipId: String(result.tipIds[0]), to: body.to, amount: result.total.toString(), currency: result.currency.code, replayed: result.replayed };
     },
   );
 

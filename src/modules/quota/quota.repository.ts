@@ -391,20 +391,6 @@ export function usageRows(db: Db, userId: bigint, periodStart: Date) {
 
 // ---------------------------------------------------------------- idempotency keys
 
-/**
- * Claims the key for this body (or finds who claimed it) and looks up the tip's receiver in the same round trip:
- * the API's tip path adds this one statement to the ledger's own.
- */
-export async function claimIdempotencyKey(db: Db, environmentId: bigint, key: string, bodyHash: string, receiverDiscordId: string) {
-  const { rows } = await sql<{ body_hash: string | null; receiver_username: string | null }>`
-    SELECT * FROM api_claim_idempotency_key(${environmentId}, ${key}, ${bodyHash}, ${receiverDiscordId})`.execute(db);
-  return rows[0]!;
-}
-
-export function releaseIdempotencyKey(db: Db, environmentId: bigint, key: string, bodyHash: string) {
-  return db.deleteFrom('api_idempotency_keys').where('environment_id', '=', environmentId).where('key', '=', key).where('body_hash', '=', bodyHash).execute();
-}
-
 export function deleteIdempotencyKeysBefore(db: Db, before: Date) {
   return db.deleteFrom('api_idempotency_keys').where('created_at', '<', before).executeTakeFirst();
 }

@@ -1,6 +1,5 @@
 import type { Kysely } from 'kysely';
 import type { Config } from '../../config';
-import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
@@ -431,31 +430,6 @@ export class QuotaService {
   /** Forgets idempotency keys older than a day (the window in which a client may retry a tip). */
   pruneIdempotencyKeys(now = new Date()) {
     return repo.deleteIdempotencyKeysBefore(this.db, new Date(now.getTime() - 86_400_000));
-  }
-
-  // ------------------------------------------------------------ API tips
-
-  /**
-   * Claims an Idempotency-Key for a body; returns the receiver's username (undefined: unknown member). A key
-   * already claimed with another body is refused; the same body goes on to the ledger, whose own idempotency on
-   * the derived interaction id replays the first tip.
-   */
-  async claimTipKey(caller: ApiCaller, key: string, bodyHash: string, receiverDiscordId: string) {
-    let row;
-    try {
-      row = await repo.claimIdempotencyKey(this.db, caller.environmentId, key, bodyHash, receiverDiscordId);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new UserError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is in progress; retry.');
-      throw err;
-    }
-    if (row.body_hash === null) throw new UserError('IDEMPOTENCY_KEY_IN_USE', 'A request with this Idempotency-Key is in progress; retry.');
-    if (row.body_hash !== bodyHash) throw new UserError('IDEMPOTENCY_KEY_REUSED', 'This Idempotency-Key was used with a different request body.');
-    return row.receiver_username ?? undefined;
-  }
-
-  /** A tip that failed (bad input, low balance) frees its key, so the client may fix the problem and retry. */
-  releaseTipKey(caller: ApiCaller, key: string, bodyHash: string) {
-    return repo.releaseIdempotencyKey(this.db, caller.environmentId, key, bodyHash);
   }
 }
 

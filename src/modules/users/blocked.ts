@@ -20,7 +20,12 @@ export async function refuseBlocked(db: Db, ids: { self?: string; others?: { dis
   if (all.length === 0) return;
   const blocked = await users.blockedAmong(db, all);
   if (blocked.size === 0) return;
-  if (ids.self && blocked.has(ids.self)) throw new UserError('USER_BLOCKED', BLOCKED_MESSAGE);
-  const other = (ids.others ?? []).find((o) => blocked.has(o.discordId))!;
-  throw new UserError('RECIPIENT_BLOCKED', `${quote(other.username, 40)} cannot receive money: their account is blocked.`);
+  if (ids.self && blocked.has(ids.self)) throw blockedError();
+  throw blockedError((ids.others ?? []).find((o) => blocked.has(o.discordId))!.username);
+}
+
+/** The refusal for a blocked acting member (no argument) or a blocked counterparty (their username). */
+export function blockedError(counterparty?: string): UserError {
+  if (counterparty === undefined) return new UserError('USER_BLOCKED', BLOCKED_MESSAGE);
+  return new UserError('RECIPIENT_BLOCKED', `${quote(counterparty, 40)} cannot receive money: their account is blocked.`);
 }
