@@ -1,6 +1,8 @@
 // Interaction ack latency through the loopback Discord emulator against the real discord.js client.
-//   tsx scripts/bench/interactions.ts [--rate 200] [--seconds 20] [--warmup 2] [--command /ping]
-// Target (DESIGN §8): ack p99 < 50 ms at 200 interactions/s.
+//   tsx scripts/bench/interactions.ts [--rate 200] [--seconds 20] [--warmup 2] [--command /ping|/tip] [--jobs]
+// Target (DESIGN §8): ack p99 < 50 ms at 200 interactions/s. `--command /tip` (issue 18): each of 50 funded members
+// tips the next one a tiny amount, so every interaction is a real ledger_tip(); `--jobs` runs the app's jobs
+// (ledger fold and rollup, deposit watch, webhooks, …) on their schedules meanwhile, as production does.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -12,17 +14,23 @@ import { startSandbox } from '../../src/sandbox/sandbox';
 import type { InteractionResult } from '../../src/emulators/discord/interaction-result';
 
 const { values } = parseArgs({
-  options: { rate: { type: 'string', default: '200' }, seconds: { type: 'string', default: '20' }, command: { type: 'string', default: '/ping' }, warmup: { type: 'string', default: '2' } },
+  options: {
+    rate: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '20' },
+    command: { type: 'string', default: '/ping' },
+    warmup: { type: 'string', default: '2' },
+    jobs: { type: 'boolean', default: false },
+  },
 });
 const rate = Number(values.rate);
 const seconds = Number(values.seconds);
 
 // The whole app as `npm start` runs it without a token (the sandbox), on a throwaway embedded database unless
-// DATABASE_URL is set; jobs off, as the measured path is interaction → ack.
+// DATABASE_URL is set; jobs off unless --jobs, as the measured path is interaction → ack.
 const config = loadConfig();
 const dataDir = config.DATABASE_URL ? undefined : await mkdtemp(path.join(tmpdir(), 'solbound-bench-pg-'));
 const sandbox = await startSandbox(
-  { ...config, LOG_LEVEL: 'warn', HTTP_PORT: 0, JOBS_ENABLED: false, ...(dataDir ? { PG_DATA_DIR: dataDir, PG_PORT: await freePort() } : {}) },
+  { ...config, LOG_LEVEL: 'warn', HTTP_PORT: 0, JOBS_ENABLED: values.jobs!, ...(dataDir ? { PG_DATA_DIR: dataDir, PG_PORT: await freePort() } : {}) },
   createLogger('warn'),
   // Only here: discord.js would otherwise throttle itself to 50 requests/s.
   { discordRest: { globalRequestsPerSecond: Infinity } },
@@ -35,6 +43,18 @@ const bot = {
   },
 };
 const users = Array.from({ length: 50 }, (_, i) => bot.emu.user(`bench-${i}`));
+const tipping = values.command === '/tip';
+if (tipping) {
+  const ledger = sandbox.app.ctx.services.ledger;
+  for (const u of users) {
+    await ledger.adminCredit({ idempotencyKey: `bench-${u.id}`, user: { discordId: u.id, username: u.username }, amount: '1000', actor: { discordId: u.id, username: 'bench' } });
+  }
+}
+/** The n-th interaction: /tip pays the next member 0.000001 SOL (below any confirmation threshold). */
+const interaction = (n: number) => {
+  const user = users[n % users.length]!;
+  return tipping ? bot.emu.runCommand(user, '/tip', { user: users[(n + 1) % users.length]!, amount: '0.000001' }) : bot.emu.runCommand(user, values.command!);
+};
 
 /** Sends `count` interactions at `rate`/s; catch-up scheduling because timers are coarse. */
 async function drive(count: number): Promise<{ results: InteractionResult[]; seconds: number }> {
@@ -43,7 +63,7 @@ async function drive(count: number): Promise<{ results: InteractionResult[]; sec
   await new Promise<void>((resolve) => {
     const timer = setInterval(() => {
       const due = Math.min(count, Math.floor(((performance.now() - started) / 1000) * rate));
-      while (results.length < due) results.push(bot.emu.runCommand(users[results.length % users.length]!, values.command!));
+      while (results.length < due) results.push(interaction(results.length));
       if (results.length >= count) {
         clearInterval(timer);
         resolve();
@@ -76,7 +96,7 @@ for (let i = 0; i < results.length; i += perWindow) {
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-say(`${values.command}: ${results.length} interactions in ${sendSeconds.toFixed(1)} s (${(results.length / sendSeconds).toFixed(0)}/s), ${failed} failed`);
+say(`${values.command}${values.jobs ? ' (jobs running)' : ''}: ${results.length} interactions in ${sendSeconds.toFixed(1)} s (${(results.length / sendSeconds).toFixed(0)}/s), ${failed} failed`);
 say(`ack latency ms: p50 ${pct(50).toFixed(2)}  p90 ${pct(90).toFixed(2)}  p99 ${pct(99).toFixed(2)}  max ${(acks.at(-1) ?? NaN).toFixed(2)}`);
 say(`ack p99 per 5 s window ms: ${windows.join('  ')}   (load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs)`);
 say(`CPU per interaction (bot + emulator): ${cpuMsPerInteraction.toFixed(2)} ms`);
