@@ -239,6 +239,8 @@ export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'da
       from (select sender_id from closed union select sender_id from open) k
       left join tip_totals_rollup r on r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
       left join open o on o.sender_id = k.sender_id
+      -- Users are joined for the top rows only (ties kept, since they are broken by discord id).
+      order by total desc fetch first ${limit} rows with ties
     )
     select u.discord_id, u.username, t.total, t.tips from totals t join users u on u.id = t.sender_id
     order by t.total desc, u.discord_id limit ${limit}`;
@@ -273,18 +275,21 @@ export async function rollupTipTotals(db: Db, maxDays: number, today?: string): 
   return rows[0]!.n;
 }
 
-/** At most one write per member per minute: activity is a recency signal, not an audit log. */
+/**
+ * At most one write per member per minute: activity is a recency signal, not an audit log. Not an upsert: ON CONFLICT
+ * DO UPDATE locks the row even when its WHERE skips the update, and that lock is a WAL record plus a commit to flush
+ * on every command; an UPDATE that matches nothing, and an insert of nothing, write nothing.
+ */
 export async function touchActivity(db: Db, guildId: string, userId: bigint): Promise<void> {
-  await db
-    .insertInto('member_activity')
-    .values({ guild_id: guildId, user_id: userId })
-    .onConflict((oc) =>
-      oc
-        .columns(['guild_id', 'user_id'])
-        .doUpdateSet({ last_active_at: sql`now()` })
-        .where('member_activity.last_active_at', '<', sql<Date>`now() - interval '1 minute'`),
+  await sql`
+    with refreshed as (
+      update member_activity set last_active_at = now()
+      where guild_id = ${guildId} and user_id = ${userId} and last_active_at < now() - interval '1 minute'
+      returning 1
     )
-    .execute();
+    insert into member_activity (guild_id, user_id)
+    select ${guildId}, ${userId} where not exists (select 1 from member_activity where guild_id = ${guildId} and user_id = ${userId})
+    on conflict (guild_id, user_id) do nothing`.execute(db);
 }
 
 export function recentlyActive(db: Db, guildId: string, excludeUserId: bigint, since: Date, limit: number) {
