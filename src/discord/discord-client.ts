@@ -34,8 +34,9 @@ export interface DiscordClientOptions {
 export function createDiscordClient(options: DiscordClientOptions): Client {
   const client = new Client({
     intents: options.intents ?? DEFAULT_INTENTS,
-    // DM channels arrive partial; without this, interactions and messages in DMs are dropped.
-    partials: [Partials.Channel],
+    // DM channels arrive partial; without this, interactions and messages in DMs are dropped. Messages: edits and
+    // deletes of messages not in the cache (written before a restart) still reach the message handlers.
+    partials: [Partials.Channel, Partials.Message],
     ...(options.shards === 'auto'
       ? { shards: 'auto' as const }
       : options.shards
