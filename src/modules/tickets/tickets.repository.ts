@@ -98,34 +98,23 @@ export async function insertMessage(
   return row !== undefined;
 }
 
+/** A transcribed message not deleted yet, by its Discord message id (external_id). */
+function liveTranscribed(db: Db, ticketId: bigint, externalId: string) {
+  return db.updateTable('ticket_messages').where('ticket_id', '=', ticketId).where('external_id', '=', externalId).where('deleted_at', 'is', null);
+}
+
 /**
- * An edit of a transcribed message (by its Discord message id): the new body, the first one kept once. Discord also
- * sends MESSAGE_UPDATE when nothing written changed (an embed resolved): same text, no edit. False when no row changed.
+ * An edit of a transcribed message: the new body, the first one kept once. Discord also sends MESSAGE_UPDATE when
+ * nothing written changed (an embed resolved): same text, no edit. False when no row changed.
  */
 export async function editMessage(db: Db, ticketId: bigint, externalId: string, body: string, at: Date): Promise<boolean> {
-  const row = await db
-    .updateTable('ticket_messages')
-    .set((eb) => ({ original_body: eb.fn.coalesce('original_body', 'body'), body, edited_at: at }))
-    .where('ticket_id', '=', ticketId)
-    .where('external_id', '=', externalId)
-    .where('deleted_at', 'is', null)
-    .where('body', '<>', body)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+  const set = liveTranscribed(db, ticketId, externalId).set((eb) => ({ original_body: eb.fn.coalesce('original_body', 'body'), body, edited_at: at }));
+  return (await set.where('body', '<>', body).returning('id').executeTakeFirst()) !== undefined;
 }
 
 /** Marks a transcribed message deleted (its text stays in the record); false when unknown or already marked. */
 export async function markMessageDeleted(db: Db, ticketId: bigint, externalId: string, at: Date): Promise<boolean> {
-  const row = await db
-    .updateTable('ticket_messages')
-    .set({ deleted_at: at })
-    .where('ticket_id', '=', ticketId)
-    .where('external_id', '=', externalId)
-    .where('deleted_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
+  return (await liveTranscribed(db, ticketId, externalId).set({ deleted_at: at }).returning('id').executeTakeFirst()) !== undefined;
 }
 
 export function transcript(db: Db, ticketId: bigint, includeStaffNotes: boolean): Promise<TranscriptEntry[]> {
