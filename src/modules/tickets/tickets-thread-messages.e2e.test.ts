@@ -143,8 +143,11 @@ describe('messages written in ticket threads', () => {
     const sam = emu.user('sam', { roles: [staffRole] });
     const { id, thread } = await openTicket(eve, 'Edits and deletes');
     emu.joinThread(sam, thread);
+    // One at a time: handlers run concurrently, so messages said at once may be transcribed in any order.
     const typo = emu.say(eve, thread, 'my adress is wrong');
+    await waitForMessages(id, 1);
     const secret = emu.say(eve, thread, 'never mind, found it');
+    await waitForMessages(id, 2);
     const staff = emu.say(sam, thread, 'Looking into it.');
     await waitForMessages(id, 3);
     const stored = () => t.db.selectFrom('ticket_messages').select(['external_id', 'body', 'original_body', 'edited_at', 'deleted_at']).where('ticket_id', '=', BigInt(id)).orderBy('id').execute();
