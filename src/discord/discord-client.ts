@@ -34,8 +34,9 @@ export interface DiscordClientOptions {
 export function createDiscordClient(options: DiscordClientOptions): Client {
   const client = new Client({
     intents: options.intents ?? DEFAULT_INTENTS,
-    // DM channels arrive partial; without this, interactions and messages in DMs are dropped.
-    partials: [Partials.Channel],
+    // DM channels arrive partial; without this, interactions and messages in DMs are dropped. Messages: edits and
+    // deletes of messages not in the cache (written before a restart) still reach the message handlers.
+    partials: [Partials.Channel, Partials.Message],
     ...(options.shards === 'auto'
       ? { shards: 'auto' as const }
       : options.shards
@@ -49,8 +50,29 @@ export function createDiscordClient(options: DiscordClientOptions): Client {
 }
 
 /**
+ * The gateway close codes after which Discord will not take a shard back (discord.js stops reconnecting it), each
+ * with what the operator has to change: nothing the bot does on its own can fix them.
+ */
+const FATAL_CLOSE_CODES: Record<number, string> = {
+  4004: 'authentication failed: DISCORD_TOKEN is wrong or was reset (a reset also follows an exhausted session start limit)',
+  4010: 'invalid shard: SHARD_IDS must be below SHARD_COUNT',
+  4011: 'sharding required: the bot is in too many guilds for one shard; raise SHARD_COUNT',
+  4012: 'invalid API version',
+  4013: 'invalid intents',
+  4014:
+    'disallowed intents: enable "Server Members Intent" and "Message Content Intent" for the bot in the Discord developer portal ' +
+    '(Applications → the bot → Bot → Privileged Gateway Intents), then restart',
+};
+
+/** Why Discord closed a shard for good and what to change, or undefined when discord.js reconnects by itself. */
+export function fatalGatewayClose(code: number): string | undefined {
+  return FATAL_CLOSE_CODES[code];
+}
+
+/**
  * Logs in and resolves once the client is ready (guilds received). A shard the gateway refuses for good (invalid
- * shard 4010, sharding required 4011, authentication 4004) fails the login with its reason instead of a timeout.
+ * shard 4010, sharding required 4011, authentication 4004, disallowed intents 4014) fails the login with its reason
+ * and what to change, instead of a timeout.
  */
 export async function loginDiscordClient(client: Client, timeoutMs = 30_000): Promise<void> {
   if (client.isReady()) return;
@@ -59,8 +81,9 @@ export async function loginDiscordClient(client: Client, timeoutMs = 30_000): Pr
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(new Error(`the Discord client was not ready after ${timeoutMs} ms`)), timeoutMs);
   const ready = once(client, Events.ClientReady, { signal: abort.signal });
-  const refused = once(client, Events.ShardError, { signal: abort.signal }).then(([error, shardId]) => {
-    throw new Error(`gateway refused shard ${String(shardId)} of ${String(client.options.shardCount)}: ${(error as Error).message}`);
+  const refused = once(client, Events.ShardDisconnect, { signal: abort.signal }).then(([event, shardId]) => {
+    const { code } = event as { code: number };
+    throw new Error(`gateway refused shard ${String(shardId)} of ${String(client.options.shardCount)} (close code ${code}): ${fatalGatewayClose(code) ?? 'closed'}`);
   });
   try {
     await Promise.race([client.login(token).then(() => ready), refused]);

@@ -1,9 +1,9 @@
-import type { Client } from 'discord.js';
+import { Events, type Client } from 'discord.js';
 import type { AppContext } from '../app-context';
 import { authorizeByAuthority } from './authorize';
 import { buildRegistry } from './command-loader';
 import { deployCommands } from './deploy-commands';
-import { loginDiscordClient } from './discord-client';
+import { fatalGatewayClose, loginDiscordClient } from './discord-client';
 import type { InteractionRegistry } from './interaction-registry';
 import { attachInteractionRouter, createInteractionRouter } from './interaction-router';
 
@@ -44,6 +44,12 @@ export async function startDiscord(ctx: AppContext, client: Client, options: Dis
       ...(options.deploy.guildId ? { guildId: options.deploy.guildId } : {}),
     });
   }
+  // After login, a shard Discord closes for good (e.g. 4014 when privileged intents are switched off in the portal)
+  // stays down: discord.js will not reconnect it, so say so loudly with what to change.
+  client.on(Events.ShardDisconnect, ({ code }, shardId) => {
+    const reason = fatalGatewayClose(code);
+    if (reason) ctx.log.fatal({ shardId, code }, `Discord closed gateway shard ${shardId} for good: ${reason}`);
+  });
   await loginDiscordClient(client);
   ctx.log.info(
     {

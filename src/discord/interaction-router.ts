@@ -6,6 +6,7 @@ import {
   type Client,
   type Interaction,
   type Message,
+  type PartialMessage,
   type RepliableInteraction,
 } from 'discord.js';
 import type { AppContext } from '../app-context';
@@ -43,6 +44,8 @@ export interface InteractionRouter {
   handle(interaction: Interaction): Promise<void>;
   /** Runs every message handler; never throws: failures are logged with a reference id, nothing is shown. */
   handleMessage(message: Message): Promise<void>;
+  /** Runs every message handler's `edited` or `deleted`; never throws, like handleMessage. */
+  handleMessageChange(change: 'edited' | 'deleted', message: Message | PartialMessage): Promise<void>;
 }
 
 export function createInteractionRouter(options: InteractionRouterOptions): InteractionRouter {
@@ -141,7 +144,7 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     }
   }
 
-  async function runMessageHandler(name: string, execute: () => Promise<unknown>, message: Message): Promise<void> {
+  async function runMessageHandler(name: string, execute: () => Promise<unknown>, message: Message | PartialMessage): Promise<void> {
     try {
       await execute();
     } catch (err) {
@@ -158,6 +161,10 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     async handleMessage(message) {
       // Independent handlers: one failing or slow must not hold back the others.
       await Promise.all([...registry.messageHandlers.values()].map((h) => runMessageHandler(h.name, () => h.execute(message, ctx), message)));
+    },
+    async handleMessageChange(change, message) {
+      const handlers = [...registry.messageHandlers.values()];
+      await Promise.all(handlers.map((h) => runMessageHandler(h.name, async () => h[change]?.(message, ctx), message)));
     },
     async handle(interaction) {
       if (interaction.isAutocomplete()) {
@@ -203,8 +210,8 @@ function describe(interaction: Interaction): Record<string, unknown> {
   };
 }
 
-function describeMessage(message: Message): Record<string, unknown> {
-  return { id: message.id, channel: message.channelId, guild: message.guildId, author: message.author.id };
+function describeMessage(message: Message | PartialMessage): Record<string, unknown> {
+  return { id: message.id, channel: message.channelId, guild: message.guildId, author: message.author?.id };
 }
 
 const registries = new WeakMap<Client, InteractionRegistry>();
@@ -214,6 +221,8 @@ export function attachInteractionRouter(client: Client, router: InteractionRoute
   registries.set(client, router.registry);
   client.on(Events.InteractionCreate, (interaction) => void router.handle(interaction));
   client.on(Events.MessageCreate, (message) => void router.handleMessage(message));
+  client.on(Events.MessageUpdate, (_old, message) => void router.handleMessageChange('edited', message));
+  client.on(Events.MessageDelete, (message) => void router.handleMessageChange('deleted', message));
 }
 
 export function registryOf(client: Client): InteractionRegistry | undefined {

@@ -1,4 +1,4 @@
-import type { Message } from 'discord.js';
+import type { Message, PartialMessage } from 'discord.js';
 import type { AppContext } from '../app-context';
 
 /**
@@ -9,6 +9,10 @@ import type { AppContext } from '../app-context';
 export interface MessageHandler {
   name: string;
   execute(message: Message, ctx: AppContext): Promise<unknown>;
+  /** A message was edited (MESSAGE_UPDATE); `message` carries the new content. Optional. */
+  edited?(message: Message | PartialMessage, ctx: AppContext): Promise<unknown>;
+  /** A message was deleted (MESSAGE_DELETE); only its id and channel are sure to be known (it may not be cached). */
+  deleted?(message: Message | PartialMessage, ctx: AppContext): Promise<unknown>;
   /** Source file, when loaded from disk. */
   file?: string;
 }

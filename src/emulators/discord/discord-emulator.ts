@@ -10,7 +10,6 @@ import {
   InteractionType,
   PermissionFlagsBits,
   type APIApplicationCommand,
-  type APIChannel,
 } from 'discord-api-types/v10';
 import {
   channelPermissions,
@@ -41,6 +40,7 @@ import type { RestDeps } from './rest/lookups';
 import type { RateLimitOptions } from './rest/rate-limits';
 import { RestRouter, type ConformanceStats } from './rest/router';
 import { discordSpec } from './rest/spec-conformance';
+import { addThreadMember, archiveIdleThreads } from './rest/threads';
 import { userRoutes } from './rest/users';
 
 export type { EmulatorFailure, RecordedRequest, RoleChange, ThreadMemberAdd } from './discord-world';
@@ -56,6 +56,8 @@ export interface DiscordEmulatorOptions {
   heartbeatIntervalMs?: number;
   /** Recommended shard count, guilds per shard, session start limit (see {@link GatewayShardingOptions}). */
   sharding?: GatewayShardingOptions;
+  /** Privileged intents enabled in the developer portal (default all); IDENTIFY asking for others closes 4014. */
+  privilegedIntents?: number;
   /**
    * Default true: every request body and JSON response is checked against Discord's OpenAPI description, and a
    * violation is recorded in `failures` (the spec is parsed once per process; validators compile on first use).
@@ -115,7 +117,8 @@ export class DiscordEmulator {
   readonly gatewayStats: { identifies: number; resumes: number; heartbeats: number };
 
   private readonly world: DiscordWorld;
-  private readonly gateway: DiscordGateway;
+  /** The gateway's own driver: `requestReconnect` (op 7), `zombieConnection`, `privilegedIntents`. */
+  readonly gateway: DiscordGateway;
   private readonly rest: RestRouter;
   private readonly builder: InteractionBuilder;
   private server: Server | undefined;
@@ -132,6 +135,7 @@ export class DiscordEmulator {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? 41_250,
       gatewayUrl: () => this.gatewayUrl,
       ...(options.sharding ? { sharding: options.sharding } : {}),
+      ...(options.privilegedIntents !== undefined ? { privilegedIntents: options.privilegedIntents } : {}),
     });
     this.gatewayStats = this.gateway.stats;
     this.builder = new InteractionBuilder(world, () => this.url);
@@ -449,17 +453,18 @@ export class DiscordEmulator {
     this.dispatch(GatewayDispatchEvents.GuildMemberRemove, { guild_id: this.guild.id, user: toApiUser(user) });
   }
 
-  /** Adds a user to a thread, as joining it (or being mentioned into a private one) does. */
+  /** Adds a user to a thread, as joining it (or being mentioned into a private one) does: THREAD_MEMBERS_UPDATE. */
   joinThread(user: EmuUser, thread: EmuChannel): void {
     if (!thread.threadMemberIds) throw new Error(`#${thread.name} is not a thread`);
-    thread.threadMemberIds.add(user.id);
-    this.threadMembers.push({ threadId: thread.id, userId: user.id });
+    addThreadMember(this.world, this.gateway, thread, user.id);
   }
 
-  /**
-   * Sends MESSAGE_CREATE for a stored message to every session whose intents cover it. Public so tests can deliver the
-   * same message twice (Discord may replay events).
-   */
+  /** Discord's background sweep at `now` (ms): threads idle for their auto-archive duration archive (THREAD_UPDATE). */
+  archiveIdleThreads(now: number): EmuChannel[] {
+    return archiveIdleThreads(this.world, this.gateway, now);
+  }
+
+  /** MESSAGE_CREATE for a stored message to every session whose intents cover it (tests replay events with it). */
   dispatchMessageCreate(message: EmuMessage): void {
     this.gateway.dispatchMessageCreate(message);
   }
@@ -530,13 +535,8 @@ export class DiscordEmulator {
   ): InteractionResult {
     // A session whose socket just dropped still counts: the event is buffered and replayed on RESUME.
     if (!this.gateway.hasSessions) throw new Error('no bot is connected to the gateway');
-    const channel = opts.dm
-      ? this.world.dmChannelFor(user)
-      : typeof opts.channel === 'object'
-        ? opts.channel
-        : opts.channel
-          ? (this.channels.get(opts.channel) ?? this.channel(opts.channel))
-          : this.channel('general');
+    const named = typeof opts.channel === 'object' ? opts.channel : opts.channel ? (this.channels.get(opts.channel) ?? this.channel(opts.channel)) : undefined;
+    const channel = opts.dm ? this.world.dmChannelFor(user) : (named ?? this.channel('general'));
     const record = this.builder.record(user, channel, opts.locale, body, sourceMessage);
     this.interactions.set(record.token, record);
     this.dispatch(GatewayDispatchEvents.InteractionCreate, record.payload);
@@ -550,5 +550,3 @@ export async function startDiscordEmulator(options: DiscordEmulatorOptions = {})
   await emu.listen();
   return emu;
 }
-
-export type { APIChannel };

@@ -67,6 +67,8 @@ export interface EmuChannel {
   autoArchiveDuration?: number;
   ownerId?: string;
   threadMemberIds?: Set<string>;
+  /** Threads: when it was created or last had a message (ms), the clock its auto-archive duration runs from. */
+  lastActivityAt?: number;
   /** Guild text channels: permission overwrites (threads inherit their parent's). */
   overwrites?: EmuOverwrite[];
 }

@@ -164,6 +164,8 @@ export class DiscordWorld {
   addMessage(message: EmuMessage): void {
     this.messages.push(message);
     this.messageIndex.set(message.id, message);
+    const channel = this.channels.get(message.channel_id);
+    if (channel?.threadMemberIds) channel.lastActivityAt = this.now();
   }
 
   /** Stores a message the bot sent (channel post, interaction reply or follow-up). */

@@ -39,6 +39,8 @@ interface GatewaySession {
 }
 
 const REPLAY_BUFFER = 5_000;
+/** The intents Discord makes an app switch on in the developer portal before it may IDENTIFY with them. */
+export const PRIVILEGED_INTENTS = GatewayIntentBits.GuildMembers | GatewayIntentBits.GuildPresences | GatewayIntentBits.MessageContent;
 const DISCORD_EPOCH_MS = 1_420_070_400_000n;
 const SESSION_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
@@ -87,11 +89,20 @@ export class DiscordGateway {
   private readonly sockets = new Set<WebSocket>();
   private readyWaiters: Array<() => void> = [];
   private sessionStarts: number[] = [];
+  /** Sockets whose heartbeats go unanswered: a zombied connection, as a half-dead network path leaves it. */
+  private readonly zombies = new WeakSet<WebSocket>();
+  /**
+   * The privileged intents switched on for the app in the developer portal (default all): an IDENTIFY asking for
+   * any other is closed with 4014 Disallowed intents. Changing it affects the next IDENTIFY.
+   */
+  privilegedIntents: number;
 
   constructor(
     private readonly world: DiscordWorld,
-    private readonly options: { heartbeatIntervalMs: number; gatewayUrl: () => string; sharding?: GatewayShardingOptions },
-  ) {}
+    private readonly options: { heartbeatIntervalMs: number; gatewayUrl: () => string; sharding?: GatewayShardingOptions; privilegedIntents?: number },
+  ) {
+    this.privilegedIntents = options.privilegedIntents ?? PRIVILEGED_INTENTS;
+  }
 
   /** Fewest shards Discord accepts for the current guild count. */
   get requiredShards(): number {
@@ -157,23 +168,42 @@ export class DiscordGateway {
   }
 
   /** Kills every gateway socket without a close frame; resolves when the bot has RESUMEd. */
-  async dropConnection(timeoutMs: number): Promise<void> {
+  dropConnection(timeoutMs = 10_000): Promise<void> {
+    return this.untilResumed('a dropped connection', timeoutMs, (session) => {
+      session.ws?.terminate();
+      session.ws = undefined;
+    });
+  }
+
+  /** Sends op 7 Reconnect on every live session (as Discord does before moving a session); resolves on RESUME. */
+  requestReconnect(timeoutMs = 10_000): Promise<void> {
+    return this.untilResumed('op 7 Reconnect', timeoutMs, (session) => session.ws?.send(JSON.stringify({ op: GatewayOpcodes.Reconnect, d: null, s: null, t: null })));
+  }
+
+  /**
+   * Stops acknowledging heartbeats on every live socket (a zombied connection); resolves once the bot noticed the
+   * missing HEARTBEAT_ACK, dropped the socket and RESUMEd on a new one.
+   */
+  zombieConnection(timeoutMs = 10_000): Promise<void> {
+    return this.untilResumed('missed heartbeat ACKs', timeoutMs, (session) => {
+      if (session.ws) this.zombies.add(session.ws);
+    });
+  }
+
+  private async untilResumed(after: string, timeoutMs: number, act: (session: GatewaySession) => void): Promise<void> {
     const live = [...this.sessions.values()].filter((s) => s.ws);
-    if (live.length === 0) throw new Error('no gateway connection to drop');
+    if (live.length === 0) throw new Error('no live gateway connection');
     const resumed = live.map(
       (session) =>
         new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error('the bot did not RESUME after a dropped connection')), timeoutMs);
+          const timer = setTimeout(() => reject(new Error(`the bot did not RESUME after ${after}`)), timeoutMs);
           session.resumeWaiters.push(() => {
             clearTimeout(timer);
             resolve();
           });
         }),
     );
-    for (const session of live) {
-      session.ws?.terminate();
-      session.ws = undefined;
-    }
+    for (const session of live) act(session);
     await Promise.all(resumed);
   }
 
@@ -187,13 +217,14 @@ export class DiscordGateway {
 
   /**
    * Sends an event to every session of its guild's shard that identified with the intent it needs (see
-   * {@link intentFor}); disconnected sessions buffer it for RESUME replay.
+   * {@link intentFor}) and every intent in `alsoNeeds`; disconnected sessions buffer it for RESUME replay.
    */
-  dispatch(t: string, d: unknown): void {
+  dispatch(t: string, d: unknown, alsoNeeds = 0): void {
     const guildId = guildOf(t, d);
     const needed = intentFor(t, guildId);
     for (const session of this.sessions.values()) {
       if (needed !== 0 && (session.intents & needed) === 0) continue;
+      if ((session.intents & alsoNeeds) !== alsoNeeds) continue;
       if (ownsGuild(session, guildId)) this.sendDispatch(session, t, d);
     }
   }
@@ -241,7 +272,7 @@ export class DiscordGateway {
       switch (packet.op) {
         case GatewayOpcodes.Heartbeat:
           this.stats.heartbeats++;
-          ws.send(JSON.stringify({ op: GatewayOpcodes.HeartbeatAck, d: null, s: null, t: null }));
+          if (!this.zombies.has(ws)) ws.send(JSON.stringify({ op: GatewayOpcodes.HeartbeatAck, d: null, s: null, t: null }));
           return;
         case GatewayOpcodes.Identify:
           session = this.identify(ws, packet) ?? session;
@@ -275,6 +306,10 @@ export class DiscordGateway {
     }
     if (shardCount < this.requiredShards) {
       ws.close(4011, 'Sharding required');
+      return undefined;
+    }
+    if (Number(packet.d?.intents ?? 0) & PRIVILEGED_INTENTS & ~this.privilegedIntents) {
+      ws.close(4014, 'Disallowed intent(s).');
       return undefined;
     }
     if (this.botInfo().session_start_limit.remaining === 0) {

@@ -138,4 +138,38 @@ describe('messages written in ticket threads', () => {
     expect(await bodies(id)).toEqual(['only once please', 'second']);
     expect(await ticketRow(id)).toEqual(before);
   });
+  it('edits and deletes in the thread reach the transcript: the latest text, the first one kept, deletions marked', async () => {
+    const eve = emu.user('eve');
+    const sam = emu.user('sam', { roles: [staffRole] });
+    const { id, thread } = await openTicket(eve, 'Edits and deletes');
+    emu.joinThread(sam, thread);
+    // One at a time: handlers run concurrently, so messages said at once may be transcribed in any order.
+    const typo = emu.say(eve, thread, 'my adress is wrong');
+    await waitForMessages(id, 1);
+    const secret = emu.say(eve, thread, 'never mind, found it');
+    await waitForMessages(id, 2);
+    const staff = emu.say(sam, thread, 'Looking into it.');
+    await waitForMessages(id, 3);
+    const stored = () => t.db.selectFrom('ticket_messages').select(['external_id', 'body', 'original_body', 'edited_at', 'deleted_at']).where('ticket_id', '=', BigInt(id)).orderBy('id').execute();
+
+    emu.editMessage(typo, 'my address is wrong');
+    emu.deleteMessage(secret);
+    // An update that changes no text (Discord sends them when an embed resolves) is no edit.
+    emu.editMessage(staff, 'Looking into it.');
+    await vi.waitFor(async () => expect((await stored()).filter((m) => m.edited_at || m.deleted_at)).toHaveLength(2), { timeout: 10_000, interval: 20 });
+    expect(await stored()).toEqual([
+      { external_id: typo.id, body: 'my address is wrong', original_body: 'my adress is wrong', edited_at: expect.any(Date), deleted_at: null },
+      { external_id: secret.id, body: 'never mind, found it', original_body: null, edited_at: null, deleted_at: expect.any(Date) },
+      { external_id: staff.id, body: 'Looking into it.', original_body: null, edited_at: null, deleted_at: null },
+    ]);
+    // A second edit keeps the text as first written.
+    emu.editMessage(typo, 'my address is wrong (fixed twice)');
+    await vi.waitFor(async () => expect((await stored())[0]!.body).toBe('my address is wrong (fixed twice)'), { timeout: 10_000, interval: 20 });
+    expect((await stored())[0]!.original_body).toBe('my adress is wrong');
+
+    const transcript = (await emu.runCommand(sam, '/ticket transcript', { id: Number(id) }).reply()).files[0]!.data.toString();
+    expect(transcript).toMatch(/\*\*eve\*\* \(<@\d+>\) · [\d-]+ [\d:]+ UTC · ✏️ edited [\d-]+ [\d:]+ UTC\n\nmy address is wrong \(fixed twice\)\n\n_First written:_\n\n> my adress is wrong\n/);
+    expect(transcript).toMatch(/ · 🗑️ deleted [\d-]+ [\d:]+ UTC\n\nnever mind, found it\n/);
+    expect(transcript).not.toMatch(/Looking into it\.[\s\S]*edited/);
+  });
 });

@@ -15,6 +15,19 @@ async function fetchThread(client: Client, threadId: string | null): Promise<Thr
   return channel?.isThread() ? channel : undefined;
 }
 
+/**
+ * The ticket's thread, reopened if Discord archived it (threads archive themselves after a week without messages, and
+ * staff may archive one by hand): an archived thread refuses card edits and new members (50083 Thread is archived),
+ * and a line posted there would reopen it anyway. A closed ticket's archived and locked thread stays closed:
+ * undefined, nothing is written there any more.
+ */
+async function writableThread(client: Client, ticket: Ticket): Promise<ThreadChannel | undefined> {
+  const thread = await fetchThread(client, ticket.thread_id);
+  if (!thread?.archived) return thread;
+  if (thread.locked && ticket.status === 'closed') return undefined;
+  return thread.edit({ archived: false, reason: `Ticket #${ticket.id} is active` });
+}
+
 /** Creates the private thread, adds the member, pings staff with the ticket card; returns ids to store. */
 export async function createTicketThread(
   client: Client,
@@ -55,15 +68,16 @@ export async function createTicketThread(
 
 /** Re-renders the opening message (status, claimer, controls) after a change. */
 async function refreshTicketCard(client: Client, ticket: Ticket): Promise<void> {
-  const thread = await fetchThread(client, ticket.thread_id);
-  if (!thread || !ticket.opening_message_id) return;
+  if (!ticket.opening_message_id) return;
+  const thread = await writableThread(client, ticket);
+  if (!thread) return;
   await thread.messages.edit(ticket.opening_message_id, { embeds: [ticketEmbed(ticket)], components: staffControls(ticket) });
 }
 
 /** A public line in the ticket thread (visible to the member — never use for staff notes). */
 async function announce(client: Client, ticket: Ticket, content: string, extra: Omit<MessageCreateOptions, 'content'> = {}): Promise<void> {
-  const thread = await fetchThread(client, ticket.thread_id);
-  if (!thread || thread.archived) return;
+  const thread = await writableThread(client, ticket);
+  if (!thread) return;
   await thread.send({ content, allowedMentions: { users: [ticket.discord_id] }, ...extra });
 }
 
@@ -83,8 +97,8 @@ async function closeEffects(client: Client, log: Logger, ticket: Ticket, transcr
   await step('announce', () => announce(client, ticket, `🔒 Ticket closed by ${by}${ticket.close_reason ? `: ${ticket.close_reason}` : ''}.`));
   await step('card', () => refreshTicketCard(client, ticket));
   await step('archive', async () => {
-    const thread = await fetchThread(client, ticket.thread_id);
-    if (thread && !thread.archived) await thread.edit({ locked: true, archived: true, reason: `Ticket #${ticket.id} closed` });
+    const thread = await writableThread(client, ticket);
+    if (thread) await thread.edit({ locked: true, archived: true, reason: `Ticket #${ticket.id} closed` });
   });
   await step('dm', async () =>
     sendDm(client, ticket.discord_id, {
@@ -107,7 +121,7 @@ export function ticketDiscordEffects(client: Client, log: Logger): TicketDiscord
       await announce(client, t, `⏳ <@${t.discord_id}>, support thinks this is solved. Can we close the ticket?`, { components: [closeRequestRow(t)] });
     },
     async warn(t, closesAt) {
-      const thread = await fetchThread(client, t.thread_id);
+      const thread = await writableThread(client, t);
       if (!thread) throw new Error(`ticket ${t.id}: thread ${t.thread_id} not found`);
       await thread.send({
         content: `⏰ <@${t.discord_id}> this ticket has been quiet for a while and will close automatically <t:${Math.floor(closesAt.getTime() / 1000)}:R> unless someone writes here.`,

@@ -252,6 +252,49 @@ describe('staff tools', () => {
   });
 });
 
+describe('archived threads', () => {
+  const WEEK_AND_A_DAY_MS = 8 * 24 * 3_600_000;
+  /** Requests Discord refused for this thread (50083 Thread is archived among them). */
+  const refusedIn = (thread: EmuChannel) => emu.requests.filter((r) => r.path.includes(`/channels/${thread.id}`) && r.status >= 400);
+
+  it('a ticket whose thread Discord auto-archived: a claim reopens the thread, edits the card and says so there', async () => {
+    const lea = emu.user('lea');
+    const sam = emu.user('sam', { roles: [staffRole] });
+    const { id, thread, card } = await openOk(lea, 'Quiet for a week');
+    expect(emu.archiveIdleThreads(Date.now() + WEEK_AND_A_DAY_MS)).toContainEqual(expect.objectContaining({ id: thread.id }));
+    expect(thread.archived).toBe(true);
+
+    expect((await emu.click(sam, card, `ticket-claim:${id}`).reply()).content).toBe(`🙋 You claimed ticket #${id}.`);
+    expect(thread).toMatchObject({ archived: false, locked: false });
+    expect(renderMessage(card)).toContain(`Claimed by: <@${sam.id}>`);
+    expect(lastMessage(thread).content).toBe(`🙋 <@${sam.id}> claimed this ticket and will help you.`);
+    expect(refusedIn(thread)).toEqual([]);
+  });
+
+  it('closing a ticket whose thread auto-archived still announces, archives and locks it, and DMs the transcript', async () => {
+    const max = emu.user('max');
+    const { id, thread } = await openOk(max, 'Closed after a week');
+    emu.archiveIdleThreads(Date.now() + WEEK_AND_A_DAY_MS);
+    const closed = await fetch(`${bot.app.httpUrl}/admin/tickets/${id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'closed', close_reason: 'done' }),
+    });
+    expect(closed.status).toBe(200);
+    expect(lastMessage(max).files[0]!.name).toBe(`ticket-${id}-transcript.md`);
+    expect(thread).toMatchObject({ archived: true, locked: true });
+    expect(lastMessage(thread).content).toMatch(/^🔒 Ticket closed by/);
+    expect(refusedIn(thread)).toEqual([]);
+    // Closed for good: nothing reopens its archived, locked thread.
+    const posted = await fetch(`${emu.apiUrl}/v10/channels/${thread.id}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bot ${emu.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'late' }),
+    });
+    expect([posted.status, await posted.json()]).toEqual([400, { code: 50083, message: 'Thread is archived' }]);
+  });
+});
+
 describe('admin API changes show in Discord', () => {
   const patch = (id: string, body: object) =>
     fetch(`${bot.app.httpUrl}/admin/tickets/${id}`, {

@@ -10,7 +10,7 @@ export type TicketRecord = TicketRow & {
   closed_by_discord_id: string | null;
 };
 
-export type TranscriptEntry = Pick<TicketMessageRow, 'id' | 'body' | 'is_staff_note' | 'created_at'> & {
+export type TranscriptEntry = Pick<TicketMessageRow, 'id' | 'body' | 'is_staff_note' | 'created_at' | 'original_body' | 'edited_at' | 'deleted_at'> & {
   author_discord_id: string;
   author_username: string;
 };
@@ -98,11 +98,31 @@ export async function insertMessage(
   return row !== undefined;
 }
 
+/** A transcribed message not deleted yet, by its Discord message id (external_id). */
+function liveTranscribed(db: Db, ticketId: bigint, externalId: string) {
+  return db.updateTable('ticket_messages').where('ticket_id', '=', ticketId).where('external_id', '=', externalId).where('deleted_at', 'is', null);
+}
+
+/**
+ * An edit of a transcribed message: the new body, the first one kept once. Discord also sends MESSAGE_UPDATE when
+ * nothing written changed (an embed resolved): same text, no edit. False when no row changed.
+ */
+export async function editMessage(db: Db, ticketId: bigint, externalId: string, body: string, at: Date): Promise<boolean> {
+  const set = liveTranscribed(db, ticketId, externalId).set((eb) => ({ original_body: eb.fn.coalesce('original_body', 'body'), body, edited_at: at }));
+  return (await set.where('body', '<>', body).returning('id').executeTakeFirst()) !== undefined;
+}
+
+/** Marks a transcribed message deleted (its text stays in the record); false when unknown or already marked. */
+export async function markMessageDeleted(db: Db, ticketId: bigint, externalId: string, at: Date): Promise<boolean> {
+  return (await liveTranscribed(db, ticketId, externalId).set({ deleted_at: at }).returning('id').executeTakeFirst()) !== undefined;
+}
+
 export function transcript(db: Db, ticketId: bigint, includeStaffNotes: boolean): Promise<TranscriptEntry[]> {
   let q = db
     .selectFrom('ticket_messages as m')
     .innerJoin('users as u', 'u.id', 'm.author_id')
-    .select(['m.id', 'm.body', 'm.is_staff_note', 'm.created_at', 'u.discord_id as author_discord_id', 'u.username as author_username'])
+    .select(['m.id', 'm.body', 'm.is_staff_note', 'm.created_at', 'm.original_body', 'm.edited_at', 'm.deleted_at'])
+    .select(['u.discord_id as author_discord_id', 'u.username as author_username'])
     .where('m.ticket_id', '=', ticketId);
   if (!includeStaffNotes) q = q.where('m.is_staff_note', '=', false);
   return q.orderBy('m.id').execute();

@@ -399,6 +399,23 @@ export class TicketsService {
     return this.recordMessage(ticket.id, actor, me.id, body.trim().slice(0, NOTE_MAX), messageId);
   }
 
+  /**
+   * A thread message edited in Discord (MESSAGE_UPDATE): the transcript keeps the first and the latest text. Only
+   * messages already in the transcript count; true when it changed.
+   */
+  async recordThreadEdit(threadId: string, messageId: string, body: string): Promise<boolean> {
+    const ticket = await repo.findByThreadId(this.db, threadId);
+    if (!ticket || !body.trim()) return false;
+    return repo.editMessage(this.db, ticket.id, messageId, body.trim().slice(0, NOTE_MAX), this.clock());
+  }
+
+  /** A thread message deleted in Discord (MESSAGE_DELETE): marked deleted in the transcript, its text kept. */
+  async recordThreadDelete(threadId: string, messageId: string): Promise<boolean> {
+    const ticket = await repo.findByThreadId(this.db, threadId);
+    if (!ticket) return false;
+    return repo.markMessageDeleted(this.db, ticket.id, messageId, this.clock());
+  }
+
   private recordMessage(id: bigint | string, actor: TicketActor, authorId: bigint, body: string, externalId: string | undefined): Promise<Ticket> {
     return this.transition(id, actor, async (t, tx) => {
       this.assertActive(t, 'replied to');

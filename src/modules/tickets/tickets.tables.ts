@@ -43,6 +43,10 @@ export interface TicketMessagesTable {
   body: string;
   is_staff_note: ColumnType<boolean, boolean | undefined, boolean>;
   external_id: string | null;
+  /** The body as first written, kept from the first edit on (thread messages edited in Discord). */
+  original_body: string | null;
+  edited_at: NullableTime;
+  deleted_at: NullableTime;
   created_at: CreatedAt;
 }
 

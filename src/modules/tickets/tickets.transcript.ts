@@ -21,8 +21,13 @@ export function renderTranscript(ticket: Ticket, entries: TranscriptEntry[], opt
   lines.push('', '## Description', '', ticket.description, '', '## Messages', '');
   if (entries.length === 0) lines.push('_No messages._');
   for (const e of entries) {
-    const tag = e.is_staff_note ? ' · 🔒 staff note' : '';
-    lines.push(`**${e.author_username}** (<@${e.author_discord_id}>) · ${iso(e.created_at)}${tag}`, '', e.body, '');
+    const tags = [
+      e.is_staff_note ? ' · 🔒 staff note' : '',
+      e.edited_at ? ` · ✏️ edited ${iso(e.edited_at)}` : '',
+      e.deleted_at ? ` · 🗑️ deleted ${iso(e.deleted_at)}` : '',
+    ].join('');
+    lines.push(`**${e.author_username}** (<@${e.author_discord_id}>) · ${iso(e.created_at)}${tags}`, '', e.body, '');
+    if (e.original_body !== null && e.edited_at) lines.push('_First written:_', '', ...e.original_body.split('\n').map((l) => `> ${l}`), '');
   }
   return `${lines.join('\n').trimEnd()}\n`;
 }

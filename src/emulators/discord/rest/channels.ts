@@ -3,6 +3,7 @@ import { editMessage, snowflake, toApiChannel, toApiMessage, type EmuChannel, ty
 import { mustChannel, mustMessage, type RestDeps } from './lookups';
 import { isThread, sendIn } from './permissions';
 import { DiscordApiError, noContent, sendJson, type RouteDef } from './router';
+import { addThreadMember, mustBeOpen, reopenForMessage, threadIsArchived } from './threads';
 
 /** `guild_id` for message events in a guild channel (absent in DMs, as on Discord). */
 export function guildIdOf(world: RestDeps['world'], channelId: string): { guild_id?: string } {
@@ -17,15 +18,18 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
     {
       method: 'PATCH',
       path: 'channels/:channelId',
-      // A thread's owner may rename and archive it; locking, and editing anyone else's, needs Manage Threads.
+      // A thread's owner may rename and archive it; locking, reopening a locked one, and editing anyone else's, need
+      // Manage Threads.
       permissions: ({ body }, channel) => {
         if (!channel || !isThread(channel)) return PermissionFlagsBits.ManageChannels;
         const locks = (body.json as { locked?: unknown } | undefined)?.locked !== undefined;
-        return locks || channel.ownerId !== world.bot.id ? PermissionFlagsBits.ManageThreads : 0n;
+        return locks || channel.locked || channel.ownerId !== world.bot.id ? PermissionFlagsBits.ManageThreads : 0n;
       },
       handler: ({ res, params, body }) => {
         const channel = mustChannel(world, params.channelId);
         const patch = (body.json ?? {}) as { name?: string; archived?: boolean; locked?: boolean; auto_archive_duration?: number };
+        // An archived thread takes only the edit that reopens it.
+        if (channel.archived && patch.archived !== false) throw threadIsArchived();
         if (patch.name !== undefined) channel.name = patch.name;
         if (patch.archived !== undefined) channel.archived = patch.archived;
         if (patch.locked !== undefined) channel.locked = patch.locked;
@@ -45,7 +49,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
         const channel = mustChannel(world, params.channelId);
         const recipient = channel.type === ChannelType.DM ? channel.recipientId : undefined;
         if (recipient !== undefined && world.dmsClosed.has(recipient)) throw new DiscordApiError(403, 50007, 'Cannot send messages to this user');
-        if (channel.archived) throw new DiscordApiError(400, 50083, 'Thread is archived');
+        reopenForMessage(world, gateway, channel);
         const message = world.storeBotMessage(channel.id, body.json as MessageInput, body.files, {});
         sendJson(res, 200, toApiMessage(message));
         // Discord echoes a bot's own channel messages to it over the gateway too.
@@ -76,6 +80,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
       handler: ({ res, params, body }) => {
         const message = mustMessage(world, params.channelId, params.messageId);
         if (message.author.id !== world.bot.id) throw new DiscordApiError(403, 50005, 'Cannot edit a message authored by another user', true);
+        mustBeOpen(world.channels.get(message.channel_id));
         editMessage(message, body.json as MessageInput, body.files);
         const api = toApiMessage(message);
         sendJson(res, 200, api);
@@ -130,6 +135,7 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
           locked: false,
           autoArchiveDuration: input.auto_archive_duration ?? 1440,
           threadMemberIds: new Set([world.bot.id]),
+          lastActivityAt: world.now(),
         };
         world.channels.set(thread.id, thread);
         world.guilds.get(parent.guildId ?? '')?.channelIds.push(thread.id);
@@ -144,11 +150,10 @@ export function channelRoutes({ world, gateway }: RestDeps): RouteDef[] {
       permissions: PermissionFlagsBits.SendMessagesInThreads,
       handler: ({ res, params }) => {
         const thread = mustChannel(world, params.channelId);
-        if (!thread.threadMemberIds) throw new DiscordApiError(400, 50024, 'Cannot execute action on this channel type');
         const user = world.users.get(params.userId ?? '');
         if (!user) throw new DiscordApiError(404, 10013, 'Unknown User');
-        thread.threadMemberIds.add(user.id);
-        world.threadMembers.push({ threadId: thread.id, userId: user.id });
+        mustBeOpen(thread);
+        addThreadMember(world, gateway, thread, user.id);
         noContent(res);
       },
     },

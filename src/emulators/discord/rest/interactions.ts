@@ -1,4 +1,5 @@
 import {
+  GatewayDispatchEvents,
   InteractionResponseType,
   InteractionType,
   MessageFlags,
@@ -8,14 +9,17 @@ import {
 } from 'discord-api-types/v10';
 import { editMessage, toApiMessage, type EmuMessage, type MessageInput } from '../discord-state';
 import { INTERACTION_DEADLINES, type DiscordWorld } from '../discord-world';
+import type { DiscordGateway } from '../gateway';
 import { notify, type InteractionRecord } from '../interaction-result';
+import { guildIdOf } from './channels';
 import { mustInteraction, type RestDeps } from './lookups';
 import { DiscordApiError, noContent, sendJson, type RouteContext, type RouteDef } from './router';
 
 /** Interaction callbacks and the interaction webhook (original response and follow-ups). */
-export function interactionRoutes({ world }: RestDeps): RouteDef[] {
+export function interactionRoutes({ world, gateway }: RestDeps): RouteDef[] {
+  const echo = echoTo(world, gateway);
   return [
-    { method: 'POST', path: 'interactions/:id/:token/callback', auth: false, payload: 'interaction-callback', handler: (ctx) => onCallback(world, ctx) },
+    { method: 'POST', path: 'interactions/:id/:token/callback', auth: false, payload: 'interaction-callback', handler: (ctx) => onCallback(world, echo, ctx) },
     {
       method: 'GET',
       path: 'webhooks/:appId/:token/messages/:messageId',
@@ -36,6 +40,7 @@ export function interactionRoutes({ world }: RestDeps): RouteDef[] {
         if (params.messageId === '@original' && !record.visible) record.visible = message;
         notify(record);
         sendJson(res, 200, toApiMessage(message));
+        echo(GatewayDispatchEvents.MessageUpdate, message);
       },
     },
     {
@@ -47,13 +52,29 @@ export function interactionRoutes({ world }: RestDeps): RouteDef[] {
         message.deleted = true;
         notify(record);
         noContent(res);
+        echo(GatewayDispatchEvents.MessageDelete, message);
       },
     },
-    { method: 'POST', path: 'webhooks/:appId/:token', auth: false, payload: 'interaction-message', handler: (ctx) => onFollowUp(world, ctx) },
+    { method: 'POST', path: 'webhooks/:appId/:token', auth: false, payload: 'interaction-message', handler: (ctx) => onFollowUp(world, echo, ctx) },
   ];
 }
 
-function onCallback(world: DiscordWorld, { res, params, body, query, receivedAt }: RouteContext): void {
+type Echo = (t: GatewayDispatchEvents.MessageCreate | GatewayDispatchEvents.MessageUpdate | GatewayDispatchEvents.MessageDelete, message: EmuMessage) => void;
+
+/**
+ * Discord tells the bot about its interaction replies and follow-ups like about any message in the channel
+ * (MESSAGE_CREATE/UPDATE/DELETE); ephemeral ones exist only for their user and are never dispatched.
+ */
+function echoTo(world: DiscordWorld, gateway: DiscordGateway): Echo {
+  return (t, message) => {
+    if (message.ephemeral) return;
+    if (t === GatewayDispatchEvents.MessageCreate) gateway.dispatchMessageCreate(message);
+    else if (t === GatewayDispatchEvents.MessageUpdate) gateway.dispatch(t, { ...toApiMessage(message), ...guildIdOf(world, message.channel_id) });
+    else gateway.dispatch(t, { id: message.id, channel_id: message.channel_id, ...guildIdOf(world, message.channel_id) });
+  };
+}
+
+function onCallback(world: DiscordWorld, echo: Echo, { res, params, body, query, receivedAt }: RouteContext): void {
   const record = world.interactions.get(params.token ?? '');
   if (!record || record.id !== params.id) throw new DiscordApiError(404, 10062, 'Unknown interaction', true);
   if (record.responseType !== undefined) throw new DiscordApiError(400, 40060, 'Interaction has already been acknowledged.', true);
@@ -108,6 +129,8 @@ function onCallback(world: DiscordWorld, { res, params, body, query, receivedAt 
   }
   record.responseType = callback.type;
   record.ackedAt = receivedAt;
+  if (record.original && record.original !== record.sourceMessage) echo(GatewayDispatchEvents.MessageCreate, record.original);
+  else if (record.visible && callback.type === InteractionResponseType.UpdateMessage) echo(GatewayDispatchEvents.MessageUpdate, record.visible);
   world.recordInitialResponse(record.ackedAt - record.dispatchedAt, describeInteraction(record));
   notify(record);
   if (query.get('with_response') === 'true') {
@@ -136,7 +159,7 @@ function describeInteraction(record: InteractionRecord): string {
   return data?.custom_id ?? `type ${record.payload.type}`;
 }
 
-function onFollowUp(world: DiscordWorld, { res, params, body }: RouteContext): void {
+function onFollowUp(world: DiscordWorld, echo: Echo, { res, params, body }: RouteContext): void {
   const record = mustInteraction(world, params.token, params.appId);
   if (record.responseType === undefined) throw new DiscordApiError(404, 10015, 'Unknown Webhook', true);
   const input = body.json as MessageInput;
@@ -153,6 +176,7 @@ function onFollowUp(world: DiscordWorld, { res, params, body }: RouteContext): v
     record.visible ??= placeholder;
     notify(record);
     sendJson(res, 200, toApiMessage(placeholder));
+    echo(GatewayDispatchEvents.MessageUpdate, placeholder);
     return;
   }
   const message = world.storeBotMessage(record.channelId, input, body.files, {
@@ -164,6 +188,7 @@ function onFollowUp(world: DiscordWorld, { res, params, body }: RouteContext): v
   if (!record.visible) record.visible = message;
   notify(record);
   sendJson(res, 200, toApiMessage(message));
+  echo(GatewayDispatchEvents.MessageCreate, message);
 }
 
 function webhookMessage(world: DiscordWorld, params: Record<string, string>): { record: InteractionRecord; message: EmuMessage } {
