@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
@@ -14,6 +14,7 @@ import type { Environment } from '../quota/quota.tables';
 import { webhookAdminRoutes } from './webhooks.routes';
 import { claimDue } from './webhooks.repository';
 import { RETRY_SCHEDULE_SECONDS, retryDelay } from './webhooks.service';
+import { Receiver } from './testing/receiver';
 
 const TOKEN = 'admin-token-for-webhook-route-tests';
 let t: TestDatabase;
@@ -22,54 +23,6 @@ let strict: AppContext;
 let f: Factory;
 let http: FastifyInstance;
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-interface Received {
-  id: string;
-  body: string;
-  verified: boolean;
-}
-
-/** A partner's receiver on 127.0.0.1: verifies each request with the standardwebhooks package and answers `status`. */
-class Receiver {
-  server: Server;
-  secret = '';
-  status = 204;
-  received: Received[] = [];
-  port = 0;
-  constructor() {
-    this.server = this.make();
-  }
-  private make(): Server {
-    return createServer((req: IncomingMessage, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        let verified = false;
-        try {
-          new Webhook(this.secret).verify(body, req.headers as Record<string, string>);
-          verified = true;
-        } catch {
-          verified = false;
-        }
-        this.received.push({ id: String(req.headers['webhook-id']), body, verified });
-        res.statusCode = verified ? this.status : 401;
-        res.end(verified ? 'ok' : 'bad signature');
-      });
-    });
-  }
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server = this.make();
-  }
-  get url() {
-    return `http://127.0.0.1:${this.port}/hooks`;
-  }
-}
 
 const receivers: Receiver[] = [];
 async function receiver(): Promise<Receiver> {
