@@ -120,12 +120,13 @@ export function webhookAdminRoutes(admin: FastifyInstance, ctx: AppContext): voi
         body: z
           .object({ overlapSeconds: z.number().int().min(0).max(MAX_ROTATION_OVERLAP_SECONDS).optional().describe('0 stops the old secret now'), operator })
           .strict()
-          .default({}),
+          // No body at all is the default rotation.
+          .nullish(),
         response: { 200: z.object({ endpoint: endpointSchema, secret: z.string() }) },
       },
     },
     async (req) => {
-      const { overlapSeconds, operator: by } = req.body;
+      const { overlapSeconds, operator: by } = req.body ?? {};
       const { endpoint, secret } = await webhooks.rotateSecret(req.params.endpointId, {
         ...(overlapSeconds !== undefined ? { overlapSeconds } : {}),
         audit: { discordId: by ?? null, via: 'admin-api' },

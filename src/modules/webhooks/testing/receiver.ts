@@ -32,7 +32,7 @@ export class Receiver {
   status = 204;
   /** Requests are recorded but never answered (a receiver that hangs, or a sender killed mid-request). */
   hold = false;
-  /** Runs before answering (a test's hook to act while the request is in flight). */
+  /** Runs before verifying and answering (a test's hook to act while the request is in flight). */
   onRequest: ((r: Received) => Promise<void> | void) | undefined;
   received: Received[] = [];
   port = 0;
@@ -47,13 +47,16 @@ export class Receiver {
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
         const headers = flat(req.headers);
-        const got: Received = { id: String(req.headers['webhook-id']), body, headers, verified: verifies(this.secret, { body, headers }) };
+        const got: Received = { id: String(req.headers['webhook-id']), body, headers, verified: false };
         this.received.push(got);
         if (this.hold) {
+          got.verified = verifies(this.secret, got);
           this.held.push(res);
           return;
         }
+        // Verified after the hook, with the secret configured then (a hook may switch it mid-request).
         void Promise.resolve(this.onRequest?.(got)).then(() => {
+          got.verified = verifies(this.secret, got);
           res.statusCode = got.verified ? this.status : 401;
           res.end(got.verified ? 'ok' : 'bad signature');
         });
