@@ -227,6 +227,18 @@ describe('delivery runners', () => {
     expect(new Set(r.received.map((x) => x.id)).size).toBe(6);
   });
 
+  it('a backlog bigger than one batch drains in one run (claims prefetched, successes written in batches)', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const r = await receiver();
+    const { endpoint } = await subscribed(bob, r);
+    for (let i = 0; i < 120; i++) await tip(alice, [bob], '0.01');
+    expect(await ctx.services.webhooks.deliverDue({ batch: 50 })).toEqual({ delivered: 120, retried: 0, dead: 0 });
+    expect(new Set(r.received.map((x) => x.id)).size).toBe(120);
+    const states = await t.db.selectFrom('webhook_deliveries').select(['status', 'attempts', 'last_status']).where('endpoint_id', '=', endpoint.id).execute();
+    expect(states.every((d) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 204)).toBe(true);
+  });
+
   it('a runner dying mid-attempt: the delivery is due again when its lease ends, with the same event id', async () => {
     const [alice, bob] = [await f.user(), await f.user()];
     await f.balance(alice);

@@ -109,12 +109,25 @@ export async function claimDue(db: Db, limit: number, leaseSeconds: number): Pro
   return rows.map((r) => ({ ...r, id: BigInt(r.id), endpoint_id: BigInt(r.endpoint_id) }));
 }
 
-export async function markDelivered(db: Db, id: bigint, status: number, response: string) {
-  await db
-    .updateTable('webhook_deliveries')
-    .set({ status: 'delivered', delivered_at: sql<Date>`now()`, last_status: status, last_response: response, last_error: null })
-    .where('id', '=', id)
-    .execute();
+export interface DeliveredAttempt {
+  id: bigint;
+  endpointId: bigint;
+  httpStatus: number;
+  response: string;
+}
+
+/** Records successful attempts in one statement, and ends their endpoints' failure streaks. */
+export async function markDeliveredMany(db: Db, done: readonly DeliveredAttempt[]): Promise<void> {
+  await sql`
+    WITH v AS (
+      SELECT * FROM unnest(${done.map((d) => String(d.id))}::bigint[], ${done.map((d) => d.httpStatus)}::int[], ${done.map((d) => d.response)}::text[]) AS v(id, status, response)
+    ), d AS (
+      UPDATE webhook_deliveries d
+      SET status = 'delivered', delivered_at = now(), last_status = v.status, last_response = v.response, last_error = NULL
+      FROM v WHERE d.id = v.id
+      RETURNING d.endpoint_id
+    )
+    UPDATE webhook_endpoints SET failing_since = NULL WHERE id IN (SELECT endpoint_id FROM d) AND failing_since IS NOT NULL`.execute(db);
 }
 
 export async function markFailed(
@@ -145,10 +158,6 @@ export async function noteEndpointFailure(db: Db, endpointId: bigint): Promise<D
     .returning('failing_since')
     .executeTakeFirst();
   return row?.failing_since ?? undefined;
-}
-
-export async function noteEndpointSuccess(db: Db, endpointId: bigint) {
-  await db.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
 }
 
 /** Operator retry: due now, with a fresh schedule, whatever its state (a delivered one is sent again on purpose). */
