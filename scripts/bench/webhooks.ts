@@ -5,7 +5,8 @@
 //   2. Outbox write cost on tips: tips/s with no endpoint subscribed against every receiver having one endpoint
 //      subscribed to tip.received (each tip then writes an event and a delivery row in its transaction). Runs are
 //      interleaved (without, with, without, with…) so a noisy neighbour hits both alike. Target: with ≥ 0.85× without.
-//   npx tsx scripts/bench/webhooks.ts [--deliveries 2000] [--seconds 5] [--clients 8] [--rounds 2] [--users 200]
+//   npx tsx scripts/bench/webhooks.ts [--deliveries 1000 per round] [--seconds 5] [--clients 8] [--rounds 3] [--users 200]
+// Both comparisons run --rounds times, interleaved, and report medians.
 // Exits 1 when a target is missed.
 import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -25,10 +26,10 @@ import { WebhooksService } from '../../src/modules/webhooks/webhooks.service';
 
 const { values } = parseArgs({
   options: {
-    deliveries: { type: 'string', default: '2000' },
+    deliveries: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '5' },
     clients: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
     users: { type: 'string', default: '200' },
   },
 });
@@ -96,46 +97,47 @@ try {
   const written = Number((await sql<{ n: string }>`SELECT count(*) AS n FROM webhook_events`.execute(db)).rows[0]!.n);
   say(`outbox rows written by the "with" runs: ${written}`);
 
-  // ---- 1. deliveries/s vs plain POSTs of the same bodies
-  // Exactly `deliveries` due rows (the tips above wrote plenty): the rest are parked as delivered.
+  // ---- 1. deliveries/s vs plain POSTs of the same bodies, interleaved by round (outbox, plain fresh, plain keep-alive)
+  // `deliveries` rows per round (the tips above wrote plenty); the rest are parked as delivered.
   await db.updateTable('webhook_endpoints').set({ active: true }).execute();
   await sql`UPDATE webhook_deliveries SET status = 'delivered'`.execute(db);
-  await sql`UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now() WHERE id IN (SELECT id FROM webhook_deliveries ORDER BY id LIMIT ${deliveries})`.execute(db);
-  // The resets above left dead tuples a live table would have vacuumed away.
-  await sql`VACUUM ANALYZE webhook_deliveries`.execute(db);
-  const pending = Number((await sql<{ n: string }>`SELECT count(*) AS n FROM webhook_deliveries WHERE status = 'pending'`.execute(db)).rows[0]!.n);
-  const bodies = (
-    await sql<{ type: string; payload: unknown; created_at: Date }>`
-      SELECT ev.type, ev.payload, ev.created_at FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id WHERE d.status = 'pending'`.execute(db)
-  ).rows.map((e) => JSON.stringify({ type: e.type, timestamp: e.created_at.toISOString(), data: e.payload }));
-
+  // The tip runs' writes and the reset above would otherwise be flushed and vacuumed during the first round only.
+  await sql`VACUUM ANALYZE`.execute(db);
+  await sql`CHECKPOINT`.execute(db);
   const webhooks = new WebhooksService(db, config);
-  received = 0;
-  let cpu0 = process.cpuUsage();
-  let t0 = performance.now();
-  let sent = 0;
-  for (;;) {
-    const r = await webhooks.deliverDue();
-    const n = r.delivered + r.retried + r.dead;
-    if (r.retried + r.dead > 0) throw new Error(`delivery failures during the bench: ${JSON.stringify(r)}`);
-    sent += n;
-    if (n === 0) break;
-  }
-  const deliveryRate = sent / ((performance.now() - t0) / 1000);
-  const deliveryCpu = cpuMsPer(cpu0, sent);
-  if (received !== pending) throw new Error(`receiver got ${received} of ${pending}`);
-
-  const plainRate = async (agent: http.Agent | false) => {
-    received = 0;
-    cpu0 = process.cpuUsage();
-    t0 = performance.now();
-    for (let i = 0; i < bodies.length; i += PARALLEL) await Promise.all(bodies.slice(i, i + PARALLEL).map((b) => plainPost(receiverUrl, b, agent)));
-    if (received !== bodies.length) throw new Error(`receiver got ${received} of ${bodies.length}`);
-    return { rate: bodies.length / ((performance.now() - t0) / 1000), cpu: cpuMsPer(cpu0, bodies.length) };
-  };
-  const plainFresh = await plainRate(false);
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: PARALLEL });
-  const plainKeepAlive = await plainRate(keepAlive);
+  const outbox: Sample[] = [];
+  const fresh: Sample[] = [];
+  const kept: Sample[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const ids = (
+      await sql<{ id: string }>`
+        UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now()
+        WHERE id IN (SELECT id FROM webhook_deliveries ORDER BY id OFFSET ${round * deliveries} LIMIT ${deliveries}) RETURNING id`.execute(db)
+    ).rows.map((r) => r.id);
+    if (ids.length < deliveries) throw new Error(`only ${ids.length} deliveries left for round ${round + 1}; lower --deliveries`);
+    const bodies = (
+      await sql<{ type: string; payload: unknown; created_at: Date }>`
+        SELECT ev.type, ev.payload, ev.created_at FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id WHERE d.status = 'pending'`.execute(db)
+    ).rows.map((e) => JSON.stringify({ type: e.type, timestamp: e.created_at.toISOString(), data: e.payload }));
+
+    outbox.push(
+      await measure(async () => {
+        for (;;) {
+          const r = await webhooks.deliverDue();
+          if (r.retried + r.dead > 0) throw new Error(`delivery failures during the bench: ${JSON.stringify(r)}`);
+          if (r.delivered === 0) break;
+        }
+      }, deliveries),
+    );
+    for (const [agent, into] of [[false, fresh], [keepAlive, kept]] as const)
+      into.push(
+        await measure(async () => {
+          for (let i = 0; i < bodies.length; i += PARALLEL) await Promise.all(bodies.slice(i, i + PARALLEL).map((b) => plainPost(receiverUrl, b, agent)));
+        }, bodies.length),
+      );
+    say(`round ${round + 1}: outbox ${outbox.at(-1)!.rate.toFixed(0)}/s   plain fresh ${fresh.at(-1)!.rate.toFixed(0)}/s   plain keep-alive ${kept.at(-1)!.rate.toFixed(0)}/s`);
+  }
   keepAlive.destroy();
   await db.destroy();
 
@@ -147,10 +149,13 @@ try {
     return `${r.toFixed(2)}×${r >= goal ? '' : ' MISS'} (target ≥ ${goal})`;
   };
   say('');
-  say(`Summary (load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs; ${pending} deliveries; tips: ${rounds} round(s) × ${seconds} s, median, ${clients} clients, ${userCount} users)`);
-  say(`deliveries/s through the outbox: ${deliveryRate.toFixed(0)}   plain POST (fresh connection): ${plainFresh.rate.toFixed(0)}   ratio ${ratio(deliveryRate, plainFresh.rate, TARGET.delivery)}`);
-  say(`  (information: plain POST over keep-alive ${plainKeepAlive.rate.toFixed(0)}/s, ratio ${(deliveryRate / plainKeepAlive.rate).toFixed(2)}×;`);
-  say(`   this process's CPU per item incl. the receiver: outbox ${deliveryCpu.toFixed(2)} ms, plain fresh ${plainFresh.cpu.toFixed(2)} ms, keep-alive ${plainKeepAlive.cpu.toFixed(2)} ms)`);
+  say(`Summary (load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${availableParallelism()} CPUs; ${rounds} round(s), median; ${deliveries} deliveries per round; tips ${seconds} s per run, ${clients} clients, ${userCount} users)`);
+  const med = (xs: Sample[], k: keyof Sample) => median(xs.map((x) => x[k]));
+  const deliveryRate = med(outbox, 'rate');
+  const plainFresh = med(fresh, 'rate');
+  say(`deliveries/s through the outbox: ${deliveryRate.toFixed(0)}   plain POST (fresh connection): ${plainFresh.toFixed(0)}   ratio ${ratio(deliveryRate, plainFresh, TARGET.delivery)}`);
+  say(`  (information: plain POST over keep-alive ${med(kept, 'rate').toFixed(0)}/s, ratio ${(deliveryRate / med(kept, 'rate')).toFixed(2)}×;`);
+  say(`   this process's CPU per item incl. the receiver: outbox ${med(outbox, 'cpu').toFixed(2)} ms, plain fresh ${med(fresh, 'cpu').toFixed(2)} ms, keep-alive ${med(kept, 'cpu').toFixed(2)} ms)`);
   const w = median(withOutbox);
   const wo = median(without);
   say(`tips/s without endpoints: ${wo.toFixed(0)}   with one endpoint per receiver: ${w.toFixed(0)}   ratio ${ratio(w, wo, TARGET.tipsWithOutbox)}`);
@@ -190,9 +195,22 @@ async function tipRun(ledger: LedgerService, users: DiscordUserRef[], id: number
   return done / elapsed;
 }
 
-function cpuMsPer(since: NodeJS.CpuUsage, items: number): number {
-  const c = process.cpuUsage(since);
-  return (c.user + c.system) / 1000 / Math.max(1, items);
+interface Sample {
+  rate: number;
+  /** This process's CPU ms per item (the receiver included). */
+  cpu: number;
+}
+
+/** Runs `work` (which sends `items` requests) and checks the receiver got them all. */
+async function measure(work: () => Promise<void>, items: number): Promise<Sample> {
+  received = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const seconds = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(cpu0);
+  if (received !== items) throw new Error(`receiver got ${received} of ${items}`);
+  return { rate: items / seconds, cpu: (c.user + c.system) / 1000 / items };
 }
 
 function plainPost(url: string, body: string, agent: http.Agent | false): Promise<void> {
