@@ -7,6 +7,7 @@ import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Receiver } from './testing/receiver';
+import { subscribe } from './testing/subscribe';
 
 /*
  * "Killed between the change and the delivery → delivered after restart, exactly one event id", with real process
@@ -54,14 +55,10 @@ async function kill9(w: Child): Promise<void> {
   expect(w.process.signalCode).toBe('SIGKILL');
 }
 
-let clients = 0;
 async function subscribed(): Promise<{ alice: TestUser; bob: TestUser; endpointId: bigint }> {
   const [alice, bob] = [await f.user(), await f.user()];
   await f.balance(alice);
-  const { client } = await ctx.services.quota.createClient(bob, { name: `crash-${++clients}`, environment: 'dev' });
-  const envRow = await t.db.selectFrom('api_client_environments').select('id').where('client_id', '=', client.id).executeTakeFirstOrThrow();
-  const { endpoint, secret } = await ctx.services.webhooks.createEndpoint({ environmentId: envRow.id, url: r.url, eventTypes: ['tip.received'] });
-  r.secret = secret;
+  const { endpoint } = await subscribe(ctx, bob, r);
   r.received = [];
   r.hold = false;
   return { alice, bob, endpointId: endpoint.id };

@@ -4,7 +4,7 @@ import type { EmuUser } from '../../emulators/discord';
 import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { Factory } from '../../testing/factories';
 import { startTestApp, type TestApp } from '../../testing/test-app';
-import { Receiver, verifies } from './testing/receiver';
+import { Receivers, verifies, type Receiver } from './testing/receiver';
 
 // `/api webhook add|list|test|rotate|remove` for a client's owner, and the owner's DM when the bot disables an
 // endpoint: the real app (startApp) over the Discord emulator, deliveries to a local receiver checked with
@@ -12,24 +12,19 @@ import { Receiver, verifies } from './testing/receiver';
 
 let bot: TestApp;
 let f: Factory;
-const receivers: Receiver[] = [];
+const receivers = new Receivers();
 
 beforeAll(async () => {
   bot = await startTestApp({ env: { WEBHOOKS_ALLOW_PRIVATE: 'true' } });
   f = new Factory(bot.t.db);
 });
 afterAll(async () => {
-  for (const r of receivers) if (r.server.listening) await r.stop();
+  await receivers.stopAll();
   await bot?.close();
 });
 failOnEmulatorGaps(() => bot?.emu);
 
-async function receiver(): Promise<Receiver> {
-  const r = new Receiver();
-  await r.start();
-  receivers.push(r);
-  return r;
-}
+const receiver = () => receivers.start();
 const SECRET = /whsec_[A-Za-z0-9+/]{32}/;
 const run = (user: EmuUser, command: string, options: Record<string, string | number> = {}) => bot.emu.runCommand(user, command, options).reply();
 

@@ -14,7 +14,8 @@ import type { Environment } from '../quota/quota.tables';
 import { webhookAdminRoutes } from './webhooks.routes';
 import { claimDue } from './webhooks.repository';
 import { RETRY_SCHEDULE_SECONDS, retryDelay } from './webhooks.service';
-import { Receiver } from './testing/receiver';
+import { type Receiver, Receivers } from './testing/receiver';
+import { environmentOf as environmentFor, subscribe } from './testing/subscribe';
 
 const TOKEN = 'admin-token-for-webhook-route-tests';
 let t: TestDatabase;
@@ -24,13 +25,8 @@ let f: Factory;
 let http: FastifyInstance;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-const receivers: Receiver[] = [];
-async function receiver(): Promise<Receiver> {
-  const r = new Receiver();
-  await r.start();
-  receivers.push(r);
-  return r;
-}
+const receivers = new Receivers();
+const receiver = () => receivers.start();
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -46,23 +42,13 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await http?.close();
-  for (const r of receivers) if (r.server.listening) await r.stop();
+  await receivers.stopAll();
   for (const c of [ctx, strict]) await c?.services.quota.stop();
   await t?.drop();
 });
 
-let clients = 0;
-async function environmentOf(owner: TestUser, environment: Environment = 'dev'): Promise<bigint> {
-  const { client } = await ctx.services.quota.createClient(owner, { name: `app-${++clients}`, environment });
-  const env = await t.db.selectFrom('api_client_environments').select('id').where('client_id', '=', client.id).executeTakeFirstOrThrow();
-  return env.id;
-}
-async function subscribed(owner: TestUser, r: Receiver, eventTypes = ['tip.received']) {
-  const environmentId = await environmentOf(owner);
-  const { endpoint, secret } = await ctx.services.webhooks.createEndpoint({ environmentId, url: r.url, eventTypes });
-  r.secret = secret;
-  return { endpoint, secret, environmentId };
-}
+const environmentOf = (owner: TestUser, environment: Environment = 'dev') => environmentFor(ctx, owner, environment);
+const subscribed = (owner: TestUser, r: Receiver, eventTypes = ['tip.received']) => subscribe(ctx, owner, r, eventTypes);
 const ref = (u: TestUser) => ({ discordId: u.discordId, username: u.username });
 let tips = 0;
 const tip = (from: TestUser, to: TestUser[], amount = '0.5') =>

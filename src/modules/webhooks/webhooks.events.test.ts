@@ -8,6 +8,7 @@ import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Receiver } from './testing/receiver';
+import { subscribe } from './testing/subscribe';
 
 // wallet.unlinked, badge.minted and badge.revoked (migration 2026_11_28_180000): written by triggers in the
 // transaction of the change, through the real wallets and badges services (badges minted on the Solana emulator),
@@ -44,21 +45,14 @@ afterAll(async () => {
 });
 
 const ref = (u: TestUser) => ({ discordId: u.discordId, username: u.username });
-let clients = 0;
-async function subscribe(owner: TestUser, eventTypes: string[]) {
-  const { client } = await ctx.services.quota.createClient(ref(owner), { name: `events-${++clients}`, environment: 'dev' });
-  const env = await t.db.selectFrom('api_client_environments').select('id').where('client_id', '=', client.id).executeTakeFirstOrThrow();
-  const { endpoint, secret } = await ctx.services.webhooks.createEndpoint({ environmentId: env.id, url: r.url, eventTypes });
-  r.secret = secret;
-  return endpoint;
-}
+const subscribeTo = (owner: TestUser, eventTypes: string[]) => subscribe(ctx, ref(owner), r, eventTypes);
 const eventsOf = (u: TestUser) => t.db.selectFrom('webhook_events').select(['id', 'type', 'payload']).where('owner_user_id', '=', u.id).orderBy('created_at').execute();
 const bodies = () => r.received.map((x) => JSON.parse(x.body) as { type: string; data: Record<string, unknown> });
 
 describe('badge and wallet events', () => {
   it('link → badge minted → badge revoked by an operator → wallet unlinked: one signed event each, in the changes’ transactions', async () => {
     const bob = await f.user();
-    await subscribe(bob, ['wallet.linked', 'wallet.unlinked', 'badge.minted', 'badge.revoked']);
+    await subscribeTo(bob, ['wallet.linked', 'wallet.unlinked', 'badge.minted', 'badge.revoked']);
     const wallet = Keypair.generate().publicKey.toBase58();
     await f.wallet(bob, { address: wallet });
     await ctx.services.badges.acceptTerms(ref(bob), ctx.config.BADGE_TERMS_VERSION);
@@ -80,7 +74,7 @@ describe('badge and wallet events', () => {
 
   it('only subscribed types are written; a failing unlink writes nothing', async () => {
     const carol = await f.user();
-    await subscribe(carol, ['wallet.unlinked']);
+    await subscribeTo(carol, ['wallet.unlinked']);
     await f.wallet(carol);
     expect(await eventsOf(carol)).toEqual([]);
     await expect(ctx.services.wallets.unlink(carol.discordId, 'SomeOtherAddress1111111111111111111111111')).rejects.toMatchObject({ code: 'WALLET_CHANGED' });
@@ -91,7 +85,7 @@ describe('badge and wallet events', () => {
 
   it('no badge.minted when a failed revoke puts a badge back to active; no badge.revoked for a claim cancelled before its mint', async () => {
     const dave = await f.user();
-    await subscribe(dave, ['badge.minted', 'badge.revoked']);
+    await subscribeTo(dave, ['badge.minted', 'badge.revoked']);
     const insert = (status: string) =>
       sql<{ id: string }>`INSERT INTO trust_badges (user_id, wallet, issuer, status, terms_version, reputation_score, tier)
         VALUES (${dave.id}, ${Keypair.generate().publicKey.toBase58()}, 'issuer', ${status}, 'v1', 100, 'none') RETURNING id`.execute(t.db);

@@ -7,7 +7,8 @@ import { createMetrics } from '../../metrics';
 import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { Receiver, verifies } from './testing/receiver';
+import { Receivers, verifies } from './testing/receiver';
+import { subscribe } from './testing/subscribe';
 import { webhookAdminRoutes } from './webhooks.routes';
 
 // Secret rotation with an overlap window and the replay of a time range: service and admin routes on real Postgres,
@@ -19,7 +20,7 @@ let t: TestDatabase;
 let ctx: AppContext;
 let f: Factory;
 let http: FastifyInstance;
-const receivers: Receiver[] = [];
+const receivers = new Receivers();
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -32,27 +33,17 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await http?.close();
-  for (const r of receivers) if (r.server.listening) await r.stop();
+  await receivers.stopAll();
   await ctx?.services.quota.stop();
   await t?.drop();
 });
 
-async function receiver(): Promise<Receiver> {
-  const r = new Receiver();
-  await r.start();
-  receivers.push(r);
-  return r;
-}
-let clients = 0;
 /** bob owns an API client with an endpoint on `r` for tip.received; alice has money to tip him. */
 async function setup() {
   const [alice, bob] = [await f.user(), await f.user()];
   await f.balance(alice);
-  const r = await receiver();
-  const { client } = await ctx.services.quota.createClient(bob, { name: `rot-${++clients}`, environment: 'dev' });
-  const env = await t.db.selectFrom('api_client_environments').select('id').where('client_id', '=', client.id).executeTakeFirstOrThrow();
-  const { endpoint, secret } = await ctx.services.webhooks.createEndpoint({ environmentId: env.id, url: r.url, eventTypes: ['tip.received'] });
-  r.secret = secret;
+  const r = await receivers.start();
+  const { endpoint, secret } = await subscribe(ctx, bob, r);
   return { alice, bob, r, endpoint, secret };
 }
 const ref = (u: TestUser) => ({ discordId: u.discordId, username: u.username });

@@ -77,3 +77,17 @@ export class Receiver {
     return `http://127.0.0.1:${this.port}/hooks`;
   }
 }
+
+/** The receivers a test file starts, stopped together in its afterAll. */
+export class Receivers {
+  private readonly all: Receiver[] = [];
+  async start(): Promise<Receiver> {
+    const r = new Receiver();
+    await r.start();
+    this.all.push(r);
+    return r;
+  }
+  async stopAll(): Promise<void> {
+    for (const r of this.all.splice(0)) if (r.server.listening) await r.stop();
+  }
+}
