@@ -46,8 +46,12 @@ export const MAX_RESPONSE_BYTES = 4096;
 export const RETRY_SCHEDULE_SECONDS = [5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400] as const;
 /** An endpoint failing every attempt for this long (no 2xx in between) is disabled. */
 export const DISABLE_AFTER_FAILING_MS = 3 * 24 * 3600 * 1000;
-/** How long a claimed delivery is hidden from other runners while its attempt runs (longer than the timeout). */
-const LEASE_SECONDS = 60;
+/**
+ * How long a claimed delivery is hidden from other claims while its attempt runs. It must outlast the worst case of
+ * a prefetched batch: waiting for the batch before it, then its own attempts (each 50 / 10 attempts of at most 10 s
+ * back to back: 2 × 50 s), plus the batched write of the outcome. A dead runner's rows are due again this long after.
+ */
+const LEASE_SECONDS = 150;
 const BATCH = 50;
 /** A run stops claiming after this long (the job ticks every 5 s; a longer run just skips ticks). */
 const RUN_BUDGET_MS = 4000;
