@@ -17,7 +17,7 @@ import type { TicketDiscordEffects } from './modules/tickets/tickets.service';
 import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.service';
 import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
-import type { WebhooksService } from './modules/webhooks/webhooks.service';
+import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhooks.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -45,6 +45,7 @@ export interface Effects {
   tickets?: TicketDiscordEffects;
   airdrops?: AirdropEffects;
   guildDirectory?: GuildDirectory;
+  webhooks?: WebhookNotifier;
 }
 
 export interface Services {

@@ -95,7 +95,7 @@ export function createServices(
     tickets: new TicketsService(db, users, metrics),
     users,
     wallets,
-    webhooks: new WebhooksService(db, config, metrics, log),
+    webhooks: new WebhooksService(db, config, metrics, log, effects.webhooks),
     withdrawals,
   };
 }

@@ -3,6 +3,7 @@ import type { AppContext } from '../../src/app-context';
 import type { Command } from '../../src/discord/command';
 import { UserError } from '../../src/errors';
 import { ENVIRONMENTS, type Environment } from '../../src/modules/quota/quota.tables';
+import { webhookGroup, webhookSubcommand } from './_webhook';
 
 const code = (s: string) => `\`${s}\``;
 const member = (i: ChatInputCommandInteraction) => ({ discordId: i.user.id, username: i.user.username });
@@ -56,7 +57,7 @@ const envOption = (required: boolean) => (o: SlashCommandStringOption) =>
 export default {
   data: new SlashCommandBuilder()
     .setName('api')
-    .setDescription('Your partner API clients and their tokens')
+    .setDescription('Your partner API clients, their tokens and webhooks')
     .addSubcommandGroup((g) =>
       g
         .setName('client')
@@ -85,8 +86,10 @@ export default {
             .addStringOption((o) => o.setName('name').setDescription('Client name').setRequired(true).setMaxLength(64))
             .addStringOption(envOption(true)),
         ),
-    ),
+    )
+    .addSubcommandGroup(webhookGroup),
   async execute(i, ctx) {
+    if (i.options.getSubcommandGroup() === 'webhook') return webhookSubcommand(i, ctx);
     const sub = i.options.getSubcommand();
     if (sub === 'create') return create(i, ctx);
     if (sub === 'list') return listClients(i, ctx);

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
@@ -14,6 +14,8 @@ import type { Environment } from '../quota/quota.tables';
 import { webhookAdminRoutes } from './webhooks.routes';
 import { claimDue } from './webhooks.repository';
 import { RETRY_SCHEDULE_SECONDS, retryDelay } from './webhooks.service';
+import { type Receiver, Receivers } from './testing/receiver';
+import { environmentOf as environmentFor, subscribe } from './testing/subscribe';
 
 const TOKEN = 'admin-token-for-webhook-route-tests';
 let t: TestDatabase;
@@ -23,61 +25,8 @@ let f: Factory;
 let http: FastifyInstance;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-interface Received {
-  id: string;
-  body: string;
-  verified: boolean;
-}
-
-/** A partner's receiver on 127.0.0.1: verifies each request with the standardwebhooks package and answers `status`. */
-class Receiver {
-  server: Server;
-  secret = '';
-  status = 204;
-  received: Received[] = [];
-  port = 0;
-  constructor() {
-    this.server = this.make();
-  }
-  private make(): Server {
-    return createServer((req: IncomingMessage, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        let verified = false;
-        try {
-          new Webhook(this.secret).verify(body, req.headers as Record<string, string>);
-          verified = true;
-        } catch {
-          verified = false;
-        }
-        this.received.push({ id: String(req.headers['webhook-id']), body, verified });
-        res.statusCode = verified ? this.status : 401;
-        res.end(verified ? 'ok' : 'bad signature');
-      });
-    });
-  }
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(this.port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-  async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server = this.make();
-  }
-  get url() {
-    return `http://127.0.0.1:${this.port}/hooks`;
-  }
-}
-
-const receivers: Receiver[] = [];
-async function receiver(): Promise<Receiver> {
-  const r = new Receiver();
-  await r.start();
-  receivers.push(r);
-  return r;
-}
+const receivers = new Receivers();
+const receiver = () => receivers.start();
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -93,23 +42,13 @@ afterEach(async () => {
 });
 afterAll(async () => {
   await http?.close();
-  for (const r of receivers) if (r.server.listening) await r.stop();
+  await receivers.stopAll();
   for (const c of [ctx, strict]) await c?.services.quota.stop();
   await t?.drop();
 });
 
-let clients = 0;
-async function environmentOf(owner: TestUser, environment: Environment = 'dev'): Promise<bigint> {
-  const { client } = await ctx.services.quota.createClient(owner, { name: `app-${++clients}`, environment });
-  const env = await t.db.selectFrom('api_client_environments').select('id').where('client_id', '=', client.id).executeTakeFirstOrThrow();
-  return env.id;
-}
-async function subscribed(owner: TestUser, r: Receiver, eventTypes = ['tip.received']) {
-  const environmentId = await environmentOf(owner);
-  const { endpoint, secret } = await ctx.services.webhooks.createEndpoint({ environmentId, url: r.url, eventTypes });
-  r.secret = secret;
-  return { endpoint, secret, environmentId };
-}
+const environmentOf = (owner: TestUser, environment: Environment = 'dev') => environmentFor(ctx, owner, environment);
+const subscribed = (owner: TestUser, r: Receiver, eventTypes = ['tip.received']) => subscribe(ctx, owner, r, eventTypes);
 const ref = (u: TestUser) => ({ discordId: u.discordId, username: u.username });
 let tips = 0;
 const tip = (from: TestUser, to: TestUser[], amount = '0.5') =>
@@ -272,6 +211,18 @@ describe('delivery runners', () => {
     expect(runs[0].delivered + runs[1].delivered).toBe(6);
     expect(r.received).toHaveLength(6);
     expect(new Set(r.received.map((x) => x.id)).size).toBe(6);
+  });
+
+  it('a backlog bigger than one batch drains in one run (claims prefetched, successes written in batches)', async () => {
+    const [alice, bob] = [await f.user(), await f.user()];
+    await f.balance(alice);
+    const r = await receiver();
+    const { endpoint } = await subscribed(bob, r);
+    for (let i = 0; i < 120; i++) await tip(alice, [bob], '0.01');
+    expect(await ctx.services.webhooks.deliverDue({ batch: 50 })).toEqual({ delivered: 120, retried: 0, dead: 0 });
+    expect(new Set(r.received.map((x) => x.id)).size).toBe(120);
+    const states = await t.db.selectFrom('webhook_deliveries').select(['status', 'attempts', 'last_status']).where('endpoint_id', '=', endpoint.id).execute();
+    expect(states.every((d) => d.status === 'delivered' && d.attempts === 1 && d.last_status === 204)).toBe(true);
   });
 
   it('a runner dying mid-attempt: the delivery is due again when its lease ends, with the same event id', async () => {

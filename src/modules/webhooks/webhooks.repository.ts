@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
+import type { Environment } from '../quota/quota.tables';
 import type { DeliveryStatus } from './webhooks.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -75,6 +76,8 @@ export interface ClaimedDelivery {
   event_created_at: Date;
   url: string;
   secret: string;
+  /** The pre-rotation secret while its overlap window lasts (database clock), else null. */
+  previous_secret: string | null;
 }
 
 /**
@@ -98,19 +101,33 @@ export async function claimDue(db: Db, limit: number, leaseSeconds: number): Pro
       FROM due WHERE d.id = due.id
       RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
     )
-    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, ev.type, ev.payload, ev.created_at AS event_created_at, ep.url, ep.secret
+    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, ev.type, ev.payload, ev.created_at AS event_created_at, ep.url, ep.secret,
+      CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END AS previous_secret
     FROM leased l
     JOIN webhook_events ev ON ev.id = l.event_id
     JOIN webhook_endpoints ep ON ep.id = l.endpoint_id`.execute(db);
   return rows.map((r) => ({ ...r, id: BigInt(r.id), endpoint_id: BigInt(r.endpoint_id) }));
 }
 
-export async function markDelivered(db: Db, id: bigint, status: number, response: string) {
-  await db
-    .updateTable('webhook_deliveries')
-    .set({ status: 'delivered', delivered_at: sql<Date>`now()`, last_status: status, last_response: response, last_error: null })
-    .where('id', '=', id)
-    .execute();
+export interface DeliveredAttempt {
+  id: bigint;
+  endpointId: bigint;
+  httpStatus: number;
+  response: string;
+}
+
+/** Records successful attempts in one statement, and ends their endpoints' failure streaks. */
+export async function markDeliveredMany(db: Db, done: readonly DeliveredAttempt[]): Promise<void> {
+  await sql`
+    WITH v AS (
+      SELECT * FROM unnest(${done.map((d) => String(d.id))}::bigint[], ${done.map((d) => d.httpStatus)}::int[], ${done.map((d) => d.response)}::text[]) AS v(id, status, response)
+    ), d AS (
+      UPDATE webhook_deliveries d
+      SET status = 'delivered', delivered_at = now(), last_status = v.status, last_response = v.response, last_error = NULL
+      FROM v WHERE d.id = v.id
+      RETURNING d.endpoint_id
+    )
+    UPDATE webhook_endpoints SET failing_since = NULL WHERE id IN (SELECT endpoint_id FROM d) AND failing_since IS NOT NULL`.execute(db);
 }
 
 export async function markFailed(
@@ -143,10 +160,6 @@ export async function noteEndpointFailure(db: Db, endpointId: bigint): Promise<D
   return row?.failing_since ?? undefined;
 }
 
-export async function noteEndpointSuccess(db: Db, endpointId: bigint) {
-  await db.updateTable('webhook_endpoints').set({ failing_since: null }).where('id', '=', endpointId).where('failing_since', 'is not', null).execute();
-}
-
 /** Operator retry: due now, with a fresh schedule, whatever its state (a delivered one is sent again on purpose). */
 export function retryDelivery(db: Db, id: bigint) {
   return db
@@ -171,4 +184,82 @@ export async function queueAgeSeconds(db: Db): Promise<number> {
     SELECT extract(epoch FROM now() - min(next_attempt_at))::float8 AS age
     FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()`.execute(db);
   return Math.max(0, rows[0]?.age ?? 0);
+}
+
+/**
+ * Replaces the secret; the old one keeps signing for `overlapSeconds` (0: not at all). A second rotation inside the
+ * window drops the oldest secret: at most two sign at once.
+ */
+export function rotateSecret(db: Db, id: bigint, secret: string, overlapSeconds: number) {
+  return db
+    .updateTable('webhook_endpoints')
+    .set({
+      previous_secret: overlapSeconds > 0 ? sql<string>`secret` : null,
+      previous_secret_expires_at: overlapSeconds > 0 ? sql<Date>`now() + make_interval(secs => ${overlapSeconds})` : null,
+      secret,
+      secret_rotated_at: sql<Date>`now()`,
+    })
+    .where('id', '=', id)
+    .where('active', '=', true)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/**
+ * Replay: deliveries (to active endpoints) of events created in [from, to) that were delivered or died are due again
+ * now with a fresh schedule, keeping their event ids. Pending ones are left alone: already queued, maybe in flight.
+ */
+export async function replayDeliveries(db: Db, o: { endpointId?: bigint; from: Date; to: Date }): Promise<{ replayed: number; pending: number }> {
+  const { rows } = await sql<{ replayed: number; pending: number }>`
+    WITH scope AS (
+      SELECT d.id, d.status FROM webhook_deliveries d
+      JOIN webhook_events ev ON ev.id = d.event_id
+      JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.active
+      WHERE ev.created_at >= ${o.from} AND ev.created_at < ${o.to}
+        ${o.endpointId !== undefined ? sql`AND d.endpoint_id = ${o.endpointId}` : sql``}
+    ), replayed AS (
+      UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+      FROM scope WHERE d.id = scope.id AND scope.status <> 'pending'
+      RETURNING d.id
+    )
+    SELECT (SELECT count(*) FROM replayed)::int AS replayed, (SELECT count(*) FROM scope WHERE status = 'pending')::int AS pending`.execute(db);
+  return rows[0] ?? { replayed: 0, pending: 0 };
+}
+
+/** The Discord id of the member owning the endpoint's client (who is told when it gets disabled). */
+export async function ownerDiscordId(db: Db, endpointId: bigint): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('webhook_endpoints as ep')
+    .innerJoin('users as u', 'u.id', 'ep.owner_user_id')
+    .select('u.discord_id')
+    .where('ep.id', '=', endpointId)
+    .executeTakeFirst();
+  return row?.discord_id;
+}
+
+/** A member's client environment by client name, for `/api webhook add`. */
+export function ownedEnvironment(db: Db, ownerUserId: bigint, clientName: string, environment: Environment) {
+  return db
+    .selectFrom('api_client_environments as e')
+    .innerJoin('api_clients as c', 'c.id', 'e.client_id')
+    .select(['e.id', 'e.environment', 'e.active', 'c.name as client_name'])
+    .where('c.owner_user_id', '=', ownerUserId)
+    .where('c.name', '=', clientName)
+    .where('e.environment', '=', environment)
+    .executeTakeFirst();
+}
+
+/** A member's endpoints with their client's name, newest first. */
+export function endpointsOfOwner(db: Db, ownerUserId: bigint, limit: number) {
+  return db
+    .selectFrom('webhook_endpoints as ep')
+    .innerJoin('api_client_environments as e', 'e.id', 'ep.environment_id')
+    .innerJoin('api_clients as c', 'c.id', 'e.client_id')
+    .selectAll('ep')
+    .select(['c.name as client_name', 'e.environment'])
+    .where('ep.owner_user_id', '=', ownerUserId)
+    .orderBy('ep.active', 'desc')
+    .orderBy('ep.id', 'desc')
+    .limit(limit)
+    .execute();
 }

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
-import { idParam } from '../../http/schemas';
-import type { EndpointView } from './webhooks.service';
+import { idParam, snowflake } from '../../http/schemas';
+import { MAX_ROTATION_OVERLAP_SECONDS, type EndpointView } from './webhooks.service';
 
 const limit = z.coerce.number().int().min(1).max(100).default(50);
 
@@ -15,9 +15,13 @@ const endpointSchema = z
     eventTypes: z.array(z.string()),
     active: z.boolean(),
     disabledReason: z.string().nullable(),
+    previousSecretExpiresAt: z.string().nullable().describe('until then deliveries are signed with the pre-rotation secret too'),
     createdAt: z.string(),
   })
   .meta({ id: 'WebhookEndpoint' });
+
+const isoTime = (what: string) => z.iso.datetime({ offset: true }).transform((s) => new Date(s)).describe(what);
+const operator = snowflake.optional().describe("the operator's Discord id, for the audit log");
 
 const deliverySchema = z
   .object({
@@ -41,6 +45,7 @@ const endpointJson = (e: EndpointView) => ({
   eventTypes: e.eventTypes,
   active: e.active,
   disabledReason: e.disabledReason,
+  previousSecretExpiresAt: e.previousSecretExpiresAt?.toISOString() ?? null,
   createdAt: e.createdAt.toISOString(),
 });
 
@@ -104,6 +109,47 @@ export function webhookAdminRoutes(admin: FastifyInstance, ctx: AppContext): voi
       },
     },
     async (req) => endpointJson(await webhooks.disableEndpoint(req.params.endpointId)),
+  );
+
+  api.post(
+    '/webhook-endpoints/:endpointId/rotate-secret',
+    {
+      schema: {
+        summary: 'New signing secret (shown once); the old one keeps signing during the overlap window (default 24 h)',
+        params: z.object({ endpointId: idParam('endpoint id') }),
+        body: z
+          .object({ overlapSeconds: z.number().int().min(0).max(MAX_ROTATION_OVERLAP_SECONDS).optional().describe('0 stops the old secret now'), operator })
+          .strict()
+          // No body at all is the default rotation.
+          .nullish(),
+        response: { 200: z.object({ endpoint: endpointSchema, secret: z.string() }) },
+      },
+    },
+    async (req) => {
+      const { overlapSeconds, operator: by } = req.body ?? {};
+      const { endpoint, secret } = await webhooks.rotateSecret(req.params.endpointId, {
+        ...(overlapSeconds !== undefined ? { overlapSeconds } : {}),
+        audit: { discordId: by ?? null, via: 'admin-api' },
+      });
+      return { endpoint: endpointJson(endpoint), secret };
+    },
+  );
+
+  api.post(
+    '/webhook-deliveries/replay',
+    {
+      schema: {
+        summary: 'Send the events created in [from, to) again, with their original ids (receivers deduplicate)',
+        body: z
+          .object({ endpointId: idParam('endpoint id (default: every active endpoint)').optional(), from: isoTime('inclusive'), to: isoTime('exclusive'), operator })
+          .strict(),
+        response: { 200: z.object({ replayed: z.number().int(), alreadyPending: z.number().int() }) },
+      },
+    },
+    async (req) => {
+      const { endpointId, from, to, operator: by } = req.body;
+      return webhooks.replay({ from, to, ...(endpointId !== undefined ? { endpointId } : {}), audit: { discordId: by ?? null, via: 'admin-api' } });
+    },
   );
 
   api.get(

@@ -15,11 +15,16 @@ export function signature(secret: string, id: string, timestamp: number, body: s
   return 'v1,' + createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
 }
 
-/** The three request headers for one attempt; `timestamp` is Unix seconds at sending time (receivers check its age). */
-export function signedHeaders(secret: string, id: string, timestamp: number, body: string): Record<string, string> {
+/**
+ * The three request headers for one attempt; `timestamp` is Unix seconds at sending time (receivers check its age).
+ * During a rotation's overlap window `secrets` holds the new and the old secret: one `v1,` entry each, space-separated,
+ * so a receiver still configured with either verifies (the spec's verifiers accept any matching entry).
+ */
+export function signedHeaders(secrets: string | readonly string[], id: string, timestamp: number, body: string): Record<string, string> {
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signature(secret, id, timestamp, body),
+    'webhook-signature': list.map((s) => signature(s, id, timestamp, body)).join(' '),
   };
 }

@@ -1,7 +1,7 @@
 import type { ColumnType } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 
-// Kysely view of migrations/2026_11_28_160000_webhooks.ts.
+// Kysely view of migrations/2026_11_28_160000_webhooks.ts and 2026_11_28_180000_webhook_events.ts.
 
 type NullableTs = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
@@ -15,6 +15,10 @@ export interface WebhookEndpointsTable {
   event_types: ColumnType<string[], string[], string[]>;
   /** `whsec_<base64 key>`; kept because every delivery is signed with it; shown to the owner only at creation. */
   secret: string;
+  /** The secret before the last rotation: deliveries are signed with it too until previous_secret_expires_at. */
+  previous_secret: ColumnType<string | null, string | null | undefined, string | null>;
+  previous_secret_expires_at: NullableTs;
+  secret_rotated_at: NullableTs;
   active: ColumnType<boolean, boolean | undefined, boolean>;
   disabled_reason: ColumnType<string | null, string | null | undefined, string | null>;
   failing_since: NullableTs;
