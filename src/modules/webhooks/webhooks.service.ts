@@ -11,8 +11,17 @@ import { checkHost, isPrivateAddress, PrivateAddressError } from './ssrf-guard';
 import type { DeliveryStatus } from './webhooks.tables';
 import { isIP } from 'node:net';
 
-/** The events the outbox triggers emit today (migration 2026_11_28_160000); other names are refused. */
-export const EVENT_TYPES = ['tip.received', 'wallet.linked'] as const;
+/** The events the outbox triggers emit today (migrations 2026_11_28_160000 and 170000); other names are refused. */
+export const EVENT_TYPES = [
+  'tip.received',
+  'wallet.linked',
+  // Memberships (triggers in migration 2026_11_28_170000_billing).
+  'invoice.paid',
+  'subscription.activated',
+  'subscription.renewed',
+  'subscription.expired',
+  'subscription.canceled',
+] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 export const MAX_ENDPOINTS_PER_ENVIRONMENT = 10;

@@ -1,0 +1,5 @@
+import { defineModule } from '../../app-module';
+
+export default defineModule({
+  name: 'billing',
+});
