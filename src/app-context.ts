@@ -18,6 +18,7 @@ import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.serv
 import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhooks.service';
+import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -46,10 +47,12 @@ export interface Effects {
   airdrops?: AirdropEffects;
   guildDirectory?: GuildDirectory;
   webhooks?: WebhookNotifier;
+  billing?: BillingDiscordEffects;
 }
 
 export interface Services {
   badges: BadgesService;
+  billing: BillingService;
   chain: ChainService;
   deposits: DepositsService;
   guilds: GuildsService;

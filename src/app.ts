@@ -30,6 +30,7 @@ import { checkEmbeddedPostgres, closeServer, databaseStartError, listenHttp, thr
 import { GuildsService } from './modules/guilds/guilds.service';
 import { BadgesService } from './modules/badges/badges.service';
 import { WebhooksService } from './modules/webhooks/webhooks.service';
+import { BillingService } from './modules/billing/billing.service';
 
 export interface App {
   ctx: AppContext;
@@ -87,6 +88,7 @@ export function createServices(
   return {
     chain,
     badges,
+    billing: new BillingService(db, config, currencies, chain, { discord: effects.billing }, log),
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     guilds: new GuildsService(db, config, effects.guildDirectory),
     ledger: new LedgerService(db, config),

@@ -117,6 +117,8 @@ export const configSchema = z.object({
 
   // Deposits and withdrawals (on-chain in/out of the ledger).
   DEPOSIT_TTL_MINUTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_080).default(30)),
+  // Memberships: minutes an invoice's quoted amount holds (rate_locked_until); the invoice expires then.
+  INVOICE_TTL_MINUTES: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(10_080).default(30)),
   // Signed payout transactions tried per withdrawal (each with a fresh blockhash) before it is refunded.
   WITHDRAW_MAX_ATTEMPTS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(20).default(3)),
   // Velocity limits (src/modules/withdrawals/README.md). Seconds between two withdrawal requests of one member.

@@ -52,3 +52,44 @@ export async function postOutflow(trx: Tx, p: Posting): Promise<OutflowResult> {
 export function balanceOf(db: Kysely<DB> | Tx, userId: bigint, currency: string): Promise<bigint> {
   return repo.balanceOf(db, userId, currency);
 }
+
+/** A move between a member's balance and a guild's revenue account (memberships). */
+export interface RevenuePosting {
+  userId: bigint;
+  guildId: string;
+  currency: string;
+  amount: bigint;
+  /** Unique over the whole journal, like {@link Posting}'s. */
+  idempotencyKey: string;
+  ref: string | null;
+}
+
+/**
+ * A member pays a guild (`subscription_payment`): debit the member when the balance covers it, credit the guild's
+ * revenue account, journal with the guild. When the balance does not cover it nothing is written.
+ */
+export async function postToRevenue(trx: Tx, p: RevenuePosting): Promise<OutflowResult> {
+  const left = await repo.debit(trx, p.userId, p.currency, p.amount);
+  if (left === undefined) return { ok: false, balance: await repo.balanceOf(trx, p.userId, p.currency) };
+  const journalId = await repo.insertJournal(trx, { ...p, type: 'subscription_payment', fromUserId: p.userId, toUserId: null });
+  if (journalId === undefined) throw new Error(`journal already holds ${p.idempotencyKey}`);
+  await repo.creditRevenue(trx, p.guildId, p.currency, p.amount);
+  return { ok: true, journalId, balance: left };
+}
+
+/**
+ * A guild's revenue goes back to a member (`subscription_refund`). Undefined (nothing written) when the revenue
+ * account holds less than the amount.
+ */
+export async function postFromRevenue(trx: Tx, p: RevenuePosting): Promise<bigint | undefined> {
+  if ((await repo.debitRevenue(trx, p.guildId, p.currency, p.amount)) === undefined) return undefined;
+  const journalId = await repo.insertJournal(trx, { ...p, type: 'subscription_refund', fromUserId: null, toUserId: p.userId });
+  if (journalId === undefined) throw new Error(`journal already holds ${p.idempotencyKey}`);
+  await repo.credit(trx, p.userId, p.currency, p.amount);
+  return journalId;
+}
+
+/** Per currency, what a guild's revenue account holds (all guilds together without one). */
+export function revenueOf(db: Kysely<DB> | Tx, guildId?: string): Promise<Map<string, bigint>> {
+  return repo.revenue(db, guildId);
+}

@@ -94,6 +94,8 @@ export interface JournalInsert {
   currency: string;
   idempotencyKey: string;
   ref: string | null;
+  /** Guild revenue legs (subscription payments and refunds) name the guild whose revenue account they move. */
+  guildId?: string | null;
 }
 
 /** Undefined when the idempotency key was already used (the caller treats the operation as done). */
@@ -108,6 +110,7 @@ export async function insertJournal(db: Db, e: JournalInsert): Promise<bigint | 
       currency: e.currency,
       idempotency_key: e.idempotencyKey,
       ref: e.ref,
+      guild_id: e.guildId ?? null,
     })
     .onConflict((oc) => oc.column('idempotency_key').doNothing())
     .returning('id')
@@ -482,6 +485,40 @@ export async function openEscrow(db: Db): Promise<Map<string, bigint>> {
     .where('status', '=', 'open')
     .groupBy('currency')
     .execute();
+  return new Map(rows.map((r) => [r.currency, BigInt(r.amount)]));
+}
+
+// ---------------------------------------------------------------- guild revenue
+
+/** Adds to a guild's revenue account (creating it); returns what it now holds. */
+export async function creditRevenue(db: Db, guildId: string, currency: string, amount: bigint): Promise<bigint> {
+  const row = await db
+    .insertInto('guild_revenue')
+    .values({ guild_id: guildId, currency, amount: amount.toString() })
+    .onConflict((oc) => oc.columns(['guild_id', 'currency']).doUpdateSet({ amount: sql`guild_revenue.amount + excluded.amount`, updated_at: sql`now()` }))
+    .returning('amount')
+    .executeTakeFirstOrThrow();
+  return row.amount;
+}
+
+/** Takes from a guild's revenue account when it holds enough; undefined when it does not. */
+export async function debitRevenue(db: Db, guildId: string, currency: string, amount: bigint): Promise<bigint | undefined> {
+  const row = await db
+    .updateTable('guild_revenue')
+    .set({ amount: sql`amount - ${amount.toString()}::numeric`, updated_at: sql`now()` })
+    .where('guild_id', '=', guildId)
+    .where('currency', '=', currency)
+    .where(sql<boolean>`amount >= ${amount.toString()}::numeric`)
+    .returning('amount')
+    .executeTakeFirst();
+  return row?.amount;
+}
+
+/** Per currency, what a guild's (or, without one, every guild's) revenue account holds. */
+export async function revenue(db: Db, guildId?: string): Promise<Map<string, bigint>> {
+  let q = db.selectFrom('guild_revenue').select((eb) => ['currency', eb.fn.sum<bigint>('amount').as('amount')]).groupBy('currency');
+  if (guildId !== undefined) q = q.where('guild_id', '=', guildId);
+  const rows = await q.execute();
   return new Map(rows.map((r) => [r.currency, BigInt(r.amount)]));
 }
 

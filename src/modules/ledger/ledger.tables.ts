@@ -16,7 +16,12 @@ export type JournalType =
   // On-chain flows (deposits/withdrawals modules; allowed by migration 2026_11_23_004000).
   | 'deposit'
   | 'withdrawal'
-  | 'withdrawal_refund';
+  | 'withdrawal_refund'
+  // Memberships (billing module; allowed by migration 2026_11_28_170000): member → guild revenue, back, and an
+  // on-chain invoice payment arriving in the member's balance.
+  | 'subscription_payment'
+  | 'subscription_refund'
+  | 'invoice_deposit';
 export type JournalStatus = 'pending' | 'completed' | 'failed' | 'reversed';
 export type TipKind = 'tip' | 'rain';
 export type AirdropStatus = 'open' | 'completed' | 'expired';
@@ -158,6 +163,14 @@ export interface TipSettingsTable {
   updated_at: Timestamp;
 }
 
+/** What the bot owes a guild from memberships sold (migration 2026_11_28_170000); moved only with its journal entry. */
+export interface GuildRevenueTable {
+  guild_id: string;
+  currency: string;
+  amount: ColumnType<bigint, bigint | string | undefined, bigint | string>;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export interface LedgerTables {
   balances: BalancesTable;
   journal: JournalTable;
@@ -172,4 +185,5 @@ export interface LedgerTables {
   tip_confirmations: TipConfirmationsTable;
   member_activity: MemberActivityTable;
   tip_settings: TipSettingsTable;
+  guild_revenue: GuildRevenueTable;
 }

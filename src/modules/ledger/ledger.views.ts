@@ -57,6 +57,9 @@ const TYPE_LABEL: Record<HistoryEntry['type'], string> = {
   deposit: 'Deposit',
   withdrawal: 'Withdrawal',
   withdrawal_refund: 'Withdrawal refund',
+  subscription_payment: 'Membership payment',
+  subscription_refund: 'Membership refund',
+  invoice_deposit: 'Invoice payment (on chain)',
 };
 
 /**

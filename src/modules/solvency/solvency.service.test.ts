@@ -104,4 +104,18 @@ describe('solvency-check', () => {
     const after = (await solvency.check())[0]!;
     expect(after.liabilities).toBe(before.liabilities);
   });
+
+  it('guild membership revenue still counts as owed: paying a plan from balance leaves liabilities unchanged', async () => {
+    await credit('1');
+    const before = (await solvency.check())[0]!;
+    await ctx.services.billing.catalog.createPlan(
+      { discordId: admin.discordId, via: 'discord' },
+      { guildId: '700000000000000001', code: 'vip', name: 'VIP', roleId: '710000000000000001', prices: [{ cycle: 'month', price: '0.5', currency: 'SOL' }] },
+    );
+    const { invoice } = await ctx.services.billing.subscribe({ interactionId: 'solvency-sub', guildId: '700000000000000001', user: alice, plan: 'vip', cycle: 'month' });
+    expect((await ctx.services.billing.payFromBalance(invoice.id, alice)).invoice.status).toBe('PAID');
+    expect((await ctx.services.billing.revenue('700000000000000001')).get('SOL')).toBe(SOL / 2n);
+    const after = (await solvency.check())[0]!;
+    expect(after.liabilities).toBe(before.liabilities);
+  });
 });

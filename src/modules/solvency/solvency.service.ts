@@ -11,6 +11,7 @@ export interface SolvencyReport {
   currency: Currency;
   /** What the treasury holds on chain, base units. */
   onChain: bigint;
+  /** Owed to members and guilds: balances, open airdrop escrow and guild membership revenue. */
   balances: bigint;
   /** Debited from members but not yet paid out or refunded. */
   pendingWithdrawals: bigint;

@@ -15,13 +15,19 @@ import { checkHost, isPrivateAddress, PrivateAddressError } from './ssrf-guard';
 import type { DeliveryStatus } from './webhooks.tables';
 import { isIP } from 'node:net';
 
-/** The events the outbox triggers emit (migrations 2026_11_28_160000 and 180000); other names are refused. */
+/** The events the outbox triggers emit (migrations 2026_11_28_160000, 170000_billing and 180000); other names are refused. */
 export const EVENT_TYPES = [
   'tip.received',
   'wallet.linked',
   'wallet.unlinked',
   'badge.minted',
   'badge.revoked',
+  // Memberships (triggers in migration 2026_11_28_170000_billing).
+  'invoice.paid',
+  'subscription.activated',
+  'subscription.renewed',
+  'subscription.expired',
+  'subscription.canceled',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 /** What `/api webhook test` sends: signed like any event, never stored, never subscribed to. */

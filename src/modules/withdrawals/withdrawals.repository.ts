@@ -267,6 +267,9 @@ export async function liabilities(db: Db): Promise<Map<string, { balances: bigin
       union all
       -- Open airdrop escrow left its creator's balance but is still owed to members (claims or refund).
       select currency, remaining_amount, 0 from airdrops where status = 'open'
+      union all
+      -- Membership revenue left members' balances but is owed to the guilds that sold them (or back on a refund).
+      select currency, amount, 0 from guild_revenue
     ) x group by currency`.execute(db);
   return new Map(rows.map((r) => [r.currency, { balances: BigInt(r.balances), pendingWithdrawals: BigInt(r.pending) }]));
 }
