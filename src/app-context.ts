@@ -19,6 +19,7 @@ import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhooksService } from './modules/webhooks/webhooks.service';
 import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
+import type { BillingRolesDiscord } from './modules/billing/billing-roles.discord';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -47,6 +48,7 @@ export interface Effects {
   airdrops?: AirdropEffects;
   guildDirectory?: GuildDirectory;
   billing?: BillingDiscordEffects;
+  billingRoles?: BillingRolesDiscord;
 }
 
 export interface Services {
