@@ -7,7 +7,7 @@ import { isOpen } from './billing.payments';
 import { drainRoleChanges, type DrainResult } from './billing.roles';
 
 /**
- * The membership jobs (README "Jobs"). Each is set-based and batched, runs under the job runner's cluster-wide
+ * The membership jobs. Each is set-based and batched, runs under the job runner's cluster-wide
  * advisory lock, and takes `now` so tests and the demo can run it at a later time than the wall clock.
  */
 
