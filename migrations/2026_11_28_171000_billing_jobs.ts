@@ -4,6 +4,23 @@ import { sql, type Kysely } from 'kysely';
 // Membership jobs (issue 14): a role change Discord refuses for good (the role sits above the bot's, Manage Roles is
 // missing, the role was deleted, the member left) is finished as failed rather than retried forever, and the guild's
 // log channel is told once per (guild, role, problem) in a window instead of once per member.
+//
+// The subscription webhook trigger builds its payload (two lookups, through a SQL function planned per call) before
+// webhook_emit() finds out the member has no endpoint: ~0.3 ms a row, 94 % of expiring 10k subscriptions. It now asks
+// first, as webhook_emit does; the events emitted are unchanged.
+
+const SUBSCRIPTION_EVENT = `
+      IF TG_OP = 'INSERT' THEN
+        v_type := 'subscription.activated';
+      ELSIF NEW.status = 'EXPIRED' AND OLD.status <> 'EXPIRED' THEN
+        v_type := 'subscription.expired';
+      ELSIF NEW.status = 'CANCELED' AND OLD.status <> 'CANCELED' THEN
+        v_type := 'subscription.canceled';
+      ELSIF NEW.expires_at > OLD.expires_at AND NEW.status IN ('ACTIVE', 'SUSPENDED') THEN
+        v_type := 'subscription.renewed';
+      ELSE
+        RETURN NULL;
+      END IF;`;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
@@ -21,10 +38,35 @@ export async function up(db: Kysely<any>): Promise<void> {
       PRIMARY KEY (guild_id, role_id, problem)
     );
   `.execute(db);
+  await sql
+    .raw(
+      `CREATE OR REPLACE FUNCTION webhooks_billing_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      v_type text;
+    BEGIN${SUBSCRIPTION_EVENT}
+      IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE owner_user_id = NEW.user_id AND active AND v_type = ANY (event_types)) THEN
+        RETURN NULL;
+      END IF;
+      PERFORM webhook_emit(v_type, NEW.user_id, webhooks_billing_payload(NEW));
+      RETURN NULL;
+    END $$`,
+    )
+    .execute(db);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
+  await sql
+    .raw(
+      `CREATE OR REPLACE FUNCTION webhooks_billing_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      v_type text;
+    BEGIN${SUBSCRIPTION_EVENT}
+      PERFORM webhook_emit(v_type, NEW.user_id, webhooks_billing_payload(NEW));
+      RETURN NULL;
+    END $$`,
+    )
+    .execute(db);
   await sql`
     DROP TABLE billing_role_alerts;
     DROP INDEX billing_role_changes_failed;

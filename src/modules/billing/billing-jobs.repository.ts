@@ -165,7 +165,8 @@ export async function expireDueBatch(db: Db, now: Date, limit: number): Promise<
     WITH due AS (
       SELECT id FROM billing_subscriptions
       WHERE status = 'ACTIVE' AND expires_at <= ${now}
-      ORDER BY expires_at, id
+      -- The partial index's own order: a tie-break on id would sort every due row again for each batch.
+      ORDER BY expires_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), ended AS (

@@ -38,8 +38,8 @@ const MAX_BATCH = 20_000;
  */
 export async function expireSubscriptions(ctx: Pick<JobContext, 'db'>, opts: ExpiryOptions = {}): Promise<ExpiryResult> {
   const now = opts.now ?? new Date();
-  const target = opts.targetBatchMs ?? 40;
-  let size = opts.batchSize ?? 1000;
+  const target = opts.targetBatchMs ?? 50;
+  let size = opts.batchSize ?? 500;
   const result: ExpiryResult = { expired: 0, batches: 0, maxBatchMs: 0 };
   for (;;) {
     const t0 = performance.now();
