@@ -2,7 +2,6 @@ import { DiscordAPIError, Events, PermissionFlagsBits, RESTJSONErrorCodes, type 
 import type { DiscordDeps } from '../../app-module';
 import { sendDm } from '../../discord/dm';
 import type { RoleOp } from './billing.tables';
-import type { BillingDiscordEffects } from './billing.service';
 
 /** Why Discord refused a role change for good; each has its own fix in the guild's log channel. */
 export type RoleProblem = 'role_above_bot' | 'missing_manage_roles' | 'missing_permissions' | 'unknown_role' | 'unknown_member' | 'unknown_guild';
@@ -106,18 +105,6 @@ export function billingRolesDiscord({ client, log }: Pick<DiscordDeps, 'client' 
       joins = [];
       return taken;
     },
-  };
-}
-
-/** The role port BillingService takes (`effects.billing`), over the same client: throws what Discord refused. */
-export function billingDiscordEffects(roles: BillingRolesDiscord): BillingDiscordEffects {
-  const apply = async (guildId: string, discordId: string, roleId: string, op: RoleOp, reason: string) => {
-    const r = await roles.applyRole(guildId, discordId, roleId, op, reason);
-    if (!r.ok) throw new Error(`role ${op} refused: ${r.message}`);
-  };
-  return {
-    addRole: (g, u, r, reason) => apply(g, u, r, 'add', reason),
-    removeRole: (g, u, r, reason) => apply(g, u, r, 'remove', reason),
   };
 }
 
