@@ -26,7 +26,7 @@ import { JobRunner } from '../../src/jobs/job-runner';
 import { createLogger } from '../../src/logger';
 import { billingJobs } from '../../src/modules/billing/billing-jobs.job';
 import { billingRolesDiscord } from '../../src/modules/billing/billing-roles.discord';
-import { drainRoleChanges } from '../../src/modules/billing/billing.roles';
+import { drainRoleOutbox } from '../../src/modules/billing/billing.role-sync';
 
 const { values } = parseArgs({ options: { subs: { type: 'string', default: '100000' }, guilds: { type: 'string', default: '10' }, members: { type: 'string', default: '10' } } });
 const SUBS = Number(values.subs);
@@ -186,7 +186,7 @@ try {
       JOIN users u ON u.discord_id = r.discord_id`.execute(db);
     const roleCtx = { ...ctx, effects: { billingRoles: billingRolesDiscord({ client, log }) } };
     const r0 = performance.now();
-    const drained = await drainRoleChanges(roleCtx, { concurrency: GUILDS });
+    const drained = await drainRoleOutbox(roleCtx, { concurrency: GUILDS });
     const secs = (performance.now() - r0) / 1000;
     const held = guilds.reduce((n, guild, g) => n + [...guild.members.values()].filter((m) => m.roleIds.has(roles[g]!.id)).length, 0);
     const limited = emu.requests.filter((r) => r.status === 429).length;

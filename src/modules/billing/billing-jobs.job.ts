@@ -1,12 +1,12 @@
 import { defineJob } from '../../jobs/job';
 import { expireInvoices, expireSubscriptions, remindSubscriptions, renewSubscriptions, syncRoles } from './billing-jobs';
-import { drainRoleChanges } from './billing.roles';
+import { drainRoleOutbox } from './billing.role-sync';
 
-// The membership jobs; what each does is in billing-jobs.ts and billing.roles.ts. Each runs under the runner's
+// The membership jobs; what each does is in billing-jobs.ts and billing.role-sync.ts. Each runs under the runner's
 // cluster-wide advisory lock; the outbox claims (SKIP LOCKED + lease) keep concurrent drainers disjoint as well.
 
 /** Applies queued role grants and removals (and re-grants for members who rejoined). */
-export const billingRoleChanges = defineJob({ name: 'billing-role-changes', schedule: '*/5 * * * * *', run: (ctx) => drainRoleChanges(ctx) });
+export const billingRoleChanges = defineJob({ name: 'billing-role-changes', schedule: '*/5 * * * * *', run: (ctx) => drainRoleOutbox(ctx) });
 
 export const subscriptionExpiry = defineJob({ name: 'subscription-expiry', schedule: '10 * * * * *', run: (ctx) => expireSubscriptions(ctx) });
 

@@ -3,7 +3,7 @@ import type { DB } from '../../db/schema';
 import type { DueRoleChange } from './billing.repository';
 import type { Cycle } from './billing.tables';
 
-// The membership jobs' SQL (billing-jobs.ts, billing.roles.ts). Set-based: each statement handles one batch, and
+// The membership jobs' SQL (billing-jobs.ts, billing.role-sync.ts). Set-based: each statement handles one batch, and
 // every row lock it takes is released when the statement's own transaction commits.
 
 type Db = Kysely<DB> | Transaction<DB>;

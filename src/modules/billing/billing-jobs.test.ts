@@ -5,7 +5,7 @@ import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { expireInvoices, expireSubscriptions, renewSubscriptions, RENEW_AHEAD_HOURS } from './billing-jobs';
-import { drainRoleChanges } from './billing.roles';
+import { drainRoleOutbox } from './billing.role-sync';
 import type { Subscription } from './billing.service';
 
 // The membership jobs on a real database, without Discord (the e2e tests drive the Discord side).
@@ -133,7 +133,7 @@ describe('role outbox without Discord', () => {
   it('applies nothing and leaves the rows due for a process that has Discord', async () => {
     const pending = await t.db.selectFrom('billing_role_changes').select('id').where('done_at', 'is', null).execute();
     expect(pending.length).toBeGreaterThan(0);
-    expect(await drainRoleChanges(ctx)).toEqual({ applied: 0, skipped: 0, retried: 0, failed: 0, rejoins: 0 });
+    expect(await drainRoleOutbox(ctx)).toEqual({ applied: 0, skipped: 0, retried: 0, failed: 0, rejoins: 0 });
     expect(await t.db.selectFrom('billing_role_changes').select('id').where('done_at', 'is', null).execute()).toHaveLength(pending.length);
   });
 });

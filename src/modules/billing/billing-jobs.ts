@@ -4,7 +4,7 @@ import { Currencies } from '../ledger/currencies';
 import * as jobsRepo from './billing-jobs.repository';
 import type { RepairInsert } from './billing-jobs.repository';
 import { isOpen } from './billing.payments';
-import { drainRoleChanges, type DrainResult } from './billing.roles';
+import { drainRoleOutbox, type RoleOutboxResult } from './billing.role-sync';
 
 /**
  * The membership jobs. Each is set-based and batched, runs under the job runner's cluster-wide
@@ -207,7 +207,7 @@ export interface RoleSyncResult {
   guilds: number;
   grants: number;
   revokes: number;
-  drain: DrainResult;
+  drain: RoleOutboxResult;
 }
 
 /**
@@ -246,6 +246,6 @@ export async function syncRoles(ctx: JobContext): Promise<RoleSyncResult> {
     result.grants += repairs.filter((r) => r.op === 'add').length;
     result.revokes += repairs.filter((r) => r.op === 'remove').length;
   }
-  result.drain = await drainRoleChanges(ctx);
+  result.drain = await drainRoleOutbox(ctx);
   return result;
 }

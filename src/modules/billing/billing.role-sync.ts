@@ -5,7 +5,8 @@ import type { BillingRolesDiscord, RoleProblem } from './billing-roles.discord';
 import type { DueRoleChange } from './billing.repository';
 
 /**
- * The role-change outbox drain. Rows are written in the transaction that changed a subscription (activation,
+ * The role-change outbox drain the jobs run (the core's billing.roles.ts has a minimal one-row drain for the
+ * immediate grant after a payment; both claim with SKIP LOCKED, so they never apply the same row). Rows are written in the transaction that changed a subscription (activation,
  * extension, expiry, cancel, refund) or by the reconcile; this applies them on Discord:
  * - claimed in batches with SKIP LOCKED and leased, so no lock is held across a Discord call and two drainers never
  *   apply the same row;
@@ -23,7 +24,7 @@ import type { DueRoleChange } from './billing.repository';
 export const MAX_ATTEMPTS = 8;
 const ALERT_WINDOW_HOURS = 6;
 
-export interface DrainOptions {
+export interface RoleOutboxOptions {
   batchSize?: number;
   /** Stop after this many batches (the next run continues). */
   maxBatches?: number;
@@ -33,7 +34,7 @@ export interface DrainOptions {
   leaseSeconds?: number;
 }
 
-export interface DrainResult {
+export interface RoleOutboxResult {
   applied: number;
   /** Finished without a call: superseded by the member's current subscriptions, or a duplicate in the batch. */
   skipped: number;
@@ -42,7 +43,7 @@ export interface DrainResult {
   rejoins: number;
 }
 
-type DrainContext = Pick<AppContext, 'db' | 'log' | 'effects' | 'services'>;
+type RoleOutboxContext = Pick<AppContext, 'db' | 'log' | 'effects' | 'services'>;
 
 /** Backoff after the n-th failed attempt: 10 s, 20 s, 40 s … capped at one hour, with ±20 % jitter. */
 export function retryDelaySeconds(attempts: number): number {
@@ -50,8 +51,8 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
-export async function drainRoleChanges(ctx: DrainContext, opts: DrainOptions = {}): Promise<DrainResult> {
-  const result: DrainResult = { applied: 0, skipped: 0, retried: 0, failed: 0, rejoins: 0 };
+export async function drainRoleOutbox(ctx: RoleOutboxContext, opts: RoleOutboxOptions = {}): Promise<RoleOutboxResult> {
+  const result: RoleOutboxResult = { applied: 0, skipped: 0, retried: 0, failed: 0, rejoins: 0 };
   const discord = ctx.effects.billingRoles;
   // Without Discord nothing can be applied: the rows wait for a process that has it.
   if (!discord) return result;
@@ -101,7 +102,7 @@ export async function drainRoleChanges(ctx: DrainContext, opts: DrainOptions = {
 }
 
 /** Tells the guild's log channel (once a window per role and problem) what Discord refused and how to fix it. */
-async function alertGuild(ctx: DrainContext, discord: BillingRolesDiscord, row: DueRoleChange, problem: RoleProblem): Promise<void> {
+async function alertGuild(ctx: RoleOutboxContext, discord: BillingRolesDiscord, row: DueRoleChange, problem: RoleProblem): Promise<void> {
   if (problem === 'unknown_guild') return;
   const scope = problem === 'unknown_member' ? `${row.role_id}:${row.discord_id}` : row.role_id;
   try {
