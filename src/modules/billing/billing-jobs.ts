@@ -38,7 +38,7 @@ const MAX_BATCH = 20_000;
  */
 export async function expireSubscriptions(ctx: Pick<JobContext, 'db'>, opts: ExpiryOptions = {}): Promise<ExpiryResult> {
   const now = opts.now ?? new Date();
-  const target = opts.targetBatchMs ?? 50;
+  const target = opts.targetBatchMs ?? 25;
   let size = opts.batchSize ?? 500;
   const result: ExpiryResult = { expired: 0, batches: 0, maxBatchMs: 0 };
   for (;;) {

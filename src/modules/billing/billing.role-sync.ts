@@ -6,8 +6,9 @@ import type { DueRoleChange } from './billing.repository';
 
 /**
  * The role-change outbox drain the jobs run (the core's billing.roles.ts has a minimal one-row drain for the
- * immediate grant after a payment; both claim with SKIP LOCKED, so they never apply the same row). Rows are written in the transaction that changed a subscription (activation,
- * extension, expiry, cancel, refund) or by the reconcile; this applies them on Discord:
+ * immediate grant after a payment; both claim with SKIP LOCKED, so they never apply the same row). Rows are written
+ * in the transaction that changed a subscription (activation, extension, expiry, cancel, refund) or by the
+ * reconcile; this applies them on Discord:
  * - claimed in batches with SKIP LOCKED and leased, so no lock is held across a Discord call and two drainers never
  *   apply the same row;
  * - each row is checked against what the member's subscriptions say *now* (a grant whose subscription has since
