@@ -14,7 +14,7 @@ import { renderMessage } from '../src/emulators/discord/render-message';
 import { ConsoleSession } from '../src/sandbox/console';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
 import { freePort } from '../src/db/embedded-postgres';
-import { membershipDemo } from './demo-membership';
+import { membershipSteps } from './demo-membership';
 
 // The wallet Alice links in the demo (a fresh key each run).
 const demoKeypair = nacl.sign.keyPair();
@@ -128,7 +128,7 @@ const steps: Step[] = [
   'as bob click tip-cancel:2',
 
   '# --- membership: a plan sells a role, bought from the balance, reminded, expired, role taken back ---',
-  membershipDemo,
+  ...membershipSteps,
 
   '# --- a second server adds the bot: its own support channel and staff, no power over the bot ---',
   'as alice /setup tickets channel:#general # expect-error',

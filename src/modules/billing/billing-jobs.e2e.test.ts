@@ -15,7 +15,6 @@ import type { Subscription } from './billing.service';
 // bot's highest role is refused by Discord and the guild's log channel is told how to fix it.
 
 const DAY = 86_400_000;
-const staff = { discordId: '930000000000000001', via: 'discord' as const };
 
 let emu: DiscordEmulator;
 let bot: TestApp;
@@ -33,14 +32,10 @@ beforeAll(async () => {
   bot = await startTestApp({ emu });
   ({ ctx, t } = bot);
   f = new Factory(t.db);
-  await ctx.services.guilds.update(emu.guild.id, { logChannelId: logChannel.id }, staff);
-  await ctx.services.billing.createPlan(staff, {
-    guildId: emu.guild.id,
-    code: 'vip',
-    name: 'VIP',
-    roleId: vip.id,
-    prices: [{ cycle: 'month', price: '1', currency: 'SOL' }],
-  });
+  const owner = emu.user('owner', { admin: true });
+  await ctx.services.guilds.update(emu.guild.id, { logChannelId: logChannel.id }, { discordId: owner.id, via: 'discord' });
+  const created = await emu.runCommand(owner, '/plan create', { code: 'vip', name: 'VIP', role: vip, price: '1', cycle: 'month' }).reply();
+  expect(created.content).toBe(`✅ Plan **VIP** (\`vip\`) created; it grants <@&${vip.id}>.`);
 });
 afterAll(async () => {
   await bot?.close();
@@ -73,11 +68,16 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 }
 
 describe('membership lifecycle', () => {
-  it('pay from balance grants the role; reminders 3 days and 1 day before, once each; expiry revokes it', async () => {
-    const { user: alice, subscription } = await member('alice');
+  it('/subscribe + Pay from balance grants the role; reminders 3 days and 1 day before, once each; expiry revokes it', async () => {
+    const alice = emu.user('alice');
+    await f.balance(await f.user({ discordId: alice.id, username: 'alice' }), { amount: 2_000_000_000n });
+    const invoiceMsg = await emu.runCommand(alice, '/subscribe', { plan: 'vip' }).reply();
+    const invoice = (await ctx.services.billing.memberInvoices(alice.id))[0]!;
     expect(emu.hasRole(alice, vip)).toBe(false);
-    expect(await drain()).toMatchObject({ status: 'ok', result: { applied: 1 } });
-    expect(emu.hasRole(alice, vip)).toBe(true);
+    await emu.click(alice, invoiceMsg, `billing-pay:${invoice.id}`).reply();
+    await expect.poll(() => emu.hasRole(alice, vip)).toBe(true);
+    const subscription = (await ctx.services.billing.subscription((await ctx.services.billing.invoice(invoice.id))!.subscription_id!))!;
+    expect(subscription.status).toBe('ACTIVE');
 
     const expires = subscription.expires_at.getTime();
     // Five days out: nothing to say yet.

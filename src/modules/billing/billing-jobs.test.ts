@@ -24,7 +24,7 @@ beforeAll(async () => {
   t = await createTestDatabase();
   ctx = createTestContext(t);
   f = new Factory(t.db);
-  await ctx.services.billing.createPlan(staff, { guildId: GUILD, code: 'pro', name: 'Pro', roleId: ROLE, prices: [{ cycle: 'month', price: '1', currency: 'SOL' }] });
+  await ctx.services.billing.catalog.createPlan(staff, { guildId: GUILD, code: 'pro', name: 'Pro', roleId: ROLE, prices: [{ cycle: 'month', price: '1', currency: 'SOL' }] });
 });
 afterAll(async () => {
   await t?.drop();

@@ -24,7 +24,7 @@ beforeAll(async () => {
   gold = emu.role('Gold');
   bot = await startTestApp({ emu });
   ({ ctx, t } = bot);
-  await ctx.services.billing.createPlan(staff, { guildId: emu.guild.id, code: 'gold', name: 'Gold', roleId: gold.id, prices: [{ cycle: 'month', price: '0.1', currency: 'SOL' }] });
+  await ctx.services.billing.catalog.createPlan(staff, { guildId: emu.guild.id, code: 'gold', name: 'Gold', roleId: gold.id, prices: [{ cycle: 'month', price: '0.1', currency: 'SOL' }] });
 });
 afterAll(async () => {
   await bot?.close();
