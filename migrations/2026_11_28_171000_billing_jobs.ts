@@ -22,6 +22,23 @@ const SUBSCRIPTION_EVENT = `
         RETURN NULL;
       END IF;`;
 
+/** The subscription webhook trigger function; `askFirst` skips building the payload for members without endpoints. */
+function subscriptionWebhookTrigger(askFirst: boolean): string {
+  const guard = askFirst
+    ? `
+      IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE owner_user_id = NEW.user_id AND active AND v_type = ANY (event_types)) THEN
+        RETURN NULL;
+      END IF;`
+    : '';
+  return `CREATE OR REPLACE FUNCTION webhooks_billing_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      v_type text;
+    BEGIN${SUBSCRIPTION_EVENT}${guard}
+      PERFORM webhook_emit(v_type, NEW.user_id, webhooks_billing_payload(NEW));
+      RETURN NULL;
+    END $$`;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`
@@ -38,35 +55,12 @@ export async function up(db: Kysely<any>): Promise<void> {
       PRIMARY KEY (guild_id, role_id, problem)
     );
   `.execute(db);
-  await sql
-    .raw(
-      `CREATE OR REPLACE FUNCTION webhooks_billing_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      v_type text;
-    BEGIN${SUBSCRIPTION_EVENT}
-      IF NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE owner_user_id = NEW.user_id AND active AND v_type = ANY (event_types)) THEN
-        RETURN NULL;
-      END IF;
-      PERFORM webhook_emit(v_type, NEW.user_id, webhooks_billing_payload(NEW));
-      RETURN NULL;
-    END $$`,
-    )
-    .execute(db);
+  await sql.raw(subscriptionWebhookTrigger(true)).execute(db);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
-  await sql
-    .raw(
-      `CREATE OR REPLACE FUNCTION webhooks_billing_subscription() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE
-      v_type text;
-    BEGIN${SUBSCRIPTION_EVENT}
-      PERFORM webhook_emit(v_type, NEW.user_id, webhooks_billing_payload(NEW));
-      RETURN NULL;
-    END $$`,
-    )
-    .execute(db);
+  await sql.raw(subscriptionWebhookTrigger(false)).execute(db);
   await sql`
     DROP TABLE billing_role_alerts;
     DROP INDEX billing_role_changes_failed;
