@@ -1,10 +1,11 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { UserError } from '../../errors';
+import type { UserError } from '../../errors';
 import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { userError } from '../../testing/user-error';
 import type { BillingDiscordEffects, BillingService } from './billing.service';
 
 let t: TestDatabase;
@@ -54,15 +55,6 @@ afterAll(async () => {
 const ref = (u: TestUser) => ({ discordId: u.discordId, username: u.username });
 const subscribe = (u: TestUser, plan: string, o: { coupon?: string; cycle?: 'month' | 'year' } = {}) =>
   billing.subscribe({ interactionId: `svc-${++seq}`, guildId: GUILD, user: ref(u), plan, cycle: o.cycle ?? 'month', coupon: o.coupon ?? null });
-
-async function userError(p: Promise<unknown>): Promise<UserError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
-}
 
 /** Every billing table and the money, to prove a refused request changed nothing. */
 const snapshot = () =>
