@@ -14,6 +14,7 @@ import { renderMessage } from '../src/emulators/discord/render-message';
 import { ConsoleSession } from '../src/sandbox/console';
 import { startSandbox, type Sandbox } from '../src/sandbox/sandbox';
 import { freePort } from '../src/db/embedded-postgres';
+import { membershipSteps } from './demo-membership';
 
 // The wallet Alice links in the demo (a fresh key each run).
 const demoKeypair = nacl.sign.keyPair();
@@ -125,6 +126,9 @@ const steps: Step[] = [
   'as bob /tip-confirm-above amount:0.5',
   'as bob /tip user:@alice amount:1',
   'as bob click tip-cancel:2',
+
+  '# --- membership: a plan sells a role, bought from the balance, reminded, expired, role taken back ---',
+  ...membershipSteps,
 
   '# --- a second server adds the bot: its own support channel and staff, no power over the bot ---',
   'as alice /setup tickets channel:#general # expect-error',

@@ -19,6 +19,7 @@ import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhooks.service';
 import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
+import type { BillingRolesDiscord } from './modules/billing/billing-roles.discord';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -48,6 +49,7 @@ export interface Effects {
   guildDirectory?: GuildDirectory;
   webhooks?: WebhookNotifier;
   billing?: BillingDiscordEffects;
+  billingRoles?: BillingRolesDiscord;
 }
 
 export interface Services {

@@ -1,9 +1,12 @@
 import { defineModule } from '../../app-module';
+import { billingJobs } from './billing-jobs.job';
+import { billingRolesDiscord } from './billing-roles.discord';
 import { billingDiscordEffects } from './billing.discord';
 import { billingAdminRoutes } from './billing.routes';
 
 export default defineModule({
   name: 'billing',
   adminRoutes: [billingAdminRoutes],
-  discord: ({ client }) => ({ billing: billingDiscordEffects(client) }),
+  jobs: [...billingJobs],
+  discord: (deps) => ({ billing: billingDiscordEffects(deps.client), billingRoles: billingRolesDiscord(deps) }),
 });
