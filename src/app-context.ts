@@ -19,6 +19,7 @@ import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhooksService } from './modules/webhooks/webhooks.service';
 import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
+import type { InvoicePaymentNotifier } from './modules/billing/invoice-watch';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -47,6 +48,8 @@ export interface Effects {
   airdrops?: AirdropEffects;
   guildDirectory?: GuildDirectory;
   billing?: BillingDiscordEffects;
+  /** On-chain invoice payments (invoice-watch job): the member is told what arrived and where it went. */
+  billingPayments?: InvoicePaymentNotifier;
 }
 
 export interface Services {

@@ -10,6 +10,7 @@ import type { BadgeTables } from '../modules/badges/badges.tables';
 import type { QuotaTables } from '../modules/quota/quota.tables';
 import type { WebhookTables } from '../modules/webhooks/webhooks.tables';
 import type { BillingTables } from '../modules/billing/billing.tables';
+import type { BillingChainTables } from '../modules/billing/billing-chain.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -70,7 +71,8 @@ export interface DB
     BadgeTables,
     QuotaTables,
     WebhookTables,
-    BillingTables {}
+    BillingTables,
+    BillingChainTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
