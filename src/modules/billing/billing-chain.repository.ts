@@ -95,10 +95,10 @@ export async function checkoutByReference(db: Db, reference: string): Promise<{ 
 }
 
 /** What the live status stream polls: cheap, by primary key. */
-export async function invoiceProgress(db: Db, id: bigint): Promise<Pick<Invoice, 'status' | 'amount' | 'paid_amount' | 'rate_locked_until' | 'subscription_id'> | undefined> {
+export async function invoiceProgress(db: Db, id: bigint): Promise<Pick<Invoice, 'status' | 'amount' | 'paid_amount' | 'rate_locked_until' | 'currency'> | undefined> {
   return db
     .selectFrom('billing_invoices')
-    .select(['status', 'amount', 'paid_amount', 'rate_locked_until', 'subscription_id'])
+    .select(['status', 'amount', 'paid_amount', 'rate_locked_until', 'currency'])
     .where('id', '=', id)
     .executeTakeFirst();
 }
