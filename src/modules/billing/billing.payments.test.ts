@@ -24,7 +24,7 @@ beforeAll(async () => {
   ctx = createTestContext(t);
   billing = ctx.services.billing;
   f = new Factory(t.db);
-  await billing.createPlan(staff, {
+  await billing.catalog.createPlan(staff, {
     guildId: GUILD,
     code: 'vip',
     name: 'VIP',

@@ -1,32 +1,25 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
 import type {
-  BillingCouponDiscountsTable,
-  BillingCouponsTable,
-  BillingInvitesTable,
   BillingInvoicePaymentsTable,
   BillingInvoicesTable,
-  BillingPlanPricesTable,
-  BillingPlansTable,
   BillingRoleChangesTable,
   BillingSubscriptionsTable,
   Cycle,
   InvoiceKind,
   PaymentSource,
+  InvoiceStatus,
   RoleOp,
   SubscriptionStatus,
 } from './billing.tables';
 
-// All of billing's SQL. Folder-private: other modules go through the billing service (lint enforces it).
+// Billing's SQL for invoices, payments, subscriptions and the role outbox; what a guild sells (plans, coupons,
+// invites) is in billing-catalog.repository.ts and re-exported here. Folder-private (lint enforces it).
+export * from './billing-catalog.repository';
 
 type Db = Kysely<DB> | Transaction<DB>;
 type Tx = Transaction<DB>;
 
-export type Plan = Selectable<BillingPlansTable>;
-export type PlanPrice = Selectable<BillingPlanPricesTable>;
-export type Coupon = Selectable<BillingCouponsTable>;
-export type CouponDiscount = Selectable<BillingCouponDiscountsTable>;
-export type Invite = Selectable<BillingInvitesTable>;
 export type Invoice = Selectable<BillingInvoicesTable>;
 export type InvoicePayment = Selectable<BillingInvoicePaymentsTable>;
 export type Subscription = Selectable<BillingSubscriptionsTable>;
@@ -34,110 +27,6 @@ export type RoleChange = Selectable<BillingRoleChangesTable>;
 
 /** How long one cycle runs; the SQL adds it to a timestamp as calendar months (a year is 12 of them). */
 export const CYCLE_MONTHS: Readonly<Record<Cycle, number>> = { month: 1, quarter: 3, half_year: 6, year: 12 };
-
-// ---------------------------------------------------------------- plans
-
-export interface PlanInput {
-  guildId: string;
-  code: string;
-  name: string;
-  description: string;
-  features: string[];
-  roleId: string;
-  trialDays: number;
-  inviteOnly: boolean;
-  createdBy: string | null;
-}
-
-export interface PriceInput {
-  cycle: Cycle;
-  currency: string;
-  price: bigint;
-  discountPercent: number;
-}
-
-/** Undefined when the guild already has a plan with that code. */
-export async function insertPlan(db: Db, p: PlanInput): Promise<Plan | undefined> {
-  return db
-    .insertInto('billing_plans')
-    .values({
-      guild_id: p.guildId,
-      code: p.code,
-      name: p.name,
-      description: p.description,
-      features: p.features,
-      role_id: p.roleId,
-      trial_days: p.trialDays,
-      invite_only: p.inviteOnly,
-      created_by: p.createdBy,
-    })
-    .onConflict((oc) => oc.constraint('billing_plans_guild_code_key').doNothing())
-    .returningAll()
-    .executeTakeFirst();
-}
-
-export async function updatePlan(db: Db, id: bigint, p: Partial<Omit<PlanInput, 'guildId' | 'code' | 'createdBy'>>): Promise<Plan | undefined> {
-  return db
-    .updateTable('billing_plans')
-    .set({
-      ...(p.name !== undefined && { name: p.name }),
-      ...(p.description !== undefined && { description: p.description }),
-      ...(p.features !== undefined && { features: p.features }),
-      ...(p.roleId !== undefined && { role_id: p.roleId }),
-      ...(p.trialDays !== undefined && { trial_days: p.trialDays }),
-      ...(p.inviteOnly !== undefined && { invite_only: p.inviteOnly }),
-      updated_at: sql`now()`,
-    })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirst();
-}
-
-export async function archivePlan(db: Db, id: bigint): Promise<Plan | undefined> {
-  return db
-    .updateTable('billing_plans')
-    .set({ status: 'archived', archived_at: sql`now()` })
-    .where('id', '=', id)
-    .where('status', '=', 'active')
-    .returningAll()
-    .executeTakeFirst();
-}
-
-/** Replaces the prices of the (cycle, currency) pairs given; other pairs stay. */
-export async function upsertPrices(db: Db, planId: bigint, prices: readonly PriceInput[]): Promise<void> {
-  if (prices.length === 0) return;
-  await db
-    .insertInto('billing_plan_prices')
-    .values(prices.map((p) => ({ plan_id: planId, cycle: p.cycle, currency: p.currency, price: p.price.toString(), discount_percent: p.discountPercent })))
-    .onConflict((oc) =>
-      oc.constraint('billing_plan_prices_key').doUpdateSet((eb) => ({ price: eb.ref('excluded.price'), discount_percent: eb.ref('excluded.discount_percent') })),
-    )
-    .execute();
-}
-
-export async function findPlanByCode(db: Db, guildId: string, code: string): Promise<Plan | undefined> {
-  return db.selectFrom('billing_plans').selectAll().where('guild_id', '=', guildId).where('code', '=', code).executeTakeFirst();
-}
-
-export async function findPlan(db: Db, id: bigint): Promise<Plan | undefined> {
-  return db.selectFrom('billing_plans').selectAll().where('id', '=', id).executeTakeFirst();
-}
-
-export async function listPlans(db: Db, q: { guildId?: string; includeArchived?: boolean; limit?: number }): Promise<Plan[]> {
-  let query = db.selectFrom('billing_plans').selectAll().orderBy('guild_id').orderBy('code').limit(q.limit ?? 100);
-  if (q.guildId !== undefined) query = query.where('guild_id', '=', q.guildId);
-  if (!q.includeArchived) query = query.where('status', '=', 'active');
-  return query.execute();
-}
-
-export async function pricesOf(db: Db, planIds: readonly bigint[]): Promise<PlanPrice[]> {
-  if (planIds.length === 0) return [];
-  return db.selectFrom('billing_plan_prices').selectAll().where('plan_id', 'in', planIds).orderBy('plan_id').orderBy('id').execute();
-}
-
-export async function findPrice(db: Db, planId: bigint, cycle: Cycle, currency: string): Promise<PlanPrice | undefined> {
-  return db.selectFrom('billing_plan_prices').selectAll().where('plan_id', '=', planId).where('cycle', '=', cycle).where('currency', '=', currency).executeTakeFirst();
-}
 
 // ---------------------------------------------------------------- invoices
 
@@ -289,71 +178,6 @@ export async function findPayment(db: Db, paymentKey: string, signature: string 
 
 export async function paymentsOf(db: Db, invoiceId: bigint): Promise<InvoicePayment[]> {
   return db.selectFrom('billing_invoice_payments').selectAll().where('invoice_id', '=', invoiceId).orderBy('id').execute();
-}
-
-// ---------------------------------------------------------------- coupons
-
-/** Locks the coupon row while a redemption is decided, so the last use goes to exactly one member. */
-export async function lockCouponByCode(trx: Tx, guildId: string, code: string): Promise<Coupon | undefined> {
-  return trx.selectFrom('billing_coupons').selectAll().where('guild_id', '=', guildId).where(sql<boolean>`lower(code) = lower(${code})`).forUpdate().executeTakeFirst();
-}
-
-export async function couponDiscounts(db: Db, couponIds: readonly bigint[]): Promise<CouponDiscount[]> {
-  if (couponIds.length === 0) return [];
-  return db.selectFrom('billing_coupon_discounts').selectAll().where('coupon_id', 'in', couponIds).orderBy('id').execute();
-}
-
-/** Claims one use: undefined when the member already redeemed it (the unique key is the once-per-member guard). */
-export async function redeemCoupon(trx: Tx, couponId: bigint, userId: bigint, invoiceId: bigint): Promise<boolean> {
-  const row = await trx
-    .insertInto('billing_coupon_redemptions')
-    .values({ coupon_id: couponId, user_id: userId, invoice_id: invoiceId })
-    .onConflict((oc) => oc.constraint('billing_coupon_redemptions_member_key').doNothing())
-    .returning('id')
-    .executeTakeFirst();
-  if (!row) return false;
-  const counted = await trx
-    .updateTable('billing_coupons')
-    .set({ redemptions: sql`redemptions + 1` })
-    .where('id', '=', couponId)
-    .where((eb) => eb.or([eb('max_redemptions', 'is', null), eb('redemptions', '<', eb.ref('max_redemptions'))]))
-    .returning('id')
-    .executeTakeFirst();
-  if (!counted) throw new Error(`coupon ${couponId} is used up; callers check under the coupon lock first`);
-  return true;
-}
-
-/** Gives an unpaid invoice's coupon use back (expired or canceled before payment). */
-export async function releaseCoupon(trx: Tx, invoiceId: bigint): Promise<void> {
-  const released = await trx.deleteFrom('billing_coupon_redemptions').where('invoice_id', '=', invoiceId).returning('coupon_id').executeTakeFirst();
-  if (released) await trx.updateTable('billing_coupons').set({ redemptions: sql`redemptions - 1` }).where('id', '=', released.coupon_id).execute();
-}
-
-// ---------------------------------------------------------------- invites
-
-export async function findOpenInvite(db: Db, planId: bigint, userId: bigint): Promise<Invite | undefined> {
-  return db
-    .selectFrom('billing_invites')
-    .selectAll()
-    .where('plan_id', '=', planId)
-    .where('user_id', '=', userId)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .where('expires_at', '>', sql<Date>`now()`)
-    .executeTakeFirst();
-}
-
-/** Accepted once: false when it was accepted, revoked or had expired meanwhile. */
-export async function acceptInvite(trx: Tx, id: bigint): Promise<boolean> {
-  const row = await trx
-    .updateTable('billing_invites')
-    .set({ accepted_at: sql`now()` })
-    .where('id', '=', id)
-    .where('accepted_at', 'is', null)
-    .where('revoked_at', 'is', null)
-    .returning('id')
-    .executeTakeFirst();
-  return row !== undefined;
 }
 
 // ---------------------------------------------------------------- subscriptions
@@ -516,4 +340,70 @@ export async function retryRoleChange(trx: Tx, id: bigint, error: string, delayM
     .set({ attempts: sql`attempts + 1`, last_error: error.slice(0, 500), next_attempt_at: sql`now() + make_interval(secs => ${delayMs / 1000})` })
     .where('id', '=', id)
     .execute();
+}
+
+// ---------------------------------------------------------------- lists
+
+export interface InvoiceFilter {
+  guildId?: string;
+  userId?: bigint;
+  status?: InvoiceStatus;
+  beforeId?: bigint;
+  limit: number;
+}
+
+export async function listInvoices(db: Db, f: InvoiceFilter): Promise<Invoice[]> {
+  let q = db.selectFrom('billing_invoices').selectAll().orderBy('id', 'desc').limit(f.limit);
+  if (f.guildId !== undefined) q = q.where('guild_id', '=', f.guildId);
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+  return q.execute();
+}
+
+export interface SubscriptionFilter {
+  guildId?: string;
+  userId?: bigint;
+  planId?: bigint;
+  status?: SubscriptionStatus;
+  beforeId?: bigint;
+  limit: number;
+}
+
+export async function listSubscriptions(db: Db, f: SubscriptionFilter): Promise<Subscription[]> {
+  let q = db.selectFrom('billing_subscriptions').selectAll().orderBy('id', 'desc').limit(f.limit);
+  if (f.guildId !== undefined) q = q.where('guild_id', '=', f.guildId);
+  if (f.userId !== undefined) q = q.where('user_id', '=', f.userId);
+  if (f.planId !== undefined) q = q.where('plan_id', '=', f.planId);
+  if (f.status !== undefined) q = q.where('status', '=', f.status);
+  if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+  return q.execute();
+}
+
+/** Staff extension: days added to a live subscription's expiry (from its expiry, like a renewal). */
+export async function addDays(trx: Tx, id: bigint, days: number): Promise<Subscription> {
+  return trx
+    .updateTable('billing_subscriptions')
+    .set({ expires_at: sql`greatest(expires_at, now()) + make_interval(days => ${days}::int)`, reminded_3d_at: null, reminded_1d_at: null })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export async function discordIdOf(db: Db, userId: bigint): Promise<string | undefined> {
+  return (await db.selectFrom('users').select('discord_id').where('id', '=', userId).executeTakeFirst())?.discord_id;
+}
+
+/** Whether an ACTIVE subscription of the member in the guild grants the role (then a removal must not happen). */
+export async function roleStillGranted(db: Db, guildId: string, userId: bigint, roleId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('billing_subscriptions as s')
+    .innerJoin('billing_plans as p', 'p.id', 's.plan_id')
+    .select('s.id')
+    .where('s.guild_id', '=', guildId)
+    .where('s.user_id', '=', userId)
+    .where('s.status', '=', 'ACTIVE')
+    .where('p.role_id', '=', roleId)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -5,12 +5,14 @@ import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
 import { quote, UserError } from '../../errors';
 import type { Logger } from '../../logger';
-import { writeAudit, type AuditActor } from '../guilds/guilds.audit';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.postings';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import { refuseBlocked } from '../users/blocked';
 import * as users from '../users/users.accounts';
+import { BillingCatalog, normalizeCode } from './billing.catalog';
+import { drainRoleChanges, type DrainResult } from './billing.roles';
+import { BillingStaff } from './billing.staff';
 import * as core from './billing.payments';
 import * as repo from './billing.repository';
 import type { Coupon, CouponDiscount, Invoice, Plan, PlanPrice, Subscription } from './billing.repository';
@@ -27,9 +29,6 @@ export interface BillingDiscordEffects {
   removeRole(guildId: string, userDiscordId: string, roleId: string, reason: string): Promise<void>;
 }
 
-export interface PlanWithPrices extends Plan {
-  prices: PlanPrice[];
-}
 
 /** An invoice as a member sees it, with the two ways to pay. */
 export interface Checkout {
@@ -53,50 +52,6 @@ export interface SubscribeRequest {
   coupon?: string | null;
 }
 
-export interface PriceCreate {
-  cycle: Cycle;
-  /** Decimal, in the currency's units ("0.5"). */
-  price: string;
-  currency: string;
-  discountPercent?: number;
-}
-
-export interface PlanPatch {
-  name?: string;
-  description?: string;
-  features?: string[];
-  roleId?: string;
-  trialDays?: number;
-  inviteOnly?: boolean;
-  prices?: PriceCreate[];
-}
-
-export interface PlanCreate extends PlanPatch {
-  guildId: string;
-  code: string;
-  name: string;
-  roleId: string;
-  prices: PriceCreate[];
-}
-
-function planFields(p: PlanPatch) {
-  if (p.name !== undefined && (p.name.trim().length === 0 || p.name.length > 100)) throw new UserError('BAD_PLAN_NAME', 'A plan name is 1–100 characters.');
-  if (p.trialDays !== undefined && (!Number.isInteger(p.trialDays) || p.trialDays < 0 || p.trialDays > 365)) {
-    throw new UserError('BAD_TRIAL_DAYS', 'Trial days are a whole number from 0 to 365.');
-  }
-  if (p.roleId !== undefined && !/^\d{17,20}$/.test(p.roleId)) throw new UserError('BAD_ROLE', 'That is not a Discord role id.');
-  if (p.description !== undefined && p.description.length > 1000) throw new UserError('BAD_DESCRIPTION', 'A plan description is at most 1,000 characters.');
-  return {
-    ...(p.name !== undefined && { name: p.name.trim() }),
-    description: p.description,
-    features: p.features?.map((f) => f.trim()).filter(Boolean).slice(0, 25),
-    roleId: p.roleId,
-    trialDays: p.trialDays,
-    inviteOnly: p.inviteOnly,
-  } as { name: string; description: string; features: string[]; roleId: string; trialDays: number; inviteOnly: boolean };
-}
-
-const PLAN_CODE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /**
  * Memberships: plans, checkout, payments, subscriptions, coupons, invites, refunds (README.md has the state
@@ -107,11 +62,29 @@ export class BillingService {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly config: Pick<Config, 'INVOICE_TTL_MINUTES' | 'PUBLIC_URL'>,
-    private readonly currencies: Currencies,
+    readonly currencies: Currencies,
     private readonly chain: ChainService,
     readonly effects: { discord?: BillingDiscordEffects | undefined } = {},
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.catalog = new BillingCatalog(db, currencies);
+    this.staff = new BillingStaff(db);
+  }
+
+  /** Refunds, cancels, extensions and suspensions by staff and operators. */
+  readonly staff: BillingStaff;
+
+  /** Plans, coupons and invites (what the guild sells). */
+  readonly catalog: BillingCatalog;
+
+  /**
+   * Applies due role changes through the Discord port (see billing.roles.ts); nothing without Discord. The role-sync
+   * job calls this on a schedule; a payment click calls it once right away.
+   */
+  drainRoleChanges(limit = 100): Promise<DrainResult> {
+    if (!this.effects.discord) return Promise.resolve({ applied: 0, skipped: 0, failed: 0 });
+    return drainRoleChanges(this.db, this.effects.discord, { limit, ...(this.log && { log: this.log }) });
+  }
 
   // ---------------------------------------------------------------- core transitions (caller's transaction)
 
@@ -135,80 +108,6 @@ export class BillingService {
     return core.endSubscription(trx, subscriptionId, status, reason);
   }
 
-  // ---------------------------------------------------------------- plans
-
-  /** /plan create and POST /admin/plans: a plan with at least one price; audited in the same transaction. */
-  async createPlan(actor: AuditActor, input: PlanCreate): Promise<PlanWithPrices> {
-    const code = normalizeCode(input.code);
-    if (!validPlanCode(code)) throw new UserError('BAD_PLAN_CODE', `Plan codes are 1–32 lowercase letters, digits, - or _ (got ${quote(input.code, 40)}).`);
-    const prices = this.checkPrices(input.prices);
-    if (prices.length === 0) throw new UserError('PRICE_REQUIRED', 'A plan needs at least one price.');
-    return this.db.transaction().execute(async (trx) => {
-      const plan = await repo.insertPlan(trx, { ...planFields(input), guildId: input.guildId, code, createdBy: actor.discordId });
-      if (!plan) throw new UserError('PLAN_CODE_TAKEN', `This server already has a plan ${quote(code, 40)}.`);
-      await repo.upsertPrices(trx, plan.id, prices);
-      const out = { ...plan, prices: await repo.pricesOf(trx, [plan.id]) };
-      await writeAudit(trx, { actor, guildId: plan.guild_id, action: 'billing.plan_create', target: `plan:${plan.id}`, after: out });
-      return out;
-    });
-  }
-
-  /** /plan edit and PATCH /admin/plans/:id: only the fields given change; prices given replace their (cycle, currency). */
-  async editPlan(actor: AuditActor, guildId: string | null, id: bigint, patch: PlanPatch): Promise<PlanWithPrices> {
-    const prices = this.checkPrices(patch.prices ?? []);
-    return this.db.transaction().execute(async (trx) => {
-      const before = await this.ownPlan(trx, guildId, id);
-      const plan = (await repo.updatePlan(trx, id, planFields(patch)))!;
-      await repo.upsertPrices(trx, id, prices);
-      const out = { ...plan, prices: await repo.pricesOf(trx, [id]) };
-      await writeAudit(trx, { actor, guildId: plan.guild_id, action: 'billing.plan_edit', target: `plan:${id}`, before, after: out });
-      return out;
-    });
-  }
-
-  /** Archived plans are no longer sold; live subscriptions keep running until they end. */
-  async archivePlan(actor: AuditActor, guildId: string | null, id: bigint): Promise<Plan> {
-    return this.db.transaction().execute(async (trx) => {
-      const before = await this.ownPlan(trx, guildId, id);
-      const plan = await repo.archivePlan(trx, id);
-      if (!plan) throw new UserError('PLAN_ARCHIVED', `Plan ${quote(before.name, 60)} is already archived.`);
-      await writeAudit(trx, { actor, guildId: plan.guild_id, action: 'billing.plan_archive', target: `plan:${id}`, before: { status: before.status }, after: { status: plan.status } });
-      return plan;
-    });
-  }
-
-  /** The plan, when it belongs to `guildId` (null: an operator, any guild); staff of one guild never see another's. */
-  private async ownPlan(db: Kysely<DB> | Tx, guildId: string | null, id: bigint): Promise<PlanWithPrices> {
-    const plan = await repo.findPlan(db, id);
-    if (!plan || (guildId !== null && plan.guild_id !== guildId)) throw new UserError('PLAN_NOT_FOUND', `This server has no plan #${id}.`);
-    return { ...plan, prices: await repo.pricesOf(db, [id]) };
-  }
-
-  private checkPrices(prices: readonly PriceCreate[]): repo.PriceInput[] {
-    return prices.map((p) => {
-      if (!(CYCLES as readonly string[]).includes(p.cycle)) throw new UserError('UNKNOWN_CYCLE', `Unknown billing cycle ${quote(p.cycle, 20)}.`);
-      const { currency, amount } = this.currencies.parse(p.price, p.currency);
-      const discountPercent = p.discountPercent ?? 0;
-      if (!Number.isInteger(discountPercent) || discountPercent < 0 || discountPercent > 99) {
-        throw new UserError('BAD_DISCOUNT', 'A cycle discount is a whole percentage from 0 to 99.');
-      }
-      return { cycle: p.cycle, currency: currency.code, price: amount, discountPercent };
-    });
-  }
-
-  // ---------------------------------------------------------------- plans (reads)
-
-  async plan(guildId: string, code: string): Promise<PlanWithPrices> {
-    const plan = await repo.findPlanByCode(this.db, guildId, normalizeCode(code));
-    if (!plan) throw new UserError('PLAN_NOT_FOUND', `This server has no plan ${quote(code, 40)}. See /plans.`);
-    return { ...plan, prices: await repo.pricesOf(this.db, [plan.id]) };
-  }
-
-  async plans(q: { guildId?: string; includeArchived?: boolean; limit?: number }): Promise<PlanWithPrices[]> {
-    const plans = await repo.listPlans(this.db, q);
-    const prices = await repo.pricesOf(this.db, plans.map((p) => p.id));
-    return plans.map((p) => ({ ...p, prices: prices.filter((x) => x.plan_id === p.id) }));
-  }
 
   // ---------------------------------------------------------------- checkout
 
@@ -300,6 +199,83 @@ export class BillingService {
     return { invoice: result.invoice, subscription, replayed: result.outcome === 'replayed' };
   }
 
+  /**
+   * A free trial of the plan's trial_days: once per member per guild (the billing_trial_uses insert is the claim),
+   * only for a member with no live subscription to the plan, and through an invite for invite-only plans.
+   */
+  async startTrial(req: { guildId: string; user: DiscordUserRef; plan: string }): Promise<Subscription> {
+    if (req.user.bot) throw new UserError('BOT_USER', 'Bots cannot subscribe.');
+    return this.db.transaction().execute(async (trx) => {
+      const userId = await users.ensureId(trx, req.user);
+      await refuseBlocked(trx, { self: req.user.discordId });
+      const plan = await this.sellablePlan(trx, req.guildId, req.plan);
+      if (plan.trial_days === 0) throw new UserError('NO_TRIAL', `${plan.name} has no free trial.`);
+      if (await repo.lockLiveSubscription(trx, userId, plan.id)) throw new UserError('ALREADY_SUBSCRIBED', `You already have ${plan.name}.`);
+      // Claimed first (a failure below rolls the claim back): "trial twice" is the answer a second try deserves.
+      if (!(await repo.claimTrial(trx, req.guildId, userId, plan.id))) throw new UserError('TRIAL_USED', 'You have already had a free trial on this server.');
+      const invite = plan.invite_only ? await repo.findOpenInvite(trx, plan.id, userId) : undefined;
+      if (plan.invite_only && !invite) throw new UserError('INVITE_REQUIRED', `${plan.name} is invite-only: ask the server's staff for an invite.`);
+      const price = (await repo.pricesOf(trx, [plan.id]))[0];
+      const { subscription } = await core.activateOrExtendSubscription(trx, {
+        guildId: req.guildId,
+        userId,
+        planId: plan.id,
+        cycle: price?.cycle ?? 'month',
+        currency: price?.currency ?? 'SOL',
+        period: { days: plan.trial_days },
+        invoiceId: null,
+        trial: true,
+      });
+      if (invite) await repo.acceptInvite(trx, invite.id);
+      await repo.setTrialSubscription(trx, req.guildId, userId, subscription.id);
+      return subscription;
+    });
+  }
+
+  /** The member's subscriptions in the guild (live first, then the most recent ended ones). */
+  async memberSubscriptions(guildId: string, discordId: string): Promise<Array<Subscription & { plan: Plan }>> {
+    const user = await users.findByDiscordId(this.db, discordId);
+    if (!user) return [];
+    const subs = await repo.listSubscriptions(this.db, { guildId, userId: user.id, limit: 25 });
+    const live = (s: Subscription) => (s.status === 'ACTIVE' || s.status === 'SUSPENDED' ? 0 : 1);
+    const out = [];
+    for (const s of subs.sort((a, b) => live(a) - live(b))) out.push({ ...s, plan: (await repo.findPlan(this.db, s.plan_id))! });
+    return out;
+  }
+
+  /**
+   * /subscription cancel|resume|auto-renew: whether the member's live subscription renews. Cancel keeps the role
+   * until the paid period ends (the subscription stays ACTIVE with cancel_requested_at set); resume undoes that.
+   */
+  async setAutoRenew(req: { guildId: string; discordId: string; plan?: string | null; on: boolean }): Promise<Subscription & { plan: Plan }> {
+    const live = (await this.memberSubscriptions(req.guildId, req.discordId)).filter((s) => s.status === 'ACTIVE' || s.status === 'SUSPENDED');
+    const wanted = req.plan?.trim() ? live.filter((s) => s.plan.code === normalizeCode(req.plan!)) : live;
+    if (wanted.length === 0) throw new UserError('SUBSCRIPTION_NOT_FOUND', req.plan ? `You have no live subscription to ${quote(req.plan, 40)}.` : 'You have no live subscription on this server.');
+    if (wanted.length > 1) throw new UserError('PLAN_REQUIRED', `You have several subscriptions here; name the plan (${wanted.map((s) => s.plan.code).join(', ')}).`);
+    const target = wanted[0]!;
+    const updated = await this.db.transaction().execute(async (trx) => {
+      const s = await repo.lockSubscription(trx, target.id);
+      if (!s || (s.status !== 'ACTIVE' && s.status !== 'SUSPENDED')) throw new UserError('SUBSCRIPTION_STATE', 'That subscription has ended.');
+      return repo.setRenewal(trx, s.id, req.on);
+    });
+    return { ...updated, plan: target.plan };
+  }
+
+  /** The member's invoices (in one guild, or everywhere), newest first. */
+  async memberInvoices(discordId: string, o: { guildId?: string; limit?: number; beforeId?: bigint } = {}): Promise<Invoice[]> {
+    const user = await users.findByDiscordId(this.db, discordId);
+    if (!user) return [];
+    return repo.listInvoices(this.db, { userId: user.id, limit: o.limit ?? 10, ...(o.guildId !== undefined && { guildId: o.guildId }), ...(o.beforeId !== undefined && { beforeId: o.beforeId }) });
+  }
+
+  /** An invoice of this member with what /invoice show needs: its plan and payments. */
+  async memberInvoice(discordId: string, id: bigint): Promise<{ invoice: Invoice; plan: Plan; payments: repo.InvoicePayment[] }> {
+    const user = await users.findByDiscordId(this.db, discordId);
+    const invoice = await repo.findInvoice(this.db, id);
+    if (!invoice || invoice.user_id !== user?.id) throw new UserError('INVOICE_NOT_FOUND', `You have no invoice #${id}.`);
+    return { invoice, plan: (await repo.findPlan(this.db, invoice.plan_id))!, payments: await repo.paymentsOf(this.db, id) };
+  }
+
   /** The invoice as the checkout shows it (solana: URL and checkout page link). */
   async checkout(invoice: Invoice, replayed = false): Promise<Checkout> {
     const plan = (await repo.findPlan(this.db, invoice.plan_id))!;
@@ -332,6 +308,11 @@ export class BillingService {
 
   async invoice(id: bigint): Promise<Invoice | undefined> {
     return repo.findInvoice(this.db, id);
+  }
+
+  /** The Discord id of the invoice's member. */
+  async invoiceOwner(invoice: Pick<Invoice, 'user_id'>): Promise<string> {
+    return (await repo.discordIdOf(this.db, invoice.user_id)) ?? 'unknown';
   }
 
   async subscription(id: bigint): Promise<Subscription | undefined> {
@@ -391,12 +372,4 @@ export function couponAmount(discounts: readonly CouponDiscount[], cycle: Cycle,
 
 export function cycleLabel(cycle: Cycle): string {
   return { month: 'month', quarter: 'quarter', half_year: 'half-year', year: 'year' }[cycle];
-}
-
-export function normalizeCode(code: string): string {
-  return code.trim().toLowerCase();
-}
-
-export function validPlanCode(code: string): boolean {
-  return PLAN_CODE.test(code);
 }

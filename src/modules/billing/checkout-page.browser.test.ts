@@ -43,7 +43,7 @@ describe.skipIf(!runBrowser)('checkout page in headless Chromium', () => {
       { SOLANA_RPC_URL: sol.rpcUrl, SOLANA_WS_URL: sol.wsUrl, TREASURY_SECRET_KEY: gen.secretJson, SOLANA_CLUSTER: 'localnet' },
       { billingPayments: async (e) => void dms.push(e) },
     );
-    await ctx.services.billing.createPlan(
+    await ctx.services.billing.catalog.createPlan(
       { discordId: '940000000000000002', via: 'discord' },
       { guildId: GUILD, code: 'gold', name: HOSTILE_NAME, description: '<b>bold</b> & "quoted"', roleId: '940000000000000003', prices: [{ cycle: 'month', price: '1.5', currency: 'SOL' }] },
     );

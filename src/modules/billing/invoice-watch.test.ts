@@ -32,7 +32,7 @@ beforeAll(async () => {
     { SOLANA_RPC_URL: emu.rpcUrl, SOLANA_WS_URL: emu.wsUrl, TREASURY_SECRET_KEY: gen.secretJson, LEDGER_TOKENS: `USDC:${usdc}:6,OTHER:${other}:6` },
     { billingPayments: async (e) => void notified.push(e) },
   );
-  await ctx.services.billing.createPlan(staff, {
+  await ctx.services.billing.catalog.createPlan(staff, {
     guildId: GUILD,
     code: 'gold',
     name: 'Gold',

@@ -108,7 +108,7 @@ describe('solvency-check', () => {
   it('guild membership revenue still counts as owed: paying a plan from balance leaves liabilities unchanged', async () => {
     await credit('1');
     const before = (await solvency.check())[0]!;
-    await ctx.services.billing.createPlan(
+    await ctx.services.billing.catalog.createPlan(
       { discordId: admin.discordId, via: 'discord' },
       { guildId: '700000000000000001', code: 'vip', name: 'VIP', roleId: '710000000000000001', prices: [{ cycle: 'month', price: '0.5', currency: 'SOL' }] },
     );

@@ -1,0 +1,36 @@
+import { MessageFlags, SlashCommandBuilder } from 'discord.js';
+import type { Command } from '../../src/discord/command';
+import { CYCLES, type Cycle } from '../../src/modules/billing/billing.tables';
+import { invoiceView } from '../../src/modules/billing/billing.views';
+
+/** Buy (or renew) a membership: an invoice to pay from balance or on chain; `trial` starts the free trial instead. */
+export default {
+  data: new SlashCommandBuilder()
+    .setName('subscribe')
+    .setDescription('Buy or renew a membership on this server')
+    .addStringOption((o) => o.setName('plan').setDescription('Plan code (see /plans)').setRequired(true).setMaxLength(32))
+    .addStringOption((o) => o.setName('cycle').setDescription('Billing cycle (default month)').addChoices(...CYCLES.map((c) => ({ name: c.replace('_', '-'), value: c }))))
+    .addStringOption((o) => o.setName('coupon').setDescription('Coupon code').setMaxLength(32))
+    .addStringOption((o) => o.setName('currency').setDescription('Pay in (default: SOL, or the plan’s only currency)').setMaxLength(16))
+    .addBooleanOption((o) => o.setName('trial').setDescription('Start the free trial instead (once per server)')),
+  guildOnly: true,
+  async execute(interaction, ctx) {
+    const billing = ctx.services.billing;
+    const user = { discordId: interaction.user.id, username: interaction.user.username, bot: interaction.user.bot };
+    if (interaction.options.getBoolean('trial')) {
+      const s = await billing.startTrial({ guildId: interaction.guildId!, user, plan: interaction.options.getString('plan', true) });
+      await billing.drainRoleChanges(10).catch((err: unknown) => ctx.log.warn({ err }, 'immediate role drain failed; the outbox keeps the change'));
+      return interaction.reply({ content: `🎁 Your free trial runs until <t:${Math.floor(s.expires_at.getTime() / 1000)}:F>.`, flags: MessageFlags.Ephemeral });
+    }
+    const checkout = await billing.subscribe({
+      interactionId: interaction.id,
+      guildId: interaction.guildId!,
+      user,
+      plan: interaction.options.getString('plan', true),
+      cycle: (interaction.options.getString('cycle') ?? 'month') as Cycle,
+      currency: interaction.options.getString('currency'),
+      coupon: interaction.options.getString('coupon'),
+    });
+    return interaction.reply({ ...invoiceView(billing.currencies, checkout), flags: MessageFlags.Ephemeral });
+  },
+} satisfies Command;
