@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
 
 // What the bot's self-contained wallet pages share (the wallet-link page, the checkout page): HTML escaping, JSON
 // for inline scripts, the strict per-response CSP, the base look, and the browser code that finds wallets (Wallet
@@ -124,3 +125,51 @@ export const WALLET_DISCOVERY_JS = `
     return { wallets, scanLegacy, connect };
   }
 `;
+
+/** `<!doctype html>` … `</head>`: the shared head (no referrer, no favicon request) with the page's own extra CSS. */
+export function pageHead(title: string, nonce: string, extraStyle = ''): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
+<title>${escapeHtml(title)} · Solbound</title>
+<style nonce="${nonce}">${PAGE_STYLE}${extraStyle}</style>
+</head>`;
+}
+
+/**
+ * The page's state as inert JSON and its script: an IIFE with the wallet discovery code, `state` (parsed; the script
+ * stops when `!state.ok`, the error page), `$(id)` and `status(text, kind)` (the #status line) in scope before `body`.
+ */
+export function pageScript(state: unknown, nonce: string, body: string): string {
+  return `<script type="application/json" id="state">${scriptJson(state)}</script>
+<script nonce="${nonce}">
+(() => {
+  'use strict';
+${WALLET_DISCOVERY_JS}
+  const state = JSON.parse(document.getElementById('state').textContent);
+  if (!state.ok) return;
+  const $ = (id) => document.getElementById(id);
+  const status = (text, kind) => { const el = $('status'); el.textContent = text; el.className = kind || ''; };
+${body}
+})();
+</script>`;
+}
+
+/** Headers for the wallet pages and their APIs: nothing cached, no key leaking through Referer, no framing. */
+export function securePage(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('cache-control', 'no-store')
+    .header('referrer-policy', 'no-referrer')
+    .header('x-content-type-options', 'nosniff')
+    .header('x-frame-options', 'DENY')
+    .header('cross-origin-opener-policy', 'same-origin');
+}
+
+/** Sends a rendered page with its CSP (and the secure headers) as HTML. */
+export function sendPage(reply: FastifyReply, page: { html: string; csp: string }): FastifyReply {
+  return securePage(reply).header('content-security-policy', page.csp).type('text/html; charset=utf-8').send(page.html);
+}

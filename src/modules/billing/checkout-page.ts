@@ -1,5 +1,16 @@
-import { escapeHtml, PAGE_STYLE, pageCsp, scriptJson, WALLET_DISCOVERY_JS } from '../../http/wallet-page';
+import { escapeHtml, pageCsp, pageHead, pageScript } from '../../http/wallet-page';
 import type { CheckoutView } from './checkout.service';
+
+const STYLE = `
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0 0 16px; }
+  dt { color: #8b8fb0; }
+  dd { margin: 0; overflow-wrap: anywhere; }
+  #qr { display: block; background: #fff; border-radius: 8px; margin: 8px 0; }
+  a { color: var(--accent); }
+  #progress { padding: 12px 14px; border-radius: 8px; background: #24264a; font-weight: 600; }
+  #progress[data-state="paid"] { background: #0f3a2c; color: var(--ok); }
+  #progress[data-state="expired"], #progress[data-state="canceled"], #progress[data-state="refunded"] { background: #3a1620; color: var(--err); }
+`;
 
 export type CheckoutPageState = ({ ok: true } & CheckoutView) | { ok: false; code: string; message: string };
 
@@ -36,39 +47,13 @@ export function renderCheckoutPage(state: CheckoutPageState): { html: string; cs
     : `
   <h1>Invoice unavailable</h1>
   <p class="sub">${escapeHtml(state.message)}</p>`;
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(title)} · Solbound</title>
-<style nonce="${nonce}">${PAGE_STYLE}
-  dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0 0 16px; }
-  dt { color: #8b8fb0; }
-  dd { margin: 0; overflow-wrap: anywhere; }
-  #qr { display: block; background: #fff; border-radius: 8px; margin: 8px 0; }
-  a { color: var(--accent); }
-  #progress { padding: 12px 14px; border-radius: 8px; background: #24264a; font-weight: 600; }
-  #progress[data-state="paid"] { background: #0f3a2c; color: var(--ok); }
-  #progress[data-state="expired"], #progress[data-state="canceled"], #progress[data-state="refunded"] { background: #3a1620; color: var(--err); }
-</style>
-</head>
+  const html = `${pageHead(title, nonce, STYLE)}
 <body>
 <main>
   <div class="brand">SOLBOUND</div>${body}
 </main>
-<script type="application/json" id="state">${scriptJson(state)}</script>
-<script nonce="${nonce}">
-(() => {
-  'use strict';
-${WALLET_DISCOVERY_JS}
-  const state = JSON.parse(document.getElementById('state').textContent);
-  if (!state.ok) return;
-  const $ = (id) => document.getElementById(id);
+${pageScript(state, nonce, `
   const base = new URL(encodeURIComponent(state.reference), new URL('./', location.href)).toString();
-  const status = (text, kind) => { const el = $('status'); el.textContent = text; el.className = kind || ''; };
   const WORDS = {
     pending: () => 'Waiting for your payment.',
     partially_paid: (p) => 'Partially paid: ' + p.paidText + ' received, ' + p.dueText + ' still due.',
@@ -149,8 +134,7 @@ ${WALLET_DISCOVERY_JS}
   show(progress);
   setInterval(tick, 1000);
   render();
-})();
-</script>
+`)}
 </body>
 </html>
 `;

@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
 import { UserError } from '../../errors';
 import { statusOfUserError } from '../../http/error-status';
+import { securePage, sendPage } from '../../http/wallet-page';
 import { Currencies } from '../ledger/currencies';
 import { renderCheckoutPage } from './checkout-page';
 import { CheckoutService, FINAL_STATES, type CheckoutProgress } from './checkout.service';
@@ -26,15 +27,6 @@ const progress = z.object({
   dueText: z.string(),
   expiresAt: z.string().describe('ISO 8601 timestamp'),
 });
-
-function secure(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('cross-origin-opener-policy', 'same-origin');
-}
 
 /**
  * The checkout page of an invoice and its API (module `billing`, on-chain payments):
@@ -71,7 +63,7 @@ export function checkoutRoutes(app: FastifyInstance, ctx: AppContext): void {
         page = renderCheckoutPage({ ok: false, code: err.code, message: err.message });
         reply.code(statusOfUserError(err.code));
       }
-      return secure(reply).header('content-security-policy', page.csp).type('text/html; charset=utf-8').send(page.html);
+      return sendPage(reply, page);
     },
   );
 
@@ -144,7 +136,7 @@ export function checkoutRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req, reply) => {
-      secure(reply);
+      securePage(reply);
       return checkout.transaction(req.params.reference, req.body.account);
     },
   );

@@ -1,4 +1,4 @@
-import { escapeHtml, PAGE_STYLE, pageCsp, scriptJson, WALLET_DISCOVERY_JS } from '../../http/wallet-page';
+import { escapeHtml, pageCsp, pageHead, pageScript } from '../../http/wallet-page';
 
 export type LinkPageState =
   | { ok: true; nonce: string; discordUsername: string; expiresAt: string }
@@ -11,17 +11,7 @@ export type LinkPageState =
 export function renderLinkPage(state: LinkPageState): { html: string; csp: string } {
   const { nonce: cspNonce, csp } = pageCsp();
   const title = state.ok ? `Link a Solana wallet to @${state.discordUsername}` : 'Wallet link unavailable';
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<link rel="icon" href="data:,">
-<title>${escapeHtml(title)} · Solbound</title>
-<style nonce="${cspNonce}">
-${PAGE_STYLE}</style>
-</head>
+  const html = `${pageHead(title, cspNonce)}
 <body>
 <main>
   <div class="brand">SOLBOUND</div>
@@ -40,15 +30,7 @@ ${PAGE_STYLE}</style>
     <p><small id="expiry"></small></p>
   </div>
 </main>
-<script type="application/json" id="state">${scriptJson(state)}</script>
-<script nonce="${cspNonce}">
-(() => {
-  'use strict';
-${WALLET_DISCOVERY_JS}
-  const state = JSON.parse(document.getElementById('state').textContent);
-  if (!state.ok) return;
-  const $ = (id) => document.getElementById(id);
-  const status = (text, kind) => { const el = $('status'); el.textContent = text; el.className = kind || ''; };
+${pageScript(state, cspNonce, `
   $('expiry').textContent = 'This link expires at ' + new Date(state.expiresAt).toLocaleString() + '.';
   const api = (path) => new URL('../api/wallet/' + path, location.href).toString();
 
@@ -114,8 +96,7 @@ ${WALLET_DISCOVERY_JS}
   // Some wallets inject their provider after the page has loaded.
   window.addEventListener('load', () => { scanLegacy(); render(); });
   setTimeout(() => { scanLegacy(); render(); }, 600);
-})();
-</script>
+`)}
 </body>
 </html>
 `;
