@@ -1,10 +1,10 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { UserError } from '../../errors';
 import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { userError } from '../../testing/user-error';
 import type { BillingService, Invoice } from './billing.service';
 
 let t: TestDatabase;
@@ -46,15 +46,6 @@ const chainPay = (invoice: Invoice, amount: bigint, signature = sig(), at?: Date
   t.db.transaction().execute((trx) => billing.applyPayment(trx, invoice.id, { source: 'chain', amount, signature, ...(at && { at }) }));
 const balance = (u: TestUser) => ctx.services.ledger.balance(u.discordId, 'SOL');
 const roleChanges = (u: TestUser) => t.db.selectFrom('billing_role_changes').selectAll().where('user_id', '=', u.id).orderBy('id').execute();
-
-async function userError(p: Promise<unknown>): Promise<UserError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(UserError);
-  return err as UserError;
-}
 
 /** Σ member balances + Σ guild revenue = Σ external inflows, and each member's balance and each guild's revenue match the journal. */
 async function conservation() {
@@ -198,6 +189,17 @@ describe('paying from balance', () => {
     expect(await balance(u)).toBe(SOL - 1n);
     expect((await billing.invoice(invoice.id))).toMatchObject({ status: 'CREATED', paid_amount: 0n });
     expect(await t.db.selectFrom('billing_invoice_payments').select('id').where('invoice_id', '=', invoice.id).execute()).toEqual([]);
+    expect(await roleChanges(u)).toEqual([]);
+  });
+
+  it('past its rate lock (expiry job not run yet) the quote no longer holds: refused, nothing changes', async () => {
+    const u = await f.user();
+    await f.balance(u);
+    const { invoice } = await subscribe(u);
+    await t.db.updateTable('billing_invoices').set({ rate_locked_until: new Date(Date.now() - 1000) }).where('id', '=', invoice.id).execute();
+    expect((await userError(billing.payFromBalance(invoice.id, ref(u)))).code).toBe('INVOICE_EXPIRED');
+    expect(await balance(u)).toBe(10n * SOL);
+    expect((await billing.invoice(invoice.id))?.status).toBe('CREATED');
     expect(await roleChanges(u)).toEqual([]);
   });
 

@@ -266,6 +266,27 @@ describe('audit log', () => {
       ['user.block', () => emu.runCommand(operator, '/admin block', { user: erin, reason: 'chargeback' }).reply()],
       ['user.unblock', () => http.inject({ method: 'POST', url: `/admin/users/${erin.id}/unblock`, headers: auth })],
       ['ticket.close', () => emu.runCommand(staffA, '/ticket close', { id: ticketId, reason: 'solved' }).reply()],
+      // Memberships: guild staff manage their plans, coupons and invites; operators (or the owner) refund; the admin API.
+      ['billing.plan_create', () => emu.runCommand(ownerA, '/plan create', { code: 'gold', name: 'Gold', role: emu.role('Gold A'), price: '1' }).reply()],
+      ['billing.plan_edit', () => emu.runCommand(staffA, '/plan edit', { plan: 'gold', price: '10', cycle: 'year' }).reply()],
+      ['billing.coupon_create', () => emu.runCommand(staffA, '/coupon create', { code: 'GOLD10', percent: 10 }).reply()],
+      ['billing.invite', () => emu.runCommand(staffA, '/invite', { user: erin, plan: 'gold' }).reply()],
+      [
+        'billing.subscription_suspend',
+        async () => {
+          const { invoice } = await ctx.services.billing.subscribe({ interactionId: 'audit-sub', guildId: guildA.id, user: { discordId: erin.id, username: 'erin' }, plan: 'gold', cycle: 'month' });
+          const { subscription } = await ctx.services.billing.payFromBalance(invoice.id, { discordId: erin.id, username: 'erin' });
+          return http.inject({ method: 'POST', url: `/admin/subscriptions/${subscription!.id}/suspend`, headers: auth, payload: { reason: 'chargeback' } });
+        },
+      ],
+      [
+        'billing.invoice_refund',
+        async () => {
+          const [invoice] = await ctx.services.billing.memberInvoices(erin.id, { guildId: guildA.id });
+          return emu.runCommand(operator, '/billing refund', { invoice: String(invoice!.id), reason: 'goodwill' }).reply();
+        },
+      ],
+      ['billing.plan_archive', () => emu.runCommand(ownerA, '/plan archive', { plan: 'gold' }).reply()],
     ];
     for (const [action, run] of actions) {
       const before = await t.db.selectFrom('audit_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
