@@ -20,6 +20,7 @@ import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhooks.service';
 import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
 import type { BillingRolesDiscord } from './modules/billing/billing-roles.discord';
+import type { InvoicePaymentNotifier } from './modules/billing/invoice-watch';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -50,6 +51,8 @@ export interface Effects {
   webhooks?: WebhookNotifier;
   billing?: BillingDiscordEffects;
   billingRoles?: BillingRolesDiscord;
+  /** On-chain invoice payments (invoice-watch job): the member is told what arrived and where it went. */
+  billingPayments?: InvoicePaymentNotifier;
 }
 
 export interface Services {

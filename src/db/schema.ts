@@ -11,6 +11,7 @@ import type { QuotaTables } from '../modules/quota/quota.tables';
 import type { WebhookTables } from '../modules/webhooks/webhooks.tables';
 import type { BillingTables } from '../modules/billing/billing.tables';
 import type { BillingJobsTables } from '../modules/billing/billing-jobs.tables';
+import type { BillingChainTables } from '../modules/billing/billing-chain.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -72,7 +73,8 @@ export interface DB
     QuotaTables,
     WebhookTables,
     BillingTables,
-    BillingJobsTables {}
+    BillingJobsTables,
+    BillingChainTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

@@ -62,7 +62,7 @@ describe('/plan → /subscribe → Pay from balance → role', () => {
     const invoice = (await ctx.services.billing.memberInvoices(alice.id))[0]!;
     const buttons = (invoiceMsg.components?.[0] as { components: unknown[] }).components as Array<{ custom_id?: string; url?: string; label: string }>;
     expect(buttons.map((b) => b.label)).toEqual(['Pay from balance', 'Pay with wallet']);
-    expect(buttons[1]!.url).toBe(`http://127.0.0.1:3999/pay/${invoice.id}`);
+    expect(buttons[1]!.url).toBe(`http://127.0.0.1:3999/pay/${invoice.reference}`);
 
     expect(emu.hasRole(alice, vip)).toBe(false);
     await emu.click(alice, invoiceMsg, `billing-pay:${invoice.id}`).reply();

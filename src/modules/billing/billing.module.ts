@@ -1,12 +1,20 @@
 import { defineModule } from '../../app-module';
 import { billingJobs } from './billing-jobs.job';
 import { billingRolesDiscord } from './billing-roles.discord';
+import { invoicePaymentNotifier } from './billing-chain.discord';
 import { billingDiscordEffects } from './billing.discord';
 import { billingAdminRoutes } from './billing.routes';
+import { checkoutRoutes } from './checkout.routes';
+import invoiceWatch from './invoice-watch';
 
 export default defineModule({
   name: 'billing',
+  routes: [checkoutRoutes],
   adminRoutes: [billingAdminRoutes],
-  jobs: [...billingJobs],
-  discord: (deps) => ({ billing: billingDiscordEffects(deps.client), billingRoles: billingRolesDiscord(deps) }),
+  jobs: [...billingJobs, invoiceWatch],
+  discord: (deps) => ({
+    billing: billingDiscordEffects(deps.client),
+    billingRoles: billingRolesDiscord(deps),
+    billingPayments: invoicePaymentNotifier(deps.client, deps.log, deps.config),
+  }),
 });

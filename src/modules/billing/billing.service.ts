@@ -36,7 +36,7 @@ export interface Checkout {
   plan: Plan;
   /** `solana:` transfer request (recipient, amount, mint, reference); null without a treasury or for a free invoice. */
   solanaPayUrl: string | null;
-  /** The checkout page (`/pay/<invoice id>`), when the bot has a public URL. */
+  /** The checkout page (`/pay/<reference>`: the random Solana Pay reference, never the sequential id), when the bot has a public URL. */
   checkoutUrl: string | null;
   replayed: boolean;
 }
@@ -283,8 +283,8 @@ export class BillingService {
     return { invoice, plan, solanaPayUrl: this.solanaPayUrl(invoice, currency, plan), checkoutUrl: this.checkoutUrl(invoice), replayed };
   }
 
-  checkoutUrl(invoice: Pick<Invoice, 'id'>): string | null {
-    return this.config.PUBLIC_URL ? `${this.config.PUBLIC_URL.replace(/\/$/, '')}/pay/${invoice.id}` : null;
+  checkoutUrl(invoice: Pick<Invoice, 'reference'>): string | null {
+    return this.config.PUBLIC_URL ? `${this.config.PUBLIC_URL.replace(/\/$/, '')}/pay/${invoice.reference}` : null;
   }
 
   private solanaPayUrl(invoice: Invoice, currency: Currency, plan: Plan): string | null {

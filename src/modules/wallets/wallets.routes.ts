@@ -1,9 +1,10 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../../app-context';
 import { UserError } from '../../errors';
 import { errorBody, statusOfUserError } from '../../http/error-status';
+import { securePage, sendPage } from '../../http/wallet-page';
 import { renderLinkPage } from './link-page';
 
 const nonce = z.string().min(1).max(128);
@@ -15,16 +16,6 @@ const iso = z.string().describe('ISO 8601 timestamp');
 
 // The link page's script reads one code for any malformed request.
 const config = { invalidRequestCode: 'invalid_request' };
-
-/** Headers for everything on the link flow: nothing cached, no nonce leaking through Referer, no framing. */
-function secure(reply: FastifyReply): FastifyReply {
-  return reply
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .header('x-content-type-options', 'nosniff')
-    .header('x-frame-options', 'DENY')
-    .header('cross-origin-opener-policy', 'same-origin');
-}
 
 /**
  * The wallet-link page and its JSON API. Register with `createHttpServer({ plugins: [walletRoutes] })`.
@@ -57,7 +48,7 @@ export function walletRoutes(app: FastifyInstance, ctx: AppContext): void {
         page = renderLinkPage({ ok: false, code: err.code, message: err.message });
         reply.code(statusOfUserError(err.code));
       }
-      return secure(reply).header('content-security-policy', page.csp).type('text/html; charset=utf-8').send(page.html);
+      return sendPage(reply, page);
     },
   );
 
@@ -73,7 +64,7 @@ export function walletRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req, reply) => {
       // Set first so that error replies carry them too.
-      secure(reply);
+      securePage(reply);
       const { message, expiresAt } = await wallets.messageFor(req.query.nonce, req.query.address);
       return { message, expiresAt: expiresAt.toISOString() };
     },
@@ -90,7 +81,7 @@ export function walletRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req, reply) => {
-      secure(reply);
+      securePage(reply);
       const linked = await wallets.verify({ ...req.body, ip: req.ip });
       return { linked: true as const, address: linked.address, discordId: linked.discordId, verifiedAt: linked.verifiedAt.toISOString() };
     },
