@@ -9,6 +9,7 @@ import type { GuildTables } from '../modules/guilds/guilds.tables';
 import type { BadgeTables } from '../modules/badges/badges.tables';
 import type { QuotaTables } from '../modules/quota/quota.tables';
 import type { WebhookTables } from '../modules/webhooks/webhooks.tables';
+import type { ReplyOutboxTables } from '../discord/reply-outbox.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -68,7 +69,8 @@ export interface DB
     GuildTables,
     BadgeTables,
     QuotaTables,
-    WebhookTables {}
+    WebhookTables,
+    ReplyOutboxTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
