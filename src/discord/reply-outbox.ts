@@ -1,7 +1,9 @@
 import {
   ApplicationCommandType,
   ChatInputCommandInteraction,
+  DiscordAPIError,
   InteractionType,
+  RESTJSONErrorCodes,
   InteractionWebhook,
   type APIInteraction,
   type Client,
@@ -88,10 +90,23 @@ export function createReplyOutbox(o: {
       payload.type === InteractionType.ApplicationCommand && payload.data.type === ApplicationCommandType.ChatInput
         ? o.registry.commands.get(payload.data.name)
         : undefined;
+    const webhook = new InteractionWebhook(o.client as Client<true>, row.application_id, row.token);
+    try {
+      await webhook.fetchMessage('@original');
+    } catch (err) {
+      // 10008 Unknown Message: the process died before Discord took its deferral, so the member was shown
+      // "interaction failed" and no answer is owed.
+      if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMessage) {
+        await repo.markAnswered(o.db, row.interaction_id);
+        log.info({ interaction: row.interaction_id }, 'left deferral was never acknowledged; dropped');
+        return;
+      }
+      throw err;
+    }
     if (command?.replayable && replay) {
       if (!(await replay(replayedInteraction(o.client, payload)))) throw new Error('the replayed command did not answer');
     } else {
-      await new InteractionWebhook(o.client as Client<true>, row.application_id, row.token).editMessage('@original', {
+      await webhook.editMessage('@original', {
         content: INTERRUPTED_TEXT,
         embeds: [],
         components: [],
@@ -123,20 +138,30 @@ export function createReplyOutbox(o: {
       const id = interaction.id;
       inFlight.add(id);
       let recorded = false;
+      if (!raws.has(id)) log.debug({ interaction: id }, 'no gateway payload: a deferral of this interaction cannot be replayed');
       const defer = interaction.deferReply.bind(interaction);
-      // Recorded after Discord took the deferral: before it, a crash leaves no "thinking…" and no answer is owed.
+      // Written down before Discord takes the deferral: a crash right after the member sees "thinking…" must not find
+      // the row missing. A crash before Discord took it leaves a row for an interaction nobody acknowledged; recovery
+      // asks Discord first and drops those.
       const recordingDefer = async (options?: InteractionDeferReplyOptions) => {
-        const response = await defer(options);
         const payload = raws.get(id);
         if (payload) {
           try {
             await repo.recordDeferral(o.db, { interactionId: id, applicationId: interaction.applicationId, token: interaction.token, payload });
             recorded = true;
+            log.debug({ interaction: id }, 'deferral recorded');
           } catch (err) {
             log.warn({ err, interaction: id }, 'deferral not recorded: this answer is lost if the process dies');
           }
         }
-        return response;
+        try {
+          return await defer(options);
+        } catch (err) {
+          // Not acknowledged (too late, or Discord refused): nothing is owed.
+          if (recorded) await repo.markAnswered(o.db, id).catch(() => undefined);
+          recorded = false;
+          throw err;
+        }
       };
       interaction.deferReply = recordingDefer as typeof interaction.deferReply;
       return {
