@@ -19,7 +19,8 @@ export interface ChaosPostgres {
   terminateBackends(): Promise<number>;
   /**
    * Stops the server with an immediate shutdown (SIGQUIT to the postmaster: no checkpoint, crash recovery on start) and
-   * starts it again on the same port. Undefined when the server is shared with other tests and must not go down.
+   * starts it again on the same port. Optional: a server shared with other work must not go down (the nemesis then
+   * only terminates sessions).
    */
   restart?: () => Promise<void>;
   close(): Promise<void>;
@@ -75,36 +76,6 @@ export async function startOwnPostgres(): Promise<ChaosPostgres> {
       await db.destroy();
       await server.stop().catch(() => undefined);
       await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-/**
- * A database of its own on a server other tests share (the vitest run's): the backends of this database can be
- * terminated, but the server is never restarted.
- */
-export async function sharedPostgres(serverUrl: string, templateDb: string): Promise<ChaosPostgres> {
-  const name = `chaos_${Date.now().toString(36)}_${process.pid}`;
-  const admin = createDb(createPool(serverUrl, 1));
-  try {
-    await sql.raw(`CREATE DATABASE ${name} TEMPLATE ${templateDb}`).execute(admin);
-  } finally {
-    await admin.destroy();
-  }
-  const url = withDatabase(serverUrl, name);
-  const db = createDb(createPool(url, 4));
-  return {
-    url,
-    db,
-    terminateBackends: () => terminate(db, name),
-    async close() {
-      await db.destroy();
-      const a = createDb(createPool(serverUrl, 1));
-      try {
-        await sql.raw(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).execute(a);
-      } finally {
-        await a.destroy();
-      }
     },
   };
 }
