@@ -33,8 +33,13 @@ export async function runNemesis(
 ): Promise<void> {
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      opts.stop.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      const done = () => {
+        clearTimeout(t);
+        opts.stop.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      opts.stop.addEventListener('abort', done, { once: true });
     });
   const round = ROUND.filter((k) => k !== 'pg-restart' || pg.restart);
   let deck: FaultKind[] = [];
