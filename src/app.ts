@@ -194,6 +194,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
           : {}),
         ...(options.extendRegistry ? { extend: options.extendRegistry } : {}),
       });
+      const runtime = discord;
+      stops.push(() => runtime.stop());
       checkpoint();
     }
 

@@ -104,6 +104,8 @@ export const configSchema = z.object({
         return ids;
       }),
   ),
+  // Deferred interactions unanswered this long are answered by any replica (the reply outbox, src/discord/reply-outbox.ts).
+  REPLY_RECOVERY_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(3).max(600).default(20)),
 
   // Solana. Without DISCORD_TOKEN the sandbox points these at the loopback Solana emulator.
   SOLANA_CLUSTER: z.preprocess(emptyToUndefined, z.enum(['devnet', 'testnet', 'mainnet-beta', 'localnet']).default('devnet')),

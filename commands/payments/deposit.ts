@@ -9,6 +9,8 @@ export default {
     .setDescription('Get a Solana Pay link / QR code to top up your balance from your wallet')
     .addStringOption((o) => o.setName('amount').setDescription('How much, e.g. 1.5').setRequired(true).setMaxLength(40))
     .addStringOption((o) => o.setName('currency').setDescription('Default SOL').setAutocomplete(true)),
+  // Keyed by the interaction id: a second run returns the same request (the reply outbox replays it).
+  replayable: true,
   async execute(interaction, ctx) {
     const { deposits, ledger } = ctx.services;
     // Reserving a reference key and rendering the QR code took up to ~0.8 s in the test suite on a loaded machine;

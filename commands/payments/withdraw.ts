@@ -10,6 +10,8 @@ export default {
     .setDescription('Send funds from your balance to your linked wallet')
     .addStringOption((o) => o.setName('amount').setDescription('How much, e.g. 1.5').setRequired(true).setMaxLength(40))
     .addStringOption((o) => o.setName('currency').setDescription('Default SOL').setAutocomplete(true)),
+  // Keyed by the interaction id: a second run returns the same request (the reply outbox replays it).
+  replayable: true,
   async execute(interaction, ctx) {
     const { withdrawals, ledger } = ctx.services;
     const me = await actor(interaction, ctx);

@@ -12,6 +12,7 @@ import type { WebhookTables } from '../modules/webhooks/webhooks.tables';
 import type { BillingTables } from '../modules/billing/billing.tables';
 import type { BillingJobsTables } from '../modules/billing/billing-jobs.tables';
 import type { BillingChainTables } from '../modules/billing/billing-chain.tables';
+import type { ReplyOutboxTables } from '../discord/reply-outbox.tables';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -74,7 +75,8 @@ export interface DB
     WebhookTables,
     BillingTables,
     BillingJobsTables,
-    BillingChainTables {}
+    BillingChainTables,
+    ReplyOutboxTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

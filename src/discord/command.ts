@@ -29,6 +29,12 @@ export interface Command {
   /** Per-user cooldown for this command. */
   cooldownSeconds?: number;
   requires?: Authority;
+  /**
+   * Running `execute` again for the same interaction has the same effect (none the second time) and gives the same
+   * answer, because everything it changes is keyed by the interaction id. A deferred command marked so is run again
+   * by the reply outbox when its process died before answering; any other is told it was interrupted.
+   */
+  replayable?: boolean;
 }
 
 export interface LoadedCommand extends Command {

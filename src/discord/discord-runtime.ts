@@ -5,11 +5,15 @@ import { buildRegistry } from './command-loader';
 import { deployCommands } from './deploy-commands';
 import { fatalGatewayClose, loginDiscordClient } from './discord-client';
 import type { InteractionRegistry } from './interaction-registry';
-import { attachInteractionRouter, createInteractionRouter } from './interaction-router';
+import { attachInteractionRouter, createInteractionRouter, type InteractionRouter } from './interaction-router';
+import { createReplyOutbox, type ReplyOutbox } from './reply-outbox';
 
 export interface DiscordRuntime {
   client: Client;
   registry: InteractionRegistry;
+  router: InteractionRouter;
+  /** Deferrals written down until answered; this replica answers the ones other processes left. */
+  outbox: ReplyOutbox;
   stop(): Promise<void>;
 }
 
@@ -35,7 +39,9 @@ export interface DiscordRuntimeOptions {
 export async function startDiscord(ctx: AppContext, client: Client, options: DiscordRuntimeOptions = {}): Promise<DiscordRuntime> {
   const registry = await buildRegistry();
   options.extend?.(registry);
-  attachInteractionRouter(client, createInteractionRouter({ registry, ctx, authorize: authorizeByAuthority }));
+  const outbox = createReplyOutbox({ client, db: ctx.db, log: ctx.log, registry, recoverAfterSeconds: ctx.config.REPLY_RECOVERY_SECONDS });
+  const router = createInteractionRouter({ registry, ctx, authorize: authorizeByAuthority, outbox });
+  attachInteractionRouter(client, router);
   if (options.deploy) {
     await deployCommands({
       rest: client.rest,
@@ -61,5 +67,16 @@ export async function startDiscord(ctx: AppContext, client: Client, options: Dis
     },
     'discord ready',
   );
-  return { client, registry, stop: () => client.destroy() };
+  // After login: a replay answers through this client.
+  outbox.start((interaction) => router.replay(interaction));
+  return {
+    client,
+    registry,
+    router,
+    outbox,
+    stop: async () => {
+      await outbox.stop();
+      await client.destroy();
+    },
+  };
 }

@@ -17,6 +17,7 @@ import { parseCustomId, type ComponentInteraction } from './component';
 import { ERROR_MARK, formatInternalError, formatUserError, newErrorRef } from './error-reply';
 import type { InteractionRegistry } from './interaction-registry';
 import { explainRefusal } from './permissions';
+import type { ReplyOutbox } from './reply-outbox';
 
 /**
  * Decides whether the user behind an interaction holds an authority. The app passes `authorizeByAuthority`
@@ -36,12 +37,19 @@ export interface InteractionRouterOptions {
   log?: Logger;
   authorize: AuthorizeFn;
   now?: () => number;
+  /** Where deferrals are written down so another replica can answer them if this process dies (src/discord/reply-outbox.ts). */
+  outbox?: ReplyOutbox;
 }
 
 export interface InteractionRouter {
   readonly registry: InteractionRegistry;
   /** Never throws: every failure ends as an ephemeral message to the user and/or a log line. */
   handle(interaction: Interaction): Promise<void>;
+  /**
+   * Runs a command again on a rebuilt, already deferred interaction (the reply outbox's replay); resolves whether the
+   * member got an answer.
+   */
+  replay(interaction: ChatInputCommandInteraction): Promise<boolean>;
   /** Runs every message handler; never throws: failures are logged with a reference id, nothing is shown. */
   handleMessage(message: Message): Promise<void>;
   /** Runs every message handler's `edited` or `deleted`; never throws, like handleMessage. */
@@ -105,7 +113,8 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     await handler.execute(interaction, arg, ctx);
   }
 
-  async function fail(interaction: RepliableInteraction, err: unknown): Promise<void> {
+  /** Resolves whether the error reached the member. */
+  async function fail(interaction: RepliableInteraction, err: unknown): Promise<boolean> {
     let content: string;
     const refusal = explainRefusal(err, interaction.guild);
     if (refusal !== undefined) {
@@ -120,13 +129,28 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
       log.error({ err, ref, interaction: describe(interaction) }, 'interaction failed');
       content = formatInternalError(ref);
     }
+    let shown = false;
     try {
       await sendError(interaction, content);
+      shown = true;
     } catch (replyErr) {
       log.warn({ err: replyErr, interaction: describe(interaction) }, 'could not show the error to the user');
     }
     // After the member's answer, which has a deadline.
     if (refusal !== undefined) await tellStaff(interaction, refusal);
+    return shown;
+  }
+
+  /** Runs the handler; resolves whether the member got an answer (the handler's own or the error). */
+  async function dispatch(interaction: RepliableInteraction): Promise<boolean> {
+    try {
+      if (interaction.isChatInputCommand()) await runCommand(interaction);
+      else if (interaction.isButton() || interaction.isAnySelectMenu() || interaction.isModalSubmit()) await runComponent(interaction);
+      else throw new UserError('UNSUPPORTED', 'This kind of interaction is not supported.');
+      return true;
+    } catch (err) {
+      return fail(interaction, err);
+    }
   }
 
   /** Posts a refusal to the guild's log channel (when one is set); a failure there is logged only. */
@@ -172,14 +196,11 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
         return;
       }
       if (!interaction.isRepliable()) return;
-      try {
-        if (interaction.isChatInputCommand()) await runCommand(interaction);
-        else if (interaction.isButton() || interaction.isAnySelectMenu() || interaction.isModalSubmit()) await runComponent(interaction);
-        else throw new UserError('UNSUPPORTED', 'This kind of interaction is not supported.');
-      } catch (err) {
-        await fail(interaction, err);
-      }
+      const tracked = options.outbox?.track(interaction);
+      const answered = await dispatch(interaction);
+      await tracked?.finish(answered);
     },
+    replay: dispatch,
   };
 }
 

@@ -51,13 +51,16 @@ export class JobRunner {
   private async runLocked(job: Job): Promise<JobOutcome> {
     const { db, log } = this.ctx;
     const started = performance.now();
+    const failed = (err: unknown): JobOutcome => ({ status: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
+    // Taking or releasing the lock fails too when the database drops the connection (a restart, a failover): that
+    // is this run failing, logged like one, not a rejection node-cron prints unstructured to stderr.
     const run = await withTryAdvisoryLock(db, LockNamespace.job, job.name, async (): Promise<JobOutcome> => {
       try {
         return { status: 'ok', result: await job.run(this.ctx) };
       } catch (err) {
-        return { status: 'failed', error: err instanceof Error ? err : new Error(String(err)) };
+        return failed(err);
       }
-    });
+    }).catch((err: unknown) => ({ locked: true as const, value: failed(err) }));
     const outcome: JobOutcome = run.locked ? run.value : { status: 'skipped' };
     this.metrics?.jobRuns.inc({ job: job.name, outcome: outcome.status });
     if (outcome.status === 'failed') log.error({ job: job.name, err: outcome.error }, 'job failed');

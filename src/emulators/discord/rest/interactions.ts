@@ -25,7 +25,9 @@ export function interactionRoutes({ world, gateway }: RestDeps): RouteDef[] {
       path: 'webhooks/:appId/:token/messages/:messageId',
       auth: false,
       handler: ({ res, params }) => {
-        const { message } = webhookMessage(world, params);
+        // Reading @original of an interaction nobody acknowledged answers 10008 like Discord, and is no misuse: a bot
+        // recovering a crashed process's work asks this to learn whether anything was acknowledged.
+        const { message } = webhookMessage(world, params, { probe: true });
         sendJson(res, 200, toApiMessage(message));
       },
     },
@@ -191,11 +193,11 @@ function onFollowUp(world: DiscordWorld, echo: Echo, { res, params, body }: Rout
   echo(GatewayDispatchEvents.MessageCreate, message);
 }
 
-function webhookMessage(world: DiscordWorld, params: Record<string, string>): { record: InteractionRecord; message: EmuMessage } {
+function webhookMessage(world: DiscordWorld, params: Record<string, string>, o: { probe?: boolean } = {}): { record: InteractionRecord; message: EmuMessage } {
   const record = mustInteraction(world, params.token, params.appId);
   const id = params.messageId;
   if (id === '@original') {
-    if (!record.original) throw new DiscordApiError(404, 10008, 'Unknown Message', true);
+    if (!record.original) throw new DiscordApiError(404, 10008, 'Unknown Message', !o.probe);
     return { record, message: record.original };
   }
   const message = record.followUps.find((m) => m.id === id) ?? (record.original?.id === id ? record.original : undefined);
