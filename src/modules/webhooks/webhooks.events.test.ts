@@ -96,3 +96,33 @@ describe('badge and wallet events', () => {
     expect(await eventsOf(dave)).toEqual([]);
   });
 });
+
+describe('membership events', () => {
+  it('pay from balance → invoice.paid + subscription.activated; cancel → subscription.canceled: delivered and verified', async () => {
+    const guildId = '930000000000000001';
+    const staff = { discordId: '930000000000000009', via: 'discord' as const };
+    await ctx.services.billing.catalog.createPlan(staff, {
+      guildId,
+      code: 'gold',
+      name: 'Gold',
+      roleId: '930000000000000002',
+      prices: [{ cycle: 'month', price: '0.5', currency: 'SOL' }],
+    });
+    const erin = await f.user();
+    await f.balance(erin, { amount: 2_000_000_000n });
+    await subscribeTo(erin, ['invoice.paid', 'subscription.activated', 'subscription.canceled']);
+    r.received.length = 0;
+
+    const { invoice } = await ctx.services.billing.subscribe({ interactionId: 'wh-sub-1', guildId, user: ref(erin), plan: 'gold', cycle: 'month' });
+    const paid = await ctx.services.billing.payFromBalance(invoice.id, ref(erin));
+    await t.db.transaction().execute((trx) => ctx.services.billing.endSubscription(trx, paid.subscription!.id, 'CANCELED', 'test'));
+
+    // Carol's undelivered wallet.unlinked (signed with her secret) is refused by this receiver and retried later.
+    expect(await ctx.services.webhooks.deliverDue()).toMatchObject({ delivered: 3, dead: 0 });
+    const mine = r.received.filter((x) => x.verified).map((x) => JSON.parse(x.body) as { type: string; data: Record<string, unknown> });
+    const byType = Object.fromEntries(mine.map((b) => [b.type, b.data]));
+    expect(mine.map((b) => b.type).sort()).toEqual(['invoice.paid', 'subscription.activated', 'subscription.canceled']);
+    expect(byType['invoice.paid']).toMatchObject({ discordId: erin.discordId, guildId, plan: 'gold', amount: '500000000', currency: 'SOL' });
+    expect(byType['subscription.canceled']).toMatchObject({ subscriptionId: String(paid.subscription!.id), status: 'CANCELED' });
+  });
+});
