@@ -13,6 +13,7 @@ import type { BillingTables } from '../modules/billing/billing.tables';
 import type { BillingJobsTables } from '../modules/billing/billing-jobs.tables';
 import type { BillingChainTables } from '../modules/billing/billing-chain.tables';
 import type { ReplyOutboxTables } from '../discord/reply-outbox.tables';
+import type { ChainCreditTables } from './chain-credits';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -76,7 +77,8 @@ export interface DB
     BillingTables,
     BillingJobsTables,
     BillingChainTables,
-    ReplyOutboxTables {}
+    ReplyOutboxTables,
+    ChainCreditTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

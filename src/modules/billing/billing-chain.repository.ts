@@ -37,6 +37,10 @@ export async function watchBatch(db: Db, q: { limit: number; lateWindowMinutes: 
     .execute();
 }
 
+export async function watchedInvoice(db: Db, id: bigint): Promise<WatchedInvoice | undefined> {
+  return db.selectFrom('billing_invoices as i').innerJoin('users as u', 'u.id', 'i.user_id').selectAll('i').select('u.discord_id').where('i.id', '=', id).executeTakeFirst();
+}
+
 export async function markChecked(db: Db, invoiceId: bigint, error: string | null): Promise<void> {
   await db
     .insertInto('billing_invoice_watch')
@@ -74,16 +78,6 @@ export async function ignoreSignature(db: Db, i: { invoiceId: bigint; signature:
 
 export async function ignoredSignatures(db: Db, invoiceId: bigint): Promise<{ signature: string; reason: string }[]> {
   return db.selectFrom('billing_invoice_ignored_signatures').select(['signature', 'reason']).where('invoice_id', '=', invoiceId).orderBy('created_at').execute();
-}
-
-/**
- * A transaction naming both a /deposit reference and an invoice reference must not be credited twice: when the
- * deposit-watch job already credited it, the invoice watcher leaves it alone. (Read-only look at deposits' table:
- * the signature is the one fact both watchers share.)
- */
-export async function creditedAsDeposit(db: Db, signature: string): Promise<boolean> {
-  const row = await db.selectFrom('deposits').select('id').where('signature', '=', signature).executeTakeFirst();
-  return row !== undefined;
 }
 
 /** The checkout page's view of an invoice, by its Solana Pay reference (the page's unguessable key). */

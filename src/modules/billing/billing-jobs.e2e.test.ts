@@ -6,7 +6,7 @@ import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { Factory } from '../../testing/factories';
 import { startTestApp, type TestApp } from '../../testing/test-app';
 import type { TestDatabase } from '../../testing/test-db';
-import { expireSubscriptions, remindSubscriptions } from './billing-jobs';
+import { expireInvoices, expireSubscriptions, remindSubscriptions } from './billing-jobs';
 import type { Subscription } from './billing.service';
 
 // The membership lifecycle through the real app and the Discord emulator: plan → subscribe → pay from balance → role
@@ -104,6 +104,21 @@ describe('membership lifecycle', () => {
     expect(await drain()).toMatchObject({ status: 'ok', result: { applied: 1 } });
     expect(emu.hasRole(alice, vip)).toBe(false);
     expect(emu.roleChanges.filter((c) => c.userId === alice.id).map((c) => c.action)).toEqual(['add', 'remove']);
+  });
+
+  it('an invoice that expires unpaid is DM\'d to the member once, without pings', async () => {
+    const gina = emu.user('gina');
+    const ref = { discordId: gina.id, username: 'gina' };
+    const checkout = await ctx.services.billing.subscribe({ interactionId: `e2e-${++seq}`, guildId: emu.guild.id, user: ref, plan: 'vip', cycle: 'month' });
+    const now = new Date(checkout.invoice.rate_locked_until.getTime() + 1000);
+    // Two runs at once (a second replica), then a rerun: one DM.
+    const runs = await Promise.all([expireInvoices(ctx, { now }), expireInvoices(ctx, { now })]);
+    expect(runs[0]!.expired + runs[1]!.expired).toBe(1);
+    expect(await expireInvoices(ctx, { now })).toMatchObject({ expired: 0 });
+    expect((await ctx.services.billing.invoice(checkout.invoice.id))?.status).toBe('EXPIRED');
+    expect(dmsTo(gina)).toEqual([`⌛ Invoice ${checkout.invoice.number} for **VIP** expired unpaid: its quoted amount ran out. Run \`/subscribe plan:vip\` for a new one.`]);
+    const dmPosts = emu.requests.filter((r) => r.method === 'POST' && r.path.includes(`/channels/${emu.channelMessages(gina)[0]!.channel_id}/messages`));
+    expect(dmPosts.map((r) => (r.body as { allowed_mentions?: unknown }).allowed_mentions)).toEqual([{ parse: [] }]);
   });
 
   it('role-sync restores a role removed by hand and takes back one given without a subscription', async () => {

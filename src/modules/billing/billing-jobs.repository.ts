@@ -156,21 +156,24 @@ export async function enqueueRepairs(db: Db, repairs: readonly RepairInsert[]): 
 // ---------------------------------------------------------------- subscription-expiry
 
 /**
- * Expires up to `limit` ACTIVE subscriptions due at `now` and queues their role removals, in one statement (so in
+ * Expires up to `limit` ACTIVE (or SUSPENDED) subscriptions due at `now` and queues their role removals (a suspended
+ * one's role was already removed; the removal is idempotent and repairs drift), in one statement (so in
  * one short transaction): the rows are locked with SKIP LOCKED (a payment extending one right now keeps it, and the
  * next run sees it again if it is still due) only until the statement commits.
  */
-export async function expireDueBatch(db: Db, now: Date, limit: number): Promise<number> {
+export async function expireDueBatch(db: Db, now: Date, limit: number, status: 'ACTIVE' | 'SUSPENDED' = 'ACTIVE'): Promise<number> {
+  // One status per statement: each has its own partial index on expires_at, in the order the batch walks.
   const { rows } = await sql<{ n: string }>`
     WITH due AS (
       SELECT id FROM billing_subscriptions
-      WHERE status = 'ACTIVE' AND expires_at <= ${now}
+      WHERE status = ${sql.lit(status)} AND expires_at <= ${now}
       -- The partial index's own order: a tie-break on id would sort every due row again for each batch.
       ORDER BY expires_at
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), ended AS (
-      UPDATE billing_subscriptions s SET status = 'EXPIRED', inactive_since = ${now}
+      -- A suspended one keeps the time it became inactive (its suspension).
+      UPDATE billing_subscriptions s SET status = 'EXPIRED', inactive_since = coalesce(s.inactive_since, ${now})
       FROM due WHERE s.id = due.id
       RETURNING s.id, s.guild_id, s.user_id, s.plan_id
     ), queued AS (
@@ -255,16 +258,26 @@ export async function renewalCandidates(db: Db, now: Date, aheadHours: number, l
 
 // ---------------------------------------------------------------- invoice-expiry
 
-/** Open invoices whose quoted amount expired by `now`, oldest first. */
-export async function expiredOpenInvoices(db: Db, now: Date, limit: number): Promise<bigint[]> {
-  const rows = await db
-    .selectFrom('billing_invoices')
-    .select('id')
-    .where('status', 'in', ['CREATED', 'PENDING'])
-    .where('rate_locked_until', '<=', now)
-    .orderBy('rate_locked_until')
-    .orderBy('id')
+export interface DueInvoice {
+  id: bigint;
+  number: string;
+  recipient: string | null;
+  discord_id: string;
+  plan_name: string;
+  plan_code: string;
+}
+
+/** Open invoices whose quoted amount expired by `now`, oldest first, with what the expiry DM names. */
+export async function expiredOpenInvoices(db: Db, now: Date, limit: number): Promise<DueInvoice[]> {
+  return db
+    .selectFrom('billing_invoices as i')
+    .innerJoin('users as u', 'u.id', 'i.user_id')
+    .innerJoin('billing_plans as p', 'p.id', 'i.plan_id')
+    .select(['i.id', 'i.number', 'i.recipient', 'u.discord_id', 'p.name as plan_name', 'p.code as plan_code'])
+    .where('i.status', 'in', ['CREATED', 'PENDING'])
+    .where('i.rate_locked_until', '<=', now)
+    .orderBy('i.rate_locked_until')
+    .orderBy('i.id')
     .limit(limit)
     .execute();
-  return rows.map((r) => r.id);
 }

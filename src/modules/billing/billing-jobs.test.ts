@@ -25,6 +25,14 @@ beforeAll(async () => {
   ctx = createTestContext(t);
   f = new Factory(t.db);
   await ctx.services.billing.catalog.createPlan(staff, { guildId: GUILD, code: 'pro', name: 'Pro', roleId: ROLE, prices: [{ cycle: 'month', price: '1', currency: 'SOL' }] });
+  await ctx.services.billing.catalog.createPlan(staff, {
+    guildId: GUILD,
+    code: 'tryme',
+    name: 'Try me',
+    roleId: '910000000000000078',
+    trialDays: 7,
+    prices: [{ cycle: 'month', price: '1', currency: 'SOL' }],
+  });
 });
 afterAll(async () => {
   await t?.drop();
@@ -52,7 +60,12 @@ describe('subscription-expiry', () => {
     // The later one expires after the cutoff.
     await t.db.updateTable('billing_subscriptions').set({ expires_at: new Date(cutoff.getTime() + HOUR) }).where('id', '=', later.id).execute();
     const { subscription: suspended } = await subscribed();
-    await t.db.updateTable('billing_subscriptions').set({ status: 'SUSPENDED', inactive_since: sql`now()` }).where('id', '=', suspended.id).execute();
+    // Suspended and not yet due (a due suspended one ends too: the next test).
+    await t.db
+      .updateTable('billing_subscriptions')
+      .set({ status: 'SUSPENDED', inactive_since: sql`now()`, expires_at: new Date(cutoff.getTime() + HOUR) })
+      .where('id', '=', suspended.id)
+      .execute();
 
     // Two runs at once (a second replica): SKIP LOCKED keeps them disjoint.
     const runs = await Promise.all([expireSubscriptions(ctx, { now: cutoff, batchSize: 2 }), expireSubscriptions(ctx, { now: cutoff, batchSize: 3 })]);
@@ -66,6 +79,26 @@ describe('subscription-expiry', () => {
     expect(rows.find((r) => r.id === suspended.id)?.status).toBe('SUSPENDED');
     expect((await removals(ids)).map((r) => r.subscription_id!).sort(byId)).toEqual(ids);
     expect(await expireSubscriptions(ctx, { now: cutoff })).toMatchObject({ expired: 0 });
+  });
+
+  it('ends a SUSPENDED subscription at its expiry too: EXPIRED, still inactive since its suspension, role removal queued', async () => {
+    const { subscription } = await subscribed();
+    await ctx.services.billing.staff.setSuspended(staff, GUILD, subscription.id, true, 'chargeback');
+    const suspended = (await ctx.services.billing.subscription(subscription.id))!;
+    expect(suspended).toMatchObject({ status: 'SUSPENDED' });
+    const since = suspended.inactive_since!;
+    expect(await expireSubscriptions(ctx, { now: new Date(subscription.expires_at.getTime() - 1000) })).toMatchObject({ expired: 0 });
+    const at = new Date(subscription.expires_at.getTime() + 1000);
+    expect(await expireSubscriptions(ctx, { now: at })).toMatchObject({ expired: 1 });
+    expect(await ctx.services.billing.subscription(subscription.id)).toMatchObject({ status: 'EXPIRED', inactive_since: since });
+    const queued = await t.db.selectFrom('billing_role_changes').select(['op', 'reason']).where('subscription_id', '=', subscription.id).orderBy('id').execute();
+    expect(queued.slice(-2)).toEqual([
+      { op: 'remove', reason: `subscription ${subscription.id} suspended by staff` },
+      { op: 'remove', reason: `subscription ${subscription.id} expired` },
+    ]);
+    // Final: staff cannot lift a suspension that has ended.
+    await expect(ctx.services.billing.staff.setSuspended(staff, GUILD, subscription.id, false)).rejects.toThrow();
+    expect(await expireSubscriptions(ctx, { now: at })).toMatchObject({ expired: 0 });
   });
 });
 
@@ -111,6 +144,24 @@ describe('subscription-renewal', () => {
     await t.db.updateTable('billing_subscriptions').set({ auto_renew: false, cancel_requested_at: sql`now()` }).where('id', '=', subscription.id).execute();
     await renewSubscriptions(ctx, { now: new Date(subscription.expires_at.getTime() - HOUR) });
     expect(await invoicesOf(user)).toHaveLength(1);
+  });
+});
+
+describe('trials and renewal', () => {
+  it('a trial starts with auto-renew off and is not charged when it ends; turned on by the member, it renews', async () => {
+    const user = await f.user();
+    await f.balance(user, { amount: 5n * SOL });
+    const trial = await ctx.services.billing.startTrial({ guildId: GUILD, user: ref(user), plan: 'tryme' });
+    expect(trial).toMatchObject({ trial: true, auto_renew: false, cancel_requested_at: null });
+    const nearEnd = new Date(trial.expires_at.getTime() - HOUR);
+    await renewSubscriptions(ctx, { now: nearEnd });
+    expect(await invoicesOf(user)).toHaveLength(0);
+    expect(await ctx.services.ledger.balance(user.discordId, 'SOL')).toBe(5n * SOL);
+
+    await ctx.services.billing.setAutoRenew({ guildId: GUILD, discordId: user.discordId, plan: 'tryme', on: true });
+    await renewSubscriptions(ctx, { now: nearEnd });
+    expect((await invoicesOf(user)).map((i) => [i.kind, i.status])).toEqual([['renewal', 'PAID']]);
+    expect(await ctx.services.ledger.balance(user.discordId, 'SOL')).toBe(4n * SOL);
   });
 });
 

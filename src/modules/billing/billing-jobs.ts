@@ -4,6 +4,7 @@ import { Currencies } from '../ledger/currencies';
 import * as jobsRepo from './billing-jobs.repository';
 import type { RepairInsert } from './billing-jobs.repository';
 import { isOpen } from './billing.payments';
+import { InvoiceWatcher } from './invoice-watch';
 import { drainRoleOutbox, type RoleOutboxResult } from './billing.role-sync';
 
 /**
@@ -41,17 +42,21 @@ export async function expireSubscriptions(ctx: Pick<JobContext, 'db'>, opts: Exp
   const target = opts.targetBatchMs ?? 25;
   let size = opts.batchSize ?? 500;
   const result: ExpiryResult = { expired: 0, batches: 0, maxBatchMs: 0 };
-  for (;;) {
-    const t0 = performance.now();
-    const n = await jobsRepo.expireDueBatch(ctx.db, now, size);
-    const ms = performance.now() - t0;
-    result.batches++;
-    result.expired += n;
-    result.maxBatchMs = Math.max(result.maxBatchMs, ms);
-    if (n < size) return result;
-    // Aim the next batch at the target duration, moving at most 2x either way per step.
-    size = Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, size * Math.min(2, Math.max(0.5, target / Math.max(ms, 1))))));
+  // A SUSPENDED subscription ends at expires_at too (its role already removed); unsuspending cannot revive it after.
+  for (const status of ['ACTIVE', 'SUSPENDED'] as const) {
+    for (;;) {
+      const t0 = performance.now();
+      const n = await jobsRepo.expireDueBatch(ctx.db, now, size, status);
+      const ms = performance.now() - t0;
+      result.batches++;
+      result.expired += n;
+      result.maxBatchMs = Math.max(result.maxBatchMs, ms);
+      if (n < size) break;
+      // Aim the next batch at the target duration, moving at most 2x either way per step.
+      size = Math.round(Math.min(MAX_BATCH, Math.max(MIN_BATCH, size * Math.min(2, Math.max(0.5, target / Math.max(ms, 1))))));
+    }
   }
+  return result;
 }
 
 export interface ReminderResult {
@@ -178,25 +183,40 @@ export async function renewSubscriptions(ctx: JobContext, opts: { now?: Date; li
 /**
  * invoice-expiry: open invoices whose quoted amount (rate_locked_until) ran out become EXPIRED through the core
  * transition (partial payments go back to the member's balance, a held coupon use is released), one short
- * transaction each.
+ * transaction each. An invoice payable on chain gets one last look at its reference first (like a /deposit before
+ * it closes): a payment whose block time is before rate_locked_until still pays it, even if invoice-watch had not
+ * seen it yet — once EXPIRED it could only be credited as late. When that look fails (RPC), the invoice stays open
+ * until a later run can look. The member gets one DM per expired invoice (from the run whose transaction expired it).
  */
-export async function expireInvoices(ctx: JobContext, opts: { now?: Date; limit?: number } = {}): Promise<{ expired: number; returned: number; failed: number }> {
+export async function expireInvoices(ctx: JobContext, opts: { now?: Date; limit?: number } = {}): Promise<{ expired: number; returned: number; paid: number; failed: number }> {
   const now = opts.now ?? new Date();
   const limit = opts.limit ?? 5000;
-  const out = { expired: 0, returned: 0, failed: 0 };
+  const out = { expired: 0, returned: 0, paid: 0, failed: 0 };
   const failed = new Set<bigint>();
-  while (out.expired + failed.size < limit) {
-    const ids = (await jobsRepo.expiredOpenInvoices(ctx.db, now, 200 + failed.size)).filter((id) => !failed.has(id));
-    if (ids.length === 0) break;
-    for (const id of ids) {
+  const currencies = Currencies.fromConfig(ctx.config);
+  const watcher = new InvoiceWatcher(ctx.db, ctx.services.chain, { notify: ctx.effects.billingPayments }, ctx.log.child({ job: 'invoice-expiry' }));
+  while (out.expired + out.paid + failed.size < limit) {
+    const due = (await jobsRepo.expiredOpenInvoices(ctx.db, now, 200 + failed.size)).filter((i) => !failed.has(i.id));
+    if (due.length === 0) break;
+    for (const i of due) {
       try {
-        const r = await ctx.db.transaction().execute((trx) => ctx.services.billing.closeOpenInvoice(trx, id, 'EXPIRED'));
-        if (r.changed) out.expired++;
+        const look = i.recipient !== null ? await watcher.lastLook(i.id) : 'open';
+        if (look === 'paid') out.paid++;
+        if (look === 'late') out.expired++;
+        if (look !== 'open') continue;
+        const r = await ctx.db.transaction().execute((trx) => ctx.services.billing.closeOpenInvoice(trx, i.id, 'EXPIRED'));
         if (r.returned > 0n) out.returned++;
+        if (!r.changed) continue;
+        out.expired++;
+        const returned = r.returned > 0n ? ` The ${currencies.format(r.returned, r.invoice.currency)} you had paid towards it is back in your balance.` : '';
+        await ctx.effects.billingRoles?.dm(
+          i.discord_id,
+          `⌛ Invoice ${i.number} for **${i.plan_name}** expired unpaid: its quoted amount ran out.${returned} Run \`/subscribe plan:${i.plan_code}\` for a new one.`,
+        );
       } catch (err) {
-        failed.add(id);
+        failed.add(i.id);
         out.failed++;
-        ctx.log.error({ err, invoiceId: id }, 'invoice could not be expired');
+        ctx.log.error({ err, invoiceId: i.id }, 'invoice could not be expired');
       }
     }
   }

@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { claimChainCredit, SignatureAlreadyCredited } from '../../db/chain-credits';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
 import * as ledger from '../ledger/ledger.postings';
@@ -62,6 +63,13 @@ export async function applyPayment(trx: Tx, invoiceId: bigint, p: PaymentInput):
   const key = chain ? p.signature! : (p.idempotencyKey ?? `balance:${invoice.id}`);
   const seen = await repo.findPayment(trx, key, chain ? p.signature! : null);
   if (seen) return { outcome: 'replayed', invoice, payment: seen, applied: 0n, credited: 0n };
+  // One signature, one credit across invoices and /deposits (a transaction may name both references). Claimed before
+  // anything is written; a claim lost to another invoice's payment is a replay, one lost to a deposit is refused.
+  if (chain && !(await claimChainCredit(trx, p.signature!, 'invoice'))) {
+    const other = await repo.findPayment(trx, key, p.signature!);
+    if (other) return { outcome: 'replayed', invoice, payment: other, applied: 0n, credited: 0n };
+    throw new SignatureAlreadyCredited(p.signature!);
+  }
 
   const at = p.at ?? new Date();
   if (isOpen(invoice) && at.getTime() >= invoice.rate_locked_until.getTime()) {

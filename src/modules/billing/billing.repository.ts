@@ -231,6 +231,8 @@ export async function insertSubscription(trx: Tx, s: SubscriptionInsert): Promis
       cycle: s.cycle,
       currency: s.currency,
       trial: s.trial,
+      // A trial never charges the balance when it ends unless the member turns renewal on (/subscription auto-renew).
+      auto_renew: !s.trial,
       active_since: sql`now()`,
       expires_at: sql`now() + ${interval(s.period)}`,
       last_invoice_id: s.invoiceId,

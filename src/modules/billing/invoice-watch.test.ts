@@ -8,6 +8,7 @@ import { captureLogs } from '../../testing/log-capture';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import type { Invoice } from './billing.service';
+import { expireInvoices } from './billing-jobs';
 import { InvoiceWatcher, type InvoicePaymentEvent } from './invoice-watch';
 
 let t: TestDatabase;
@@ -268,6 +269,33 @@ describe('invoice-watch', () => {
     const again = await watcher().run();
     expect(again.errors).toBe(0);
     expect(await reload(invoice)).toMatchObject({ status: 'PAID' });
+  });
+
+  it('invoice-expiry takes a last look: a payment that landed before rate_locked_until pays, not expires, the invoice', async () => {
+    const u = member();
+    const invoice = await subscribe(u);
+    // Paid in time, but invoice-watch has not run since: the expiry job comes first.
+    const signature = await paySol(invoice, SOL);
+    const r = await expireInvoices(ctx, { now: new Date(invoice.rate_locked_until.getTime() + 1000) });
+    expect(r).toMatchObject({ paid: 1, failed: 0 });
+    expect(await reload(invoice)).toMatchObject({ status: 'PAID', paid_amount: SOL, expired_at: null });
+    expect(await payments(invoice)).toMatchObject([{ signature, applied_amount: SOL, credited_amount: 0n }]);
+    expect(await liveSubscriptions(invoice)).toHaveLength(1);
+    expect(await balance(u)).toBe(0n);
+    expect(dmsFor(invoice)).toMatchObject([{ outcome: 'paid', status: 'PAID' }]);
+    // Nothing left for the watcher, and a second expiry run has nothing to do with it.
+    expect(await watcher().run()).toMatchObject({ paid: 0, late: 0, errors: 0 });
+    expect(await expireInvoices(ctx, { now: new Date(invoice.rate_locked_until.getTime() + 1000) })).toMatchObject({ paid: 0, failed: 0 });
+  });
+
+  it('invoice-expiry leaves an invoice open when its last look fails, and expires it on a later run', async () => {
+    const invoice = await subscribe(member());
+    const now = new Date(invoice.rate_locked_until.getTime() + 1000);
+    emu.faults.failNextRpc('getSignaturesForAddress', 503);
+    expect(await expireInvoices(ctx, { now })).toMatchObject({ failed: 1 });
+    expect(await reload(invoice)).toMatchObject({ status: 'CREATED' });
+    expect(await expireInvoices(ctx, { now })).toMatchObject({ failed: 0 });
+    expect(await reload(invoice)).toMatchObject({ status: 'EXPIRED' });
   });
 
   it('keeps money conserved: balances + revenue = what arrived on chain for invoices', async () => {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AppContext } from '../../app-context';
 import type { ChainService } from '../../chain/chain.service';
 import { findReference, validateTransfer } from '../../chain/solana-pay';
+import { chainCreditOf, SignatureAlreadyCredited } from '../../db/chain-credits';
 import type { DB } from '../../db/schema';
 import { defineJob } from '../../jobs/job';
 import type { Logger } from '../../logger';
@@ -53,7 +54,8 @@ export interface InvoiceWatchResult {
  * applyPayment decides the money: partial payments add up, an overpayment's excess and a payment to an invoice no
  * longer open (or landing at/after rate_locked_until, by block time) stay in the member's balance and activate
  * nothing. A transaction that pays something else (wrong mint, wrong recipient, failed) is logged once and ignored.
- * Two watchers racing on one signature credit it once: the invoice row lock and the UNIQUE signature decide.
+ * Two watchers racing on one signature credit it once: the invoice row lock and the UNIQUE signature decide; against
+ * deposit-watch, the signature's chain_credits row (applyPayment claims it) decides.
  */
 export class InvoiceWatcher {
   constructor(
@@ -84,6 +86,21 @@ export class InvoiceWatcher {
     return out;
   }
 
+  /**
+   * The invoice-expiry job's last look at an open invoice's reference before it expires it: what landed on chain is
+   * applied now (an in-time payment by block time still pays). 'paid' when that completed it, 'late' when a late
+   * payment expired it (the member got that payment's DM), 'open' otherwise (or when it is not payable on chain).
+   * RPC errors propagate: the caller must not expire it this time.
+   */
+  async lastLook(invoiceId: bigint): Promise<'open' | 'paid' | 'late'> {
+    const invoice = await repo.watchedInvoice(this.db, invoiceId);
+    if (!invoice || invoice.recipient === null || !core.isOpen(invoice)) return 'open';
+    const out: InvoiceWatchResult = { checked: 1, paid: 0, partial: 0, late: 0, replayed: 0, ignored: 0, errors: 0 };
+    await this.check(invoice, out);
+    await repo.markChecked(this.db, invoice.id, null);
+    return out.paid > 0 ? 'paid' : out.late > 0 ? 'late' : 'open';
+  }
+
   private async check(invoice: WatchedInvoice, out: InvoiceWatchResult): Promise<void> {
     const conn = this.chain.connection;
     const lookup = await findReference(conn, invoice.reference, { commitment: 'finalized' });
@@ -92,7 +109,7 @@ export class InvoiceWatcher {
     // Oldest first: payments add up in the order they landed.
     for (const signature of [...lookup.signatures].reverse()) {
       if (settled.has(signature)) continue;
-      if (await repo.creditedAsDeposit(this.db, signature)) {
+      if ((await chainCreditOf(this.db, signature)) === 'deposit') {
         await this.ignore(invoice, signature, 'credited-as-deposit', 'the transaction was already credited to a /deposit', out);
         continue;
       }
@@ -120,7 +137,15 @@ export class InvoiceWatcher {
         continue;
       }
       const at = v.blockTime !== null ? new Date(v.blockTime * 1000) : new Date();
-      const result = await this.db.transaction().execute((trx) => core.applyPayment(trx, invoice.id, { source: 'chain', amount: v.received, signature, at }));
+      let result: core.PaymentResult;
+      try {
+        result = await this.db.transaction().execute((trx) => core.applyPayment(trx, invoice.id, { source: 'chain', amount: v.received, signature, at }));
+      } catch (err) {
+        // deposit-watch credited it between the look above and our claim.
+        if (!(err instanceof SignatureAlreadyCredited)) throw err;
+        await this.ignore(invoice, signature, 'credited-as-deposit', 'the transaction was already credited to a /deposit', out);
+        continue;
+      }
       out[result.outcome] += 1;
       if (result.outcome === 'replayed') continue;
       this.log?.info(

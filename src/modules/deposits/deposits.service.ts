@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { ChainService } from '../../chain/chain.service';
 import { qrPng } from '../../chain/qr-code';
 import { buildTransferRequestUrl, findReference, newReference, validateTransfer } from '../../chain/solana-pay';
+import { chainCreditOf, claimChainCredit, SignatureAlreadyCredited } from '../../db/chain-credits';
 import { isUniqueViolation } from '../../db/pg-errors';
 import type { DB } from '../../db/schema';
 import { UserError } from '../../errors';
@@ -59,7 +60,8 @@ export interface WatchResult {
  * A transaction that failed on chain, paid another mint or did not credit the treasury is not a deposit: it is
  * recorded as the reason, the intent stays open for a correct payment, and one that expires after such a
  * transaction closes as `failed` (rather than `expired`) so support can tell the two apart.
- * Crediting is exactly-once: deposits.signature is UNIQUE and the journal key is `deposit:<signature>`.
+ * Crediting is exactly-once: deposits.signature is UNIQUE and the journal key is `deposit:<signature>`; across
+ * deposits and invoices, the signature's `chain_credits` row (claimed in the crediting transaction) decides.
  */
 export class DepositsService {
   constructor(
@@ -146,6 +148,10 @@ export class DepositsService {
           reason = `transaction ${signature} already credited deposit #${other.id}`;
           continue;
         }
+        if ((await chainCreditOf(this.db, signature)) === 'invoice') {
+          reason = `transaction ${signature} already paid an invoice`;
+          continue;
+        }
         const v = await validateTransfer(
           conn,
           signature,
@@ -182,6 +188,9 @@ export class DepositsService {
       credited = await this.db.transaction().execute(async (trx) => {
         const updated = await repo.markCredited(trx, row.id, signature, received);
         if (!updated) return false;
+        // One signature, one credit across deposits and invoices: the invoice watcher may hold it (same transaction
+        // naming an invoice reference too). The throw rolls back markCredited.
+        if (!(await claimChainCredit(trx, signature, 'deposit'))) throw new SignatureAlreadyCredited(signature);
         // The unique signature makes a taken journal key unreachable; postInflow throws rather than double-count.
         await ledger.postInflow(trx, {
           type: 'deposit',
@@ -195,7 +204,7 @@ export class DepositsService {
       });
     } catch (err) {
       // Another deposit claimed this signature between our check and the update (one tx naming two references).
-      if (isUniqueViolation(err, ['deposits_signature_key'])) return false;
+      if (isUniqueViolation(err, ['deposits_signature_key']) || err instanceof SignatureAlreadyCredited) return false;
       throw err;
     }
     if (credited) {
