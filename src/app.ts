@@ -5,7 +5,7 @@ import type { AppContext, Effects, Services } from './app-context';
 import type { AppModule } from './app-module';
 import { ChainService } from './chain/chain.service';
 import { parseConfig, type Config } from './config';
-import { ping } from './db/database';
+import { waitForDatabase } from './db/wait-for-database';
 import { migrateToLatest } from './db/migrator';
 import { openDatabase } from './db/open-database';
 import type { DB } from './db/schema';
@@ -141,7 +141,11 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const { db, close } = await openDatabase(config, log);
     stops.push(close);
     checkpoint();
-    await ping(db).catch((err: unknown) => Promise.reject(databaseStartError(err, config)));
+    await waitForDatabase(db, {
+      timeoutMs: config.DB_CONNECT_TIMEOUT_SECONDS * 1000,
+      signal: options.signal,
+      onRetry: (err, attempt) => log.warn({ err, attempt }, 'database not reachable yet; retrying'),
+    }).catch((err: unknown) => Promise.reject(databaseStartError(err, config)));
     if (config.MIGRATE_ON_START) {
       const applied = await migrateToLatest(db);
       if (applied.length) log.info({ applied }, 'migrations applied');

@@ -50,6 +50,7 @@ export const configSchema = z.object({
   PG_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./.data/pg')),
   PG_PORT: port(54329),
   DB_POOL_MAX: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(500).default(20)),
+  DB_CONNECT_TIMEOUT_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(600).default(30)),
   MIGRATE_ON_START: bool(true),
 
   // HTTP server: health, metrics, admin API and the wallet-link page.
