@@ -9,7 +9,7 @@ import { waitForDatabase } from './db/wait-for-database';
 import { migrateToLatest } from './db/migrator';
 import { openDatabase } from './db/open-database';
 import type { DB } from './db/schema';
-import { createDiscordClient } from './discord/discord-client';
+import { createDiscordClient, watchGatewayHealth } from './discord/discord-client';
 import { startDiscord, type DiscordRuntime, type DiscordRuntimeOptions } from './discord/discord-runtime';
 import { createHttpServer } from './http/server';
 import { JobRunner } from './jobs/job-runner';
@@ -181,6 +181,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       ctx,
       metrics,
       server: listener.server,
+      ...(client ? { readinessChecks: { discordGateway: watchGatewayHealth(client) } } : {}),
       plugins: modules.flatMap((m) => m.routes ?? []),
       adminPlugins: modules.flatMap((m) => m.adminRoutes ?? []),
     });

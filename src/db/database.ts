@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { registerLockConnection } from './advisory-lock';
 import type { DB } from './schema';
 
 // BIGINT (20) and NUMERIC (1700) come back as exact bigint, never as a lossy JS number or a string.
@@ -21,7 +22,9 @@ export function createPool(url: string, max: number): pg.Pool {
 }
 
 export function createDb(pool: pg.Pool): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  registerLockConnection(db, pool);
+  return db;
 }
 
 export async function ping(db: Kysely<DB>): Promise<void> {

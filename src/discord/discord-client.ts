@@ -70,6 +70,22 @@ export function fatalGatewayClose(code: number): string | undefined {
 }
 
 /**
+ * Watches for shards Discord closed for good after login (discord.js does not reconnect them): returns what /readyz
+ * reports — 'ok', or which shard closed with which code and what to change. A bot with a dead shard answers nobody
+ * in that shard's guilds, so it must not look ready to a process manager or load balancer.
+ */
+export function watchGatewayHealth(client: Client): () => string {
+  const dead = new Map<number, string>();
+  client.on(Events.ShardDisconnect, ({ code }, shardId) => {
+    const reason = fatalGatewayClose(code);
+    if (reason) dead.set(shardId, `shard ${shardId} closed for good (close code ${code}): ${reason}`);
+  });
+  // Only a fresh login brings a closed shard back; if one does, it serves again.
+  client.on(Events.ShardReady, (shardId) => dead.delete(shardId));
+  return () => (dead.size ? [...dead.values()].join('; ') : 'ok');
+}
+
+/**
  * Logs in and resolves once the client is ready (guilds received). A shard the gateway refuses for good (invalid
  * shard 4010, sharding required 4011, authentication 4004, disallowed intents 4014) fails the login with its reason
  * and what to change, instead of a timeout.

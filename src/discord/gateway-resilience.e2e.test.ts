@@ -38,12 +38,20 @@ describe('gateway resilience', () => {
   });
 
   it('privileged intents switched off while running: the re-IDENTIFY is closed 4014 and logged as fatal with the fix', async () => {
+    expect((await (await fetch(`${bot.app.httpUrl}/readyz`)).json()) as unknown).toMatchObject({ status: 'ready', checks: { discordGateway: 'ok' } });
     bot.emu.gateway.privilegedIntents = GatewayIntentBits.GuildMembers;
     bot.emu.invalidateSessions();
     await expect.poll(() => logs.lines.find((l) => l.code === 4014), { timeout: 15_000 }).toBeDefined();
     const line = logs.lines.find((l) => l.code === 4014)!;
     expect(line).toMatchObject({ level: 60, shardId: 0 });
     expect(line.msg).toContain('Discord closed gateway shard 0 for good: disallowed intents: enable "Server Members Intent" and "Message Content Intent"');
+    // A shard that stays down serves nobody: the probe goes red with the reason instead of staying green.
+    const res = await fetch(`${bot.app.httpUrl}/readyz`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { status: string; checks: Record<string, string> };
+    expect(body.status).toBe('not_ready');
+    expect(body.checks).toMatchObject({ database: 'ok', migrations: 'ok' });
+    expect(body.checks.discordGateway).toMatch(/^shard 0 closed for good \(close code 4014\): disallowed intents: enable "Server Members Intent"/);
   });
 });
 

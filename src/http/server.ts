@@ -51,6 +51,11 @@ export interface HttpServerDeps {
    * `listen()` then, and close this server after the instance.
    */
   server?: Server;
+  /**
+   * Further readiness checks by name (e.g. the Discord gateway): each returns 'ok' or why not; any other answer
+   * makes /readyz 503 with that reason.
+   */
+  readinessChecks?: Record<string, () => string>;
 }
 
 /** The OpenAPI security scheme every /admin route carries (see adminGuard). */
@@ -59,7 +64,7 @@ export const ADMIN_SECURITY = 'adminBearer';
 export const CLIENT_SECURITY = 'clientBearer';
 export const REPORTER_SECURITY = 'reporterBearer';
 
-export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [], server }: HttpServerDeps): Promise<FastifyInstance> {
+export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugins = [], server, readinessChecks = {} }: HttpServerDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(server ? { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => server.on('request', handler) } : {}),
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance type the plain default one.
@@ -112,7 +117,7 @@ export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugin
   });
   api.get(
     '/readyz',
-    { schema: { summary: 'Readiness: database reachable and migrations current', response: { 200: readiness, 503: readiness } } },
+    { schema: { summary: 'Readiness: database reachable, migrations current, Discord gateway shards up', response: { 200: readiness, 503: readiness } } },
     async (req, reply) => {
       const checks: Record<string, string> = {};
       let ref: string | undefined;
@@ -126,6 +131,7 @@ export async function createHttpServer({ ctx, metrics, plugins = [], adminPlugin
         req.log.error({ err, ref }, 'readiness check: database unavailable');
         checks.database = 'unavailable';
       }
+      for (const [name, check] of Object.entries(readinessChecks)) checks[name] = check();
       const ready = Object.values(checks).every((v) => v === 'ok') && checks.migrations !== undefined;
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks, ...(ref ? { ref } : {}) });
     },

@@ -1,4 +1,8 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LockNamespace } from '../db/advisory-lock';
+import { createDb, createPool } from '../db/database';
+import type { AppContext } from '../app-context';
 import { createTestContext } from '../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../testing/test-db';
 import { createMetrics } from '../metrics';
@@ -83,5 +87,116 @@ describe('JobRunner', () => {
     await new Promise((r) => setTimeout(r, 1300));
     await runner.stop();
     expect(finished).toBe(true);
+  });
+
+  it('a small pool and 8 jobs due in the same tick: every job completes (the locks do not use the pool)', async () => {
+    const small = await createTestDatabase({ poolMax: 3 });
+    try {
+      const ctx = createTestContext(small);
+      const ran = new Map<string, number>();
+      // Each job's work needs a pooled connection (a transaction with two statements): had each lock holder kept a
+      // pooled connection, 3 holders would wait forever for a 4th.
+      const jobs = Array.from({ length: 8 }, (_, i) =>
+        defineJob({
+          name: `burst-${i}`,
+          schedule: '* * * * * *',
+          run: async (c) => {
+            await c.db.transaction().execute(async (trx) => {
+              await sql`select pg_sleep(0.05)`.execute(trx);
+              await sql`select 1`.execute(trx);
+            });
+            ran.set(`burst-${i}`, (ran.get(`burst-${i}`) ?? 0) + 1);
+          },
+        }),
+      );
+      const runner = new JobRunner(ctx, jobs);
+      const outcomes = await Promise.all(jobs.map((j) => runner.runNow(j.name)));
+      expect(outcomes.map((o) => o.status)).toEqual(Array(8).fill('ok'));
+      // The same through the scheduler: all 8 fire in each second's tick, and every one keeps completing.
+      ran.clear();
+      runner.start();
+      await expect.poll(() => jobs.every((j) => (ran.get(j.name) ?? 0) >= 2), { timeout: 15_000, interval: 100 }).toBe(true);
+      await runner.stop();
+    } finally {
+      await small.drop();
+    }
+  });
+
+  it('two runners on separate pools (two replicas) never run the same job tick concurrently', async () => {
+    const otherDb = createDb(createPool(t.url, 3));
+    try {
+      let active = 0;
+      let maxActive = 0;
+      let runs = 0;
+      const job = defineJob({
+        name: 'cluster-exclusive',
+        schedule: '* * * * * *',
+        run: async (c) => {
+          active++;
+          maxActive = Math.max(maxActive, active);
+          runs++;
+          await sql`select pg_sleep(0.2)`.execute(c.db);
+          active--;
+        },
+      });
+      const ctxA = createTestContext(t);
+      const ctxB: AppContext = { ...createTestContext(t), db: otherDb };
+      const a = new JobRunner(ctxA, [job]);
+      const b = new JobRunner(ctxB, [job]);
+      const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).runNow(job.name)));
+      expect(maxActive).toBe(1);
+      expect(outcomes.filter((o) => o.status === 'ok').length).toBe(runs);
+      expect(outcomes.filter((o) => o.status === 'skipped').length).toBeGreaterThanOrEqual(1);
+      // Scheduled: both fire every second; per tick one runs and the other skips.
+      a.start();
+      b.start();
+      const before = runs;
+      await expect.poll(() => runs - before, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(3);
+      await Promise.all([a.stop(), b.stop()]);
+      expect(maxActive).toBe(1);
+    } finally {
+      await otherDb.destroy();
+    }
+  });
+
+  it('the lock connection terminated mid-run: the lock is gone, the run reports it, and the runner takes it again', async () => {
+    const otherDb = createDb(createPool(t.url, 3));
+    try {
+      let release!: () => void;
+      let gate = new Promise<void>((r) => (release = r));
+      let started!: () => void;
+      const running = new Promise<void>((r) => (started = r));
+      const job = defineJob({
+        name: 'lock-loss',
+        schedule: '0 0 1 1 *',
+        run: async (_c, lockLost) => {
+          started();
+          await gate;
+          return lockLost.aborted ? 'saw the loss' : 'held';
+        },
+      });
+      const a = new JobRunner(createTestContext(t), [job]);
+      const b = new JobRunner({ ...createTestContext(t), db: otherDb }, [job]);
+      const first = a.runNow(job.name);
+      await running;
+      expect(await b.runNow(job.name)).toEqual({ status: 'skipped' });
+      const { rows } = await sql<{ pid: number }>`
+        select pid from pg_locks where locktype = 'advisory' and classid = ${LockNamespace.job}
+          and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
+      expect(rows).toHaveLength(1);
+      await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(t.db);
+      // Postgres released the lock with the session, so the other replica may run the job now (gate is open for it).
+      const gateA = release;
+      gate = Promise.resolve();
+      await expect.poll(async () => (await b.runNow(job.name)).status, { timeout: 10_000, interval: 50 }).toBe('ok');
+      gateA();
+      const lost = await first;
+      expect(lost.status).toBe('failed');
+      expect(lost.status === 'failed' && lost.error.message).toMatch(/lost its cluster-wide lock mid-run/);
+      // The runner that lost its connection opens a new one and runs the job again.
+      expect(await a.runNow(job.name)).toEqual({ status: 'ok', result: 'held' });
+    } finally {
+      await otherDb.destroy();
+    }
   });
 });

@@ -8,7 +8,9 @@ export type JobOutcome = { status: 'ok'; result: unknown } | { status: 'skipped'
 
 /**
  * Schedules jobs with node-cron (UTC, no overlap inside this process) and runs each under
- * pg_try_advisory_lock so that across replicas only one runs a given job at a time; the others skip.
+ * pg_try_advisory_lock so that across replicas only one runs a given job at a time; the others skip. The locks live
+ * on the process's dedicated lock connection (withTryAdvisoryLock), not on pooled ones, so any number of jobs due in
+ * the same tick cannot starve the pool their work needs.
  */
 export class JobRunner {
   private readonly tasks: ScheduledTask[] = [];
@@ -54,9 +56,13 @@ export class JobRunner {
     const failed = (err: unknown): JobOutcome => ({ status: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
     // Taking or releasing the lock fails too when the database drops the connection (a restart, a failover): that
     // is this run failing, logged like one, not a rejection node-cron prints unstructured to stderr.
-    const run = await withTryAdvisoryLock(db, LockNamespace.job, job.name, async (): Promise<JobOutcome> => {
+    const run = await withTryAdvisoryLock(db, LockNamespace.job, job.name, async (lockLost): Promise<JobOutcome> => {
       try {
-        return { status: 'ok', result: await job.run(this.ctx) };
+        const result = await job.run(this.ctx, lockLost);
+        // Its lock went with its connection mid-run, so this run was not exclusive from then on: counted as failed
+        // (logged below); the next tick takes the lock afresh on a new connection.
+        if (lockLost.aborted) return failed(new Error('lost its cluster-wide lock mid-run (lock connection dropped)', { cause: lockLost.reason }));
+        return { status: 'ok', result };
       } catch (err) {
         return failed(err);
       }

@@ -314,7 +314,10 @@ export class WithdrawalsService {
    * withdrawal-processor job does). Skips (returns the row unchanged) when another process is advancing it.
    */
   async advance(id: bigint): Promise<Withdrawal> {
-    const run = await withTryAdvisoryLock(this.db, LockNamespace.withdrawal, id, () => this.advanceLocked(id));
+    // The lock is a session lock on the process's lock connection, not on a pooled one, so advancing many withdrawals
+    // at once never holds one pooled connection while waiting for a second (see withTryAdvisoryLock). It is not a
+    // transaction lock because advancing spans several transactions and RPC round trips (sign, send, confirm).
+    const run = await withTryAdvisoryLock(this.db, LockNamespace.withdrawal, id, (lockLost) => this.advanceLocked(id, lockLost));
     return run.locked ? run.value : (await repo.findById(this.db, id))!;
   }
 
@@ -337,13 +340,15 @@ export class WithdrawalsService {
     return out;
   }
 
-  private async advanceLocked(id: bigint): Promise<Withdrawal> {
+  private async advanceLocked(id: bigint, lockLost: AbortSignal): Promise<Withdrawal> {
     // The signature sent in this call: look once more before waiting, but do not hammer the RPC with re-sends.
     let sentNow: string | null = null;
     // A failed send still moves on to reconcile: the tx may be dead (expired) or merely unsent.
     let triedSend: string | null = null;
     for (let step = 0; step < MAX_STEPS; step++) {
       const w = (await repo.findById(this.db, id))!;
+      // Without the lock another process may be advancing it now: stop here, as when it is skipped.
+      if (lockLost.aborted) return w;
       if (w.status === 'requested' || w.status === 'confirmed' || w.status === 'refunded') return w;
       if (w.status === 'failed') {
         await this.refund(w, ['failed'], undefined, w.failure_reason ?? 'payout failed');
