@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { DB } from '../../db/schema';
+import type { DepositStatus } from './deposits.tables';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -50,14 +51,22 @@ export async function countPendingOfUser(db: Db, userId: bigint): Promise<number
   return Number(row.n);
 }
 
-/** Pending deposits, least recently checked first; `due` = past expiry, so this check is the last one. */
-export function pendingBatch(db: Db, limit: number) {
+/**
+ * Pending deposits, and those closed (expired / failed) less than `lateWindowMinutes` after their expiry, least
+ * recently checked first; `due` = a pending one past expiry, so this check is its last one.
+ */
+export function watchBatch(db: Db, limit: number, lateWindowMinutes: number) {
   return db
     .selectFrom('deposits as d')
     .innerJoin('users as u', 'u.id', 'd.user_id')
     .selectAll('d')
-    .select(['u.discord_id', sql<boolean>`d.expires_at <= now()`.as('due')])
-    .where('d.status', '=', 'pending')
+    .select(['u.discord_id', sql<boolean>`d.status = 'pending' and d.expires_at <= now()`.as('due')])
+    .where((eb) =>
+      eb.or([
+        eb('d.status', '=', 'pending'),
+        eb.and([eb('d.status', 'in', ['expired', 'failed']), eb('d.expires_at', '>', sql<Date>`now() - make_interval(mins => ${lateWindowMinutes})`)]),
+      ]),
+    )
     .orderBy(sql`d.checked_at nulls first`)
     .orderBy('d.id')
     .limit(limit)
@@ -68,8 +77,11 @@ export function depositWithSignature(db: Db, signature: string) {
   return db.selectFrom('deposits').select(['id']).where('signature', '=', signature).executeTakeFirst();
 }
 
-/** pending → credited; undefined when the deposit is no longer pending (someone else settled it). */
-export function markCredited(db: Db, id: bigint, signature: string, received: bigint) {
+/**
+ * `from` (pending, or expired / failed for a late payment) → credited; undefined when the deposit is no longer in
+ * that state (someone else settled it).
+ */
+export function markCredited(db: Db, id: bigint, from: DepositStatus, signature: string, received: bigint) {
   return db
     .updateTable('deposits')
     .set({
@@ -81,7 +93,7 @@ export function markCredited(db: Db, id: bigint, signature: string, received: bi
       failure_reason: null,
     })
     .where('id', '=', id)
-    .where('status', '=', 'pending')
+    .where('status', '=', from)
     .returningAll()
     .executeTakeFirst();
 }
@@ -93,6 +105,11 @@ export async function markChecked(db: Db, id: bigint, failureReason: string | nu
     .where('id', '=', id)
     .where('status', '=', 'pending')
     .execute();
+}
+
+/** A closed deposit watched for a late payment was looked at (its closing reason stays). */
+export async function touchClosed(db: Db, id: bigint): Promise<void> {
+  await db.updateTable('deposits').set({ checked_at: sql`now()` }).where('id', '=', id).where('status', 'in', ['expired', 'failed']).execute();
 }
 
 export async function close(db: Db, id: bigint, status: 'expired' | 'failed', failureReason: string | null): Promise<boolean> {

@@ -7,7 +7,9 @@ import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana
 import { UserError } from '../../errors';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import type { DepositCreditedEvent, DepositIntent } from './deposits.service';
+import { Currencies } from '../ledger/currencies';
+import { LATE_DEPOSIT_WINDOW_MINUTES, type DepositCreditedEvent, type DepositIntent } from './deposits.service';
+import { depositCreditedText } from './deposits.views';
 
 let t: TestDatabase;
 let emu: SolanaEmulator;
@@ -156,10 +158,59 @@ describe('deposit-watch', () => {
     expect(await ctx.services.deposits.watch()).toMatchObject({ expired: 1, credited: 1 });
     expect(await deposit(unpaid.deposit.id)).toMatchObject({ status: 'expired', failure_reason: null });
     expect(await deposit(late.deposit.id)).toMatchObject({ status: 'credited' });
-    // Closed intents are no longer polled: paying the expired one now credits nothing.
+    expect(await ctx.services.ledger.balance(frank.discordId, 'SOL')).toBe(250_000_000n);
+  });
+
+  it('a payment to a request that already closed is credited once within the late window, and the member is told it was late', async () => {
+    const ivy = user('ivy');
+    const unpaid = await create(ivy, '1');
+    const wrong = await create(ivy, '1');
+    await pay(wrong.url, { mint: usdc, amount: 1_000_000n });
+    await Promise.all([expire(unpaid.deposit.id), expire(wrong.deposit.id)]);
+    expect(await ctx.services.deposits.watch()).toMatchObject({ expired: 1, failed: 1, credited: 0 });
+    expect(await deposit(unpaid.deposit.id)).toMatchObject({ status: 'expired' });
+    expect(await deposit(wrong.deposit.id)).toMatchObject({ status: 'failed' });
+
+    // Paid after the requests closed: 0.5 of the expired one's 1 SOL, and the failed one in full.
+    const [s1, s2] = [await pay(unpaid.url, { amount: SOL / 2n }), await pay(wrong.url)];
+    expect(await ctx.services.deposits.watch()).toMatchObject({ credited: 2, late: 2 });
+    expect(await deposit(unpaid.deposit.id)).toMatchObject({ status: 'credited', signature: s1, received_amount: SOL / 2n });
+    expect(await deposit(wrong.deposit.id)).toMatchObject({ status: 'credited', signature: s2, received_amount: SOL });
+    expect(await ctx.services.ledger.balance(ivy.discordId, 'SOL')).toBe(SOL + SOL / 2n);
+    expect(await journalFor(s1)).toMatchObject([{ type: 'deposit', amount: SOL / 2n }]);
+    expect(await journalFor(s2)).toMatchObject([{ type: 'deposit', amount: SOL }]);
+    const told = notified.filter((e) => e.discordId === ivy.discordId);
+    expect(told.map((e) => [e.depositId, e.late, e.signature])).toEqual(
+      expect.arrayContaining([
+        [unpaid.deposit.id, 'expired', s1],
+        [wrong.deposit.id, 'failed', s2],
+      ]),
+    );
+    expect(told).toHaveLength(2);
+    const text = depositCreditedText(Currencies.fromConfig(ctx.config), told.find((e) => e.late === 'expired')!);
+    expect(text).toMatch(/arrived after the request had expired; it was credited anyway: 0\.5 SOL/);
+
+    // Watched again: credited once. A second payment to a credited request is no deposit of its own.
     await pay(unpaid.url);
     expect(await ctx.services.deposits.watch()).toMatchObject({ credited: 0 });
-    expect(await ctx.services.ledger.balance(frank.discordId, 'SOL')).toBe(250_000_000n);
+    expect(await ctx.services.ledger.balance(ivy.discordId, 'SOL')).toBe(SOL + SOL / 2n);
+    expect(notified.filter((e) => e.discordId === ivy.discordId)).toHaveLength(2);
+  });
+
+  it('a request closed longer ago than the late window is no longer watched', async () => {
+    const jay = user('jay');
+    const old = await create(jay, '1');
+    await expire(old.deposit.id);
+    expect(await ctx.services.deposits.watch()).toMatchObject({ expired: 1 });
+    await t.db
+      .updateTable('deposits')
+      .set({ expires_at: new Date(Date.now() - (LATE_DEPOSIT_WINDOW_MINUTES + 1) * 60_000) })
+      .where('id', '=', old.deposit.id)
+      .execute();
+    await pay(old.url);
+    expect(await ctx.services.deposits.watch()).toMatchObject({ credited: 0 });
+    expect(await deposit(old.deposit.id)).toMatchObject({ status: 'expired', signature: null });
+    expect(await ctx.services.ledger.balance(jay.discordId, 'SOL')).toBe(0n);
   });
 
   it('one transaction naming two references credits only one deposit', async () => {
@@ -181,10 +232,17 @@ describe('deposit-watch', () => {
     const intent = await create(hank, '0.5');
     await pay(intent.url);
     emu.faults.failNextRpc('getSignaturesForAddress', 503);
-    const pendingBefore = await t.db.selectFrom('deposits').select('id').where('status', '=', 'pending').execute();
+    // Pending requests and those closed within the late window are watched.
+    const watchedBefore = await t.db
+      .selectFrom('deposits')
+      .select('id')
+      .where((eb) =>
+        eb.or([eb('status', '=', 'pending'), eb.and([eb('status', 'in', ['expired', 'failed']), eb('expires_at', '>', new Date(Date.now() - LATE_DEPOSIT_WINDOW_MINUTES * 60_000))])]),
+      )
+      .execute();
     const outage = await ctx.services.deposits.watch();
     expect(outage.errors).toBe(1);
-    expect(outage.checked).toBe(pendingBefore.length);
+    expect(outage.checked).toBe(watchedBefore.length);
     expect(await ctx.services.ledger.balance(hank.discordId, 'SOL')).toBe(0n);
     expect(await ctx.services.deposits.watch()).toMatchObject({ credited: 1, errors: 0 });
     expect(await ctx.services.ledger.balance(hank.discordId, 'SOL')).toBe(500_000_000n);

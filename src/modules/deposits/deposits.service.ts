@@ -20,6 +20,11 @@ export type Deposit = Selectable<DepositsTable>;
 /** Open payment requests a member may have at once (each is a row the watcher polls). */
 export const MAX_OPEN_DEPOSITS = 5;
 const WATCH_BATCH = 100;
+/**
+ * How long an expired or failed request is still watched, so a payment that arrives late (a slow wallet, a member
+ * paying an old QR code) reaches the balance instead of the treasury only; like invoice-watch's window.
+ */
+export const LATE_DEPOSIT_WINDOW_MINUTES = 24 * 60;
 
 export interface DepositIntent {
   deposit: Deposit;
@@ -37,6 +42,8 @@ export interface DepositCreditedEvent {
   expected: bigint;
   received: bigint;
   signature: string;
+  /** Set when the payment arrived after the request had closed (how it closed); it was credited all the same. */
+  late?: 'expired' | 'failed';
 }
 
 /** Must not throw for delivery failures it can log itself; a failed DM never undoes a credit. */
@@ -46,7 +53,9 @@ export type DepositCheck = 'credited' | 'waiting' | 'expired' | 'failed';
 
 export interface WatchResult {
   checked: number;
+  /** Includes `late`: payments to requests that had already closed. */
   credited: number;
+  late: number;
   expired: number;
   failed: number;
   errors: number;
@@ -116,13 +125,14 @@ export class DepositsService {
 
   /** One pass of the deposit-watch job over pending intents; one deposit's RPC failure does not stop the rest. */
   async watch(batch = WATCH_BATCH): Promise<WatchResult> {
-    const out: WatchResult = { checked: 0, credited: 0, expired: 0, failed: 0, errors: 0 };
+    const out: WatchResult = { checked: 0, credited: 0, late: 0, expired: 0, failed: 0, errors: 0 };
     if (!this.chain.hasTreasury) return out;
-    for (const row of await repo.pendingBatch(this.db, batch)) {
+    for (const row of await repo.watchBatch(this.db, batch, LATE_DEPOSIT_WINDOW_MINUTES)) {
       out.checked += 1;
       try {
         const result = await this.check(row, row.due, row.discord_id);
         if (result !== 'waiting') out[result] += 1;
+        if (result === 'credited' && row.status !== 'pending') out.late += 1;
       } catch (err) {
         out.errors += 1;
         this.log?.warn({ err, depositId: row.id }, 'deposit check failed; retrying next run');
@@ -133,7 +143,8 @@ export class DepositsService {
 
   /**
    * Looks for the reference on chain and settles the intent. `due` (decided before the lookup) makes this the last
-   * look: a payment that landed before it still credits, otherwise the intent closes.
+   * look: a payment that landed before it still credits, otherwise the intent closes. A closed intent (within the
+   * late window) is credited by a qualifying payment like a pending one, and otherwise stays as it closed.
    */
   private async check(row: Deposit, due: boolean, discordId: string): Promise<DepositCheck> {
     const currency = this.currencies.get(row.currency);
@@ -173,6 +184,10 @@ export class DepositsService {
         reason = v.status === 'failed' ? `transaction ${signature} failed on chain` : `transaction ${signature}: ${v.detail}`;
       }
     }
+    if (row.status !== 'pending') {
+      await repo.touchClosed(this.db, row.id);
+      return 'waiting';
+    }
     if (due) {
       const status = reason ? 'failed' : 'expired';
       await repo.close(this.db, row.id, status, reason);
@@ -186,7 +201,7 @@ export class DepositsService {
     let credited: boolean;
     try {
       credited = await this.db.transaction().execute(async (trx) => {
-        const updated = await repo.markCredited(trx, row.id, signature, received);
+        const updated = await repo.markCredited(trx, row.id, row.status, signature, received);
         if (!updated) return false;
         // One signature, one credit across deposits and invoices: the invoice watcher may hold it (same transaction
         // naming an invoice reference too). The throw rolls back markCredited.
@@ -208,8 +223,9 @@ export class DepositsService {
       throw err;
     }
     if (credited) {
-      this.log?.info({ depositId: row.id, currency: currency.code, received: received.toString(), signature }, 'deposit credited');
-      await this.notify({ discordId, depositId: row.id, currency, expected: row.expected_amount, received, signature });
+      const late = row.status === 'expired' || row.status === 'failed' ? row.status : undefined;
+      this.log?.info({ depositId: row.id, currency: currency.code, received: received.toString(), signature, late }, 'deposit credited');
+      await this.notify({ discordId, depositId: row.id, currency, expected: row.expected_amount, received, signature, ...(late ? { late } : {}) });
     }
     return credited;
   }

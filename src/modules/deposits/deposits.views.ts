@@ -22,5 +22,11 @@ export function depositRequestView(intent: DepositIntent, amount: string, qrPng:
 export function depositCreditedText(currencies: Currencies, e: DepositCreditedEvent): string {
   const received = currencies.format(e.received, e.currency.code);
   const note = e.received === e.expected ? '' : ` (you asked for ${currencies.format(e.expected, e.currency.code)}; the amount that arrived is what counts)`;
+  if (e.late) {
+    return (
+      `💰 A payment to deposit #${e.depositId} arrived after the request had ${e.late === 'expired' ? 'expired' : 'closed'}; ` +
+      `it was credited anyway: ${received} added to your balance. Transaction \`${e.signature}\`.`
+    );
+  }
   return `💰 Deposit #${e.depositId} received: ${received} credited to your balance${note}. Transaction \`${e.signature}\`.`;
 }

@@ -86,11 +86,11 @@ interface Worker {
   output(): string;
 }
 
-/** Spawns a worker with the file's config, its RPC going through the gate. */
-function spawnWorker(): Worker {
+/** Spawns a worker with the file's config (plus `extraEnv`), its RPC going through the gate. */
+function spawnWorker(extraEnv: Record<string, string> = {}): Worker {
   const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
     cwd: REPO_ROOT,
-    env: { ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' },
+    env: { ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info', ...extraEnv },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
@@ -431,5 +431,45 @@ describe('outbox findings', () => {
     expect(emu.balance(u.wallet)).toBe(0n);
     expect(await ctx.services.ledger.balance(u.discordId, 'SOL')).toBe(5n * SOL);
     await expectLedgerConserved();
+  });
+});
+
+describe('payout notifications are an outbox (at-least-once)', () => {
+  it('killed after the confirmation committed, before the DM went out: the restarted processor sends it, once', { timeout: 180_000 }, async () => {
+    const u = await member();
+    const w = await withdraw(u, '1');
+    // Earlier tests' payouts were settled by services without a notifier, so their notices are still owed; the hanging
+    // worker would get stuck on the first of those. They are not this test's subject: count them as sent.
+    await t.db.updateTable('withdrawal_notices').set({ sent_at: new Date() }).where('sent_at', 'is', null).execute();
+    // A worker whose Discord never answers: it prints `notifying <id>` once it is in the DM, after the commit.
+    const hung = spawnWorker({ WORKER_NOTIFY: 'hang' });
+    worker = hung;
+    let booted = false;
+    void hung.ready.then(() => (booted = true));
+    await until('hanging worker booted', () => booted, hung);
+    hung.go();
+    await until('worker inside the DM, after the confirmation', () => hung.output().includes(`notifying ${w.id}\n`), hung);
+    await killWorker(hung);
+
+    expect(await row(w.id)).toMatchObject({ status: 'confirmed' });
+    const owed = () => t.db.selectFrom('withdrawal_notices').selectAll().where('withdrawal_id', '=', w.id).execute();
+    expect(await owed()).toEqual([expect.objectContaining({ kind: 'confirmed', sent_at: null, attempts: 1 })]);
+
+    // The restart: a process with a working Discord. The dead worker's lease (60 s) is what it waits out; here
+    // the lease is ended by hand so the test need not sleep through it.
+    await t.db.updateTable('withdrawal_notices').set({ claimed_until: null }).where('withdrawal_id', '=', w.id).execute();
+    const dms: Array<{ kind: string; discordId: string; id: bigint }> = [];
+    const restarted = createTestContext(t, env, {
+      withdrawals: async (e) => {
+        if (e.kind !== 'payouts-capped') dms.push({ kind: e.kind, discordId: e.discordId, id: e.withdrawal.id });
+      },
+    }).services.withdrawals;
+    await restarted.processPending();
+    expect(dms).toEqual([{ kind: 'confirmed', discordId: u.discordId, id: w.id }]);
+    expect(await owed()).toEqual([expect.objectContaining({ kind: 'confirmed', sent_at: expect.any(Date), attempts: 2 })]);
+    // Sent and marked: later passes do not send it again.
+    await restarted.processPending();
+    expect(dms).toHaveLength(1);
+    await expectSettled(u, await row(w.id), 'paid', 5n * SOL);
   });
 });

@@ -1,6 +1,6 @@
-import type { Client } from 'discord.js';
+import { DiscordAPIError, RESTJSONErrorCodes, type Client } from 'discord.js';
 import type { Config } from '../../config';
-import { dmSender } from '../../discord/dm';
+import { sendDm } from '../../discord/dm';
 import type { Logger } from '../../logger';
 import { Currencies } from '../ledger/currencies';
 import type { WithdrawalNotifier } from './withdrawals.service';
@@ -13,7 +13,6 @@ import { withdrawalText } from './withdrawals.views';
 export function withdrawalDiscordNotifier(client: Client, log: Logger, config: Pick<Config, 'LEDGER_TOKENS' | 'OPERATOR_LOG_CHANNEL_ID'>): WithdrawalNotifier {
   const currencies = Currencies.fromConfig(config);
   const l = log.child({ component: 'withdrawal-notifier' });
-  const dm = dmSender(client, l, 'a withdrawal notification');
   const operatorLogChannelId = config.OPERATOR_LOG_CHANNEL_ID;
   return async (e) => {
     if (e.kind === 'payouts-capped') {
@@ -27,9 +26,19 @@ export function withdrawalDiscordNotifier(client: Client, log: Logger, config: P
       );
       return;
     }
-    await dm(e.discordId, withdrawalText(currencies, e.withdrawal));
+    // The member notice is an outbox row (see WithdrawalsService.deliverNotices): a refusal that retrying cannot
+    // change is logged and the notice counts as delivered; anything else throws so the notice is sent again later.
+    await sendDm(client, e.discordId, withdrawalText(currencies, e.withdrawal)).catch((err: unknown) => {
+      if (err instanceof DiscordAPIError && FINAL_DM_ERRORS.has(Number(err.code))) {
+        l.warn({ err, discordId: e.discordId }, 'could not DM a withdrawal notification');
+        return;
+      }
+      throw err;
+    });
   };
 }
+
+const FINAL_DM_ERRORS = new Set<number>([RESTJSONErrorCodes.CannotSendMessagesToThisUser, RESTJSONErrorCodes.UnknownUser]);
 
 async function postToChannel(client: Client, channelId: string, content: string): Promise<void> {
   const channel = await client.channels.fetch(channelId);

@@ -256,6 +256,45 @@ export function markRefunded(db: Db, id: bigint, from: WithdrawalStatus[], signa
   return q.returningAll().executeTakeFirst();
 }
 
+/** The member's DM about this final state is owed from the same transaction on (idempotent). */
+export async function enqueueNotice(db: Db, withdrawalId: bigint, kind: 'confirmed' | 'refunded'): Promise<void> {
+  await db
+    .insertInto('withdrawal_notices')
+    .values({ withdrawal_id: withdrawalId, kind })
+    .onConflict((oc) => oc.columns(['withdrawal_id', 'kind']).doNothing())
+    .execute();
+}
+
+/**
+ * Leases up to `limit` unsent notices (optionally of one withdrawal) nobody holds a live lease on. SKIP LOCKED:
+ * replicas never take the same row; a lease outlives a dead sender by `leaseSeconds`.
+ */
+export async function claimNotices(
+  db: Db,
+  o: { leaseSeconds: number; limit: number; withdrawalId?: bigint },
+): Promise<Array<{ withdrawal_id: bigint; kind: 'confirmed' | 'refunded'; attempts: number }>> {
+  const only = o.withdrawalId === undefined ? sql`true` : sql`withdrawal_id = ${o.withdrawalId}`;
+  const { rows } = await sql<{ withdrawal_id: string; kind: 'confirmed' | 'refunded'; attempts: number }>`
+    update withdrawal_notices n set claimed_until = now() + make_interval(secs => ${o.leaseSeconds}), attempts = n.attempts + 1
+    where (n.withdrawal_id, n.kind) in (
+      select withdrawal_id, kind from withdrawal_notices
+      where sent_at is null and (claimed_until is null or claimed_until < now()) and ${only}
+      order by created_at
+      limit ${o.limit}
+      for update skip locked)
+    returning n.withdrawal_id::text, n.kind, n.attempts`.execute(db);
+  return rows.map((r) => ({ ...r, withdrawal_id: BigInt(r.withdrawal_id) }));
+}
+
+export async function markNoticeSent(db: Db, withdrawalId: bigint, kind: 'confirmed' | 'refunded'): Promise<void> {
+  await db.updateTable('withdrawal_notices').set({ sent_at: sql`now()`, claimed_until: null }).where('withdrawal_id', '=', withdrawalId).where('kind', '=', kind).execute();
+}
+
+/** A failed send is retried by the next pass, not after the lease. */
+export async function releaseNotice(db: Db, withdrawalId: bigint, kind: 'confirmed' | 'refunded'): Promise<void> {
+  await db.updateTable('withdrawal_notices').set({ claimed_until: null }).where('withdrawal_id', '=', withdrawalId).where('kind', '=', kind).execute();
+}
+
 /** Per currency: balances, open withdrawals (amount + fee), credited deposits, confirmed withdrawals, admin credits. */
 export async function liabilities(db: Db): Promise<Map<string, { balances: bigint; pendingWithdrawals: bigint }>> {
   const { rows } = await sql<{ currency: string; balances: string; pending: string }>`

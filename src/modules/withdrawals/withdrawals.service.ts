@@ -59,7 +59,10 @@ export interface PayoutsCappedEvent {
   waiting: Withdrawal;
 }
 
-/** Must not throw for delivery failures it can log itself. */
+/**
+ * Must not throw for delivery failures that are final (DMs closed, user gone): it logs those itself. A throw on a
+ * member notice means "try again": the notice stays owed and the next processor pass sends it.
+ */
 export type WithdrawalNotifier = (event: WithdrawalEvent | PayoutsCappedEvent) => Promise<void>;
 
 /** Velocity limits (see README.md beside this file). */
@@ -87,6 +90,10 @@ export type DestinationLookup = (discordId: string) => Promise<string | undefine
 export type ReconcileOutcome = 'confirmed' | 'refunded' | 'rebuilt' | 'resent' | 'waiting';
 
 const PROCESS_BATCH = 100;
+/** How long a replica holds a notice it is sending before another may take it (a dead sender's lease runs out). */
+const NOTICE_LEASE_SECONDS = 60;
+/** A notice whose send keeps failing is given up after this many tries (logged), not retried forever. */
+const NOTICE_MAX_ATTEMPTS = 20;
 const MAX_STEPS = 10;
 
 /**
@@ -324,6 +331,8 @@ export class WithdrawalsService {
   /** The withdrawal-processor job: advances every withdrawal that is approved and not final. */
   async processPending(batch = PROCESS_BATCH): Promise<{ processed: number; confirmed: number; refunded: number; waiting: number; errors: number }> {
     const out = { processed: 0, confirmed: 0, refunded: 0, waiting: 0, errors: 0 };
+    // Owed DMs first (a refund needs no treasury): those a crash left unsent after their commit.
+    await this.deliverNotices().catch((err: unknown) => this.log?.warn({ err }, 'withdrawal notices not delivered; retrying next run'));
     if (!this.chain.hasTreasury) return out;
     for (const w of await repo.listByStatus(this.db, ['approved', 'sent', 'failed'], batch)) {
       out.processed += 1;
@@ -498,10 +507,15 @@ export class WithdrawalsService {
         const refunded = await this.refund(w, ['approved', 'sent'], w.signature, `payout ${w.signature} failed on chain: ${JSON.stringify(status.err)}`);
         return refunded ? 'refunded' : 'waiting';
       }
-      const confirmed = await repo.markConfirmed(this.db, w.id, w.signature);
+      const signature = w.signature;
+      const confirmed = await this.db.transaction().execute(async (trx) => {
+        const row = await repo.markConfirmed(trx, w.id, signature);
+        if (row) await repo.enqueueNotice(trx, row.id, 'confirmed');
+        return row;
+      });
       if (confirmed) {
-        this.log?.info({ withdrawalId: w.id, signature: w.signature }, 'withdrawal confirmed');
-        await this.notify('confirmed', { ...confirmed, ...(w.discord_id ? { discord_id: w.discord_id } : {}) });
+        this.log?.info({ withdrawalId: w.id, signature }, 'withdrawal confirmed');
+        await this.deliverNotices(w.id);
       }
       return 'confirmed';
     }
@@ -529,6 +543,7 @@ export class WithdrawalsService {
     const refunded = await this.db.transaction().execute(async (trx) => {
       const row = await repo.markRefunded(trx, w.id, from, signature, reason);
       if (!row) return undefined;
+      await repo.enqueueNotice(trx, row.id, 'refunded');
       if (audit) await writeAudit(trx, audit({ ...row, ...(w.discord_id ? { discord_id: w.discord_id } : {}) }));
       const total = row.amount + row.fee;
       await ledger.postInflow(trx, {
@@ -544,17 +559,33 @@ export class WithdrawalsService {
     if (!refunded) return undefined;
     const out: Withdrawal = { ...refunded, ...(w.discord_id ? { discord_id: w.discord_id } : {}) };
     this.log?.warn({ withdrawalId: w.id, reason }, 'withdrawal refunded');
-    await this.notify('refunded', out);
+    await this.deliverNotices(w.id);
     return out;
   }
 
-  private async notify(kind: WithdrawalEvent['kind'], withdrawal: Withdrawal): Promise<void> {
-    if (!withdrawal.discord_id) return;
-    try {
-      await this.opts.notify?.({ kind, discordId: withdrawal.discord_id, withdrawal, currency: this.currencies.get(withdrawal.currency) });
-    } catch (err) {
-      this.log?.warn({ err, withdrawalId: withdrawal.id }, 'withdrawal notification failed');
+  /**
+   * Sends owed member notices (of one withdrawal, or any): at-least-once. The notice was written with the final
+   * status, so a crash before the DM leaves it owed and the next pass sends it; a crash after the DM but before the
+   * sent mark sends it once more. Without a notifier (a process with no Discord) notices stay owed for one that has.
+   */
+  async deliverNotices(withdrawalId?: bigint): Promise<number> {
+    const notify = this.opts.notify;
+    if (!notify) return 0;
+    const due = await repo.claimNotices(this.db, { leaseSeconds: NOTICE_LEASE_SECONDS, limit: PROCESS_BATCH, ...(withdrawalId === undefined ? {} : { withdrawalId }) });
+    let sent = 0;
+    for (const n of due) {
+      const w = await repo.findById(this.db, n.withdrawal_id);
+      try {
+        if (w?.discord_id) await notify({ kind: n.kind, discordId: w.discord_id, withdrawal: w, currency: this.currencies.get(w.currency) });
+        await repo.markNoticeSent(this.db, n.withdrawal_id, n.kind);
+        sent += 1;
+      } catch (err) {
+        const giveUp = n.attempts >= NOTICE_MAX_ATTEMPTS;
+        this.log?.warn({ err, withdrawalId: n.withdrawal_id, kind: n.kind, attempts: n.attempts, giveUp }, 'withdrawal notification failed');
+        await (giveUp ? repo.markNoticeSent(this.db, n.withdrawal_id, n.kind) : repo.releaseNotice(this.db, n.withdrawal_id, n.kind));
+      }
     }
+    return sent;
   }
 
   private async notifyOperators(event: PayoutsCappedEvent): Promise<void> {

@@ -3,7 +3,7 @@ import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 import type { SignedTxColumns } from '../../db/signed-tx-outbox';
 
 // Kysely view of migrations/2026_11_23_004000_deposits_withdrawals.ts (withdraw_methods, withdrawals) and
-// 2026_11_28_130000_payout_limits_blocks.ts (released_at).
+// 2026_11_28_130000_payout_limits_blocks.ts (released_at), 2026_11_28_210000_withdrawal_notices.ts.
 
 type Amount = ColumnType<bigint, bigint | string, bigint | string>;
 type OptionalAmount = ColumnType<bigint, bigint | string | undefined, bigint | string>;
@@ -43,7 +43,18 @@ export interface WithdrawalsTable extends SignedTxColumns {
   updated_at: Timestamp;
 }
 
+/** The member's DM about a final withdrawal, owed until `sent_at` (an outbox written with the final status). */
+export interface WithdrawalNoticesTable {
+  withdrawal_id: bigint;
+  kind: 'confirmed' | 'refunded';
+  created_at: CreatedAt;
+  claimed_until: NullableTime;
+  attempts: ColumnType<number, number | undefined, number>;
+  sent_at: NullableTime;
+}
+
 export interface WithdrawalTables {
   withdraw_methods: WithdrawMethodsTable;
   withdrawals: WithdrawalsTable;
+  withdrawal_notices: WithdrawalNoticesTable;
 }

@@ -9,11 +9,24 @@ import { createLogger } from '../../../logger';
 // mid-flight. Config and services are built from the environment exactly as the app builds them; the loop is
 // the withdrawal-processor job run back to back. It boots, prints READY, and starts on the first line of stdin
 // (so the test can boot the next worker while the current one runs); stdin closing means the test is gone.
+// WORKER_NOTIFY=hang gives it a member notifier that prints `notifying <id>` and never returns, as a Discord that
+// does not answer: the test kills it there, after the final status (and its owed notice) committed, before the DM.
 
 const config = loadConfig();
 const log = createLogger(config.LOG_LEVEL, 'withdrawal-worker');
 const { db } = await openDatabase(config, log);
-const { withdrawals } = createServices(db, undefined, config, log);
+const hang = process.env.WORKER_NOTIFY === 'hang';
+const { withdrawals } = createServices(db, undefined, config, log, {
+  ...(hang
+    ? {
+        withdrawals: async (e) => {
+          if (e.kind === 'payouts-capped') return;
+          process.stdout.write(`notifying ${e.withdrawal.id}\n`);
+          await new Promise<never>(() => undefined);
+        },
+      }
+    : {}),
+});
 
 process.stdin.on('end', () => process.exit(0));
 process.stdout.write('withdrawal-worker ready\n');
