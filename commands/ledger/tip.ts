@@ -32,8 +32,14 @@ export default {
     }
     const total = ledger.format(outcome.total, outcome.currency.code);
     const who = outcome.receivers.map((r) => `<@${r.discordId}>`).join(', ');
+    // A repeat: the earlier one may have gone through unanswered (the member cannot tell), so say when it was applied.
+    const at = outcome.repeatOf ? Math.floor(outcome.repeatOf.getTime() / 1000) : undefined;
+    const content =
+      at === undefined
+        ? `⚠️ You are about to send **${total}** to ${who}. Confirm within 5 minutes.`
+        : `⚠️ You already sent the same tip (**${total}** to ${who}) at <t:${at}:T> (<t:${at}:R>). Send it again? Confirm within 5 minutes, or Cancel to send nothing.`;
     await interaction.reply({
-      content: `⚠️ You are about to send **${total}** to ${who}. Confirm within 5 minutes.`,
+      content,
       components: [confirmView(outcome.confirmationId)],
       flags: MessageFlags.Ephemeral,
     });

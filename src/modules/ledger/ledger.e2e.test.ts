@@ -105,7 +105,72 @@ describe('ledger commands through the Discord emulator', () => {
     expect(await balanceOf(dave.id)).toBe(12n * SOL);
   });
 
+  it('an identical /tip within a minute of an applied one asks first (stating when), Confirm sends it once, Cancel sends nothing, others are refused', async () => {
+    const rita = bot.emu.user('rita');
+    const sam = bot.emu.user('sam');
+    const tess = bot.emu.user('tess');
+    const ref = { discordId: rita.id, username: 'rita' };
+    await ctx.services.ledger.adminCredit({ idempotencyKey: 'e2e-repeat', user: ref, amount: '10', actor: ref });
+
+    const first = await bot.emu.runCommand(rita, '/tip', { user: sam, amount: '1' }).reply();
+    expect(first.content).toBe(`<@${rita.id}> 💸 tipped <@${sam.id}> 1 SOL`);
+    const earlier = await t.db
+      .selectFrom('journal')
+      .innerJoin('users', 'users.id', 'journal.from_user_id')
+      .select('journal.created_at')
+      .where('users.discord_id', '=', rita.id)
+      .where('journal.type', '=', 'tip')
+      .orderBy('journal.id', 'desc')
+      .executeTakeFirstOrThrow();
+    const at = Math.floor(earlier.created_at.getTime() / 1000);
+
+    // The same again (a member retrying a tip whose answer never came): a private question, nothing moved.
+    const before = await counts();
+    const prompt = await bot.emu.runCommand(rita, '/tip', { user: sam, amount: '1' }).reply();
+    expect(prompt.ephemeral).toBe(true);
+    expect(prompt.content).toBe(
+      `⚠️ You already sent the same tip (**1 SOL** to <@${sam.id}>) at <t:${at}:T> (<t:${at}:R>). Send it again? Confirm within 5 minutes, or Cancel to send nothing.`,
+    );
+    expect(await counts()).toEqual(before);
+    const confirmId = /\[Confirm\]\((tip-confirm:\d+)\)/.exec(renderMessage(prompt))![1]!;
+
+    // Someone else pressing it (custom ids are not secret), or a made-up confirmation id: refused, nothing moves.
+    const stranger = await bot.emu.forgeClick(sam, prompt, confirmId).reply();
+    expect(stranger.content).toMatch(/Only the sender can confirm this tip/);
+    const forged = await bot.emu.forgeClick(rita, prompt, 'tip-confirm:999999999').reply();
+    expect(forged.content).toMatch(/This tip confirmation no longer exists/);
+    const garbage = await bot.emu.forgeClick(rita, prompt, 'tip-confirm:1;drop').reply();
+    expect(garbage.content).toMatch(/This tip confirmation no longer exists/);
+    expect(await counts()).toEqual(before);
+
+    // Confirm sends it, once, however often it is pressed.
+    const confirmed = bot.emu.click(rita, prompt, confirmId);
+    expect((await confirmed.reply()).content).toBe('✅ Sent. Your balance: 8 SOL.');
+    expect((await confirmed.followUp(0)).content).toBe(`<@${rita.id}> 💸 tipped <@${sam.id}> 1 SOL`);
+    const again = await bot.emu.forgeClick(rita, prompt, confirmId).reply();
+    expect(again.content).toBe('✅ Sent. Your balance: 8 SOL.');
+    expect(await balanceOf(sam.id)).toBe(2n * SOL);
+    expect(await balanceOf(rita.id)).toBe(8n * SOL);
+
+    // Cancel on a repeat (of a split tip this time) changes nothing.
+    await bot.emu.runCommand(rita, '/tip', { user: sam, users: `<@${tess.id}>`, amount: '2' }).reply();
+    const split = await counts();
+    const repeat = await bot.emu.runCommand(rita, '/tip', { user: tess, users: `<@${sam.id}>`, amount: '2' }).reply();
+    expect(repeat.content).toMatch(/^⚠️ You already sent the same tip \(\*\*2 SOL\*\* to <@\d+>, <@\d+>\)/);
+    const cancelId = /\[Cancel\]\((tip-cancel:\d+)\)/.exec(renderMessage(repeat))![1]!;
+    expect((await bot.emu.forgeClick(sam, repeat, cancelId).reply()).content).toMatch(/Only the sender can cancel this tip/);
+    expect((await bot.emu.click(rita, repeat, cancelId).reply()).content).toBe('Tip canceled — nothing was sent.');
+    expect(await counts()).toEqual(split);
+    expect(await balanceOf(rita.id)).toBe(6n * SOL);
+
+    // Not identical (another amount, another receiver): sent at once.
+    expect((await bot.emu.runCommand(rita, '/tip', { user: sam, amount: '0.5' }).reply()).content).toBe(`<@${rita.id}> 💸 tipped <@${sam.id}> 0.5 SOL`);
+    expect((await bot.emu.runCommand(rita, '/tip', { user: tess, amount: '1' }).reply()).content).toBe(`<@${rita.id}> 💸 tipped <@${tess.id}> 1 SOL`);
+    expect(await balanceOf(rita.id)).toBe(45n * SOL / 10n);
+  });
+
   it('/history pages with Prev/Next buttons', async () => {
+
     const erin = bot.emu.user('erin');
     for (let i = 1; i <= 12; i++) {
       await ctx.services.ledger.adminCredit({ idempotencyKey: `e2e-hist-${i}`, user: { discordId: erin.id, username: 'erin' }, amount: String(i), actor: { discordId: erin.id, username: 'erin' } });

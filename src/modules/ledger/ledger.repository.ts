@@ -419,6 +419,31 @@ export async function expireAirdrops(db: Db, limit: number): Promise<Selectable<
 
 // ---------------------------------------------------------------- confirmations
 
+/**
+ * When the sender last applied the same tip (kind tip; same receivers, per-receiver amount and currency) within
+ * `withinSeconds`, other than interaction `excludeInteractionId`; undefined if not.
+ */
+export async function lastIdenticalTip(
+  db: Db,
+  t: { senderDiscordId: string; receiverDiscordIds: string[]; each: bigint; currency: string; withinSeconds: number; excludeInteractionId: string },
+): Promise<Date | undefined> {
+  const receivers = [...t.receiverDiscordIds].sort();
+  const { rows } = await sql<{ at: Date }>`
+    select max(t.created_at) as at
+    from tips t
+    join users s on s.id = t.sender_id
+    join users r on r.id = t.receiver_id
+    where s.discord_id = ${t.senderDiscordId} and t.kind = 'tip' and t.currency = ${t.currency}
+      and t.created_at > now() - make_interval(secs => ${t.withinSeconds})
+      and t.interaction_id <> ${t.excludeInteractionId}
+    group by t.interaction_id
+    having bool_and(t.amount = ${t.each.toString()}::numeric)
+      and array_agg(r.discord_id order by r.discord_id) = ${receivers}::text[]
+    order by at desc
+    limit 1`.execute(db);
+  return rows[0]?.at;
+}
+
 export async function upsertConfirmation(db: Db, c: { interactionId: string; senderDiscordId: string; request: unknown; expiresAt: Date }) {
   // DO UPDATE (a no-op write) rather than DO NOTHING so a retried interaction gets the existing row back.
   return db

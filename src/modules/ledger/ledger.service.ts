@@ -58,7 +58,16 @@ export interface TipResult {
 
 export type TipOutcome =
   | { status: 'done'; result: TipResult }
-  | { status: 'confirm'; confirmationId: bigint; total: bigint; each: bigint; currency: Currency; receivers: DiscordUserRef[] };
+  | {
+      status: 'confirm';
+      confirmationId: bigint;
+      total: bigint;
+      each: bigint;
+      currency: Currency;
+      receivers: DiscordUserRef[];
+      /** Set when the prompt is because the same tip was applied moments ago (its time); see REPEAT_TIP_WINDOW_SECONDS. */
+      repeatOf?: Date;
+    };
 
 export interface HistoryEntry {
   id: bigint;
@@ -98,6 +107,8 @@ export interface AirdropEffects {
 export const MAX_RECIPIENTS = 25;
 const NOTE_MAX = 200;
 const CONFIRM_TTL_MS = 5 * 60_000;
+/** A /tip identical to one the sender applied this recently asks before sending (a likely retry of an unanswered one). */
+export const REPEAT_TIP_WINDOW_SECONDS = 60;
 /** Decided or expired tip confirmations are kept this long after expiry (for support), then deleted. */
 const CONFIRM_RETENTION = '1 day';
 const CONFIRM_CLEANUP_BATCH = 5000;
@@ -172,11 +183,27 @@ export class LedgerService {
     return this.executeTip(req.interactionId, plan, req.apiKey);
   }
 
-  /** /tip: large totals wait for a Confirm click (see confirmTip); the rest executes at once. */
+  /**
+   * /tip: large totals, and a repeat of a tip the sender applied in the last REPEAT_TIP_WINDOW_SECONDS, wait for a
+   * Confirm click (see confirmTip); the rest executes at once.
+   */
   async requestTip(req: TipRequest): Promise<TipOutcome> {
     const plan = this.planTip(req);
     const threshold = await this.confirmThreshold(req.sender.discordId, plan.currency.code);
-    if (threshold === undefined || plan.total <= threshold) {
+    // A member whose earlier /tip went through but was never answered (the bot died before the reply) may retry it:
+    // asking first keeps a retry from paying twice. A replayed interaction is not a repeat of itself.
+    const repeatOf =
+      plan.kind === 'tip'
+        ? await repo.lastIdenticalTip(this.db, {
+            senderDiscordId: plan.sender.discordId,
+            receiverDiscordIds: plan.receivers.map((r) => r.discordId),
+            each: plan.each,
+            currency: plan.currency.code,
+            withinSeconds: REPEAT_TIP_WINDOW_SECONDS,
+            excludeInteractionId: req.interactionId,
+          })
+        : undefined;
+    if (!repeatOf && (threshold === undefined || plan.total <= threshold)) {
       return { status: 'done', result: await this.executeTip(req.interactionId, plan, req.apiKey) };
     }
     // No prompt for a tip that would be refused (ledger_tip() checks again on Confirm).
@@ -199,7 +226,15 @@ export class LedgerService {
       request: stored,
       expiresAt: new Date(Date.now() + CONFIRM_TTL_MS),
     });
-    return { status: 'confirm', confirmationId: row.id, total: plan.total, each: plan.each, currency: plan.currency, receivers: plan.receivers };
+    return {
+      status: 'confirm',
+      confirmationId: row.id,
+      total: plan.total,
+      each: plan.each,
+      currency: plan.currency,
+      receivers: plan.receivers,
+      ...(repeatOf ? { repeatOf } : {}),
+    };
   }
 
   /** The member's own confirmation threshold for the currency, else the TIP_CONFIRM_ABOVE default (undefined = never ask). */

@@ -100,6 +100,9 @@ async function runChecks(db: Kysely<DB>, cluster: Cluster, members: Member[], op
   const errTips = tips.filter((o) => outcomeOf(o) === 'error');
   const appliedErr = errTips.filter((o) => (legsOf.get(o.result.id) ?? 0) > 0);
   add('no tip applied that showed an error', appliedErr.length === 0, `${errTips.length} tips answered with an error, ${appliedErr.length} of them applied`);
+  const askedTips = tips.filter((o) => outcomeOf(o) === 'asked');
+  const appliedAsked = askedTips.filter((o) => (legsOf.get(o.result.id) ?? 0) > 0);
+  add('no tip applied that only asked to confirm', appliedAsked.length === 0, `${askedTips.length} repeats asked to confirm (never clicked), ${appliedAsked.length} of them applied`);
   const failedTips = tips.filter((o) => outcomeOf(o) === 'interaction-failed');
   const failedApplied = failedTips.filter((o) => (legsOf.get(o.result.id) ?? 0) > 0).length;
 
@@ -140,7 +143,7 @@ async function runChecks(db: Kysely<DB>, cluster: Cluster, members: Member[], op
   add(
     'every acknowledged interaction answered',
     unanswered.length === 0,
-    `${ops.length} sent: ${count('ok')} ok, ${count('error')} errors, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
+    `${ops.length} sent: ${count('ok')} ok, ${count('asked')} asked, ${count('error')} errors, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
   );
 
   const crashes = cluster.crashes();

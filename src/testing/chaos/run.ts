@@ -80,7 +80,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
     const opKinds = new Map<string, number>();
     for (const op of ops) opKinds.set(op.kind, (opKinds.get(op.kind) ?? 0) + 1);
-    const answered = ops.filter((x) => outcomeOf(x) === 'ok' || outcomeOf(x) === 'error').length;
+    const answered = ops.filter((x) => outcomeOf(x) === 'ok' || outcomeOf(x) === 'asked' || outcomeOf(x) === 'error').length;
     const ok = checks.every((c) => c.ok);
     if (!ok) {
       // What the replicas logged at warn and above: the first place to look for why an invariant broke.

@@ -1,4 +1,5 @@
 import { parseDecimalAmount } from '../../chain/amounts';
+import { renderMessage } from '../../emulators/discord/render-message';
 import { newReference, parseTransferRequestUrl } from '../../chain/solana-pay';
 import { isErrorReply } from '../../discord/error-reply';
 import type { EmuGuild, EmuUser, InteractionResult } from '../../emulators/discord';
@@ -35,14 +36,18 @@ export interface Op {
   unsent?: string;
 }
 
-/** How an op ended, from the member's side. */
-export type Outcome = 'ok' | 'error' | 'interaction-failed' | 'unanswered';
+/**
+ * How an op ended, from the member's side. `asked`: a Confirm/Cancel prompt (a /tip identical to one applied in the
+ * last minute, see the ledger's repeat guard); the workload never clicks, so nothing may have moved.
+ */
+export type Outcome = 'ok' | 'asked' | 'error' | 'interaction-failed' | 'unanswered';
 
 export function outcomeOf(op: Op): Outcome {
   if (op.unsent !== undefined || !op.result.acked) return 'interaction-failed';
   const first = op.result.messages[0];
   if (!first) return 'unanswered';
-  return isErrorReply(first.content) ? 'error' : 'ok';
+  if (isErrorReply(first.content)) return 'error';
+  return renderMessage(first).includes('(tip-confirm:') ? 'asked' : 'ok';
 }
 
 const WEIGHTS: Array<[OpKind, number]> = [
