@@ -428,13 +428,21 @@ export async function lastIdenticalTip(
   t: { senderDiscordId: string; receiverDiscordIds: string[]; each: bigint; currency: string; withinSeconds: number; excludeInteractionId: string },
 ): Promise<Date | undefined> {
   const receivers = [...t.receiverDiscordIds].sort();
+  // Only the sender's newest journal legs are read (journal_from_user_idx backwards): this runs on every /tip, and a
+  // member with a long history must not pay for it. 200 legs cover any tip sent within the window unless the member
+  // sent more than 200 legs in it, in which case the question is skipped rather than the tip slowed.
   const { rows } = await sql<{ at: Date }>`
     select max(t.created_at) as at
-    from tips t
-    join users s on s.id = t.sender_id
-    join users r on r.id = t.receiver_id
-    where s.discord_id = ${t.senderDiscordId} and t.kind = 'tip' and t.currency = ${t.currency}
-      and t.created_at > now() - make_interval(secs => ${t.withinSeconds})
+    from (
+      select j.to_user_id, j.amount, j.created_at, substring(j.idempotency_key from '^[a-z]+:(.*):[0-9]+$') as interaction_id
+      from journal j
+      where j.from_user_id = (select id from users where discord_id = ${t.senderDiscordId})
+        and j.type = 'tip'
+      order by j.id desc
+      limit 200
+    ) t
+    join users r on r.id = t.to_user_id
+    where t.created_at > now() - make_interval(secs => ${t.withinSeconds})
       and t.interaction_id <> ${t.excludeInteractionId}
     group by t.interaction_id
     having bool_and(t.amount = ${t.each.toString()}::numeric)
