@@ -77,17 +77,17 @@ async function expectBoardsMatch(today: string, currencies = ['SOL', 'USDC']) {
 }
 
 /** The rollup's rows are exactly the per-day rows summed over each period's closed days, and nothing else. */
-async function expectRollupExact() {
+async function expectRollupExact(db = t.db, week = 7, month = 30) {
   const { rows } = await sql<{ diff: bigint }>`
     with s as (select folded_through as w from tip_totals_rollup_state),
     want as (
       select p.period, coalesce(d.guild_id, '*') as guild_id, d.currency, d.sender_id, sum(d.total) as total, sum(d.tips) as tips
-      from s cross join (values ('all', 100000), ('week', 6), ('month', 29)) as p(period, keep)
+      from s cross join (values ('all', 100000), ('week', ${week}::int), ('month', ${month}::int)) as p(period, keep)
       join tip_totals_daily d on d.day <= s.w and d.day > s.w - p.keep
       group by grouping sets ((p.period, d.guild_id, d.currency, d.sender_id), (p.period, d.currency, d.sender_id))
     ),
     have as (select period, guild_id, currency, sender_id, total, tips from tip_totals_rollup)
-    select count(*) as diff from ((select * from want except all select * from have) union all (select * from have except all select * from want)) x`.execute(t.db);
+    select count(*) as diff from ((select * from want except all select * from have) union all (select * from have except all select * from want)) x`.execute(db);
   expect(rows[0]!.diff).toBe(0n);
 }
 
@@ -122,7 +122,8 @@ describe('leaderboard rollup', () => {
     const settled = await rollupSnapshot();
     expect(await rollupTipTotals(t.db, 31, last)).toBe(0);
     expect(await rollupSnapshot()).toEqual(settled);
-    expect(settled.state).toEqual([{ folded_through: utcDay(last, -2) }]);
+    // Nothing that began before the replayed day's midnight is running, so yesterday is folded too.
+    expect(settled.state).toEqual([{ folded_through: utcDay(last, -1) }]);
     expect(settled.rows.length).toBeGreaterThan(0);
     await expectBoardsMatch(last);
   });
@@ -155,7 +156,7 @@ describe('leaderboard rollup', () => {
     const results = await Promise.allSettled(work.map((w) => w()));
     expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
 
-    expect(await sql`select folded_through::text from tip_totals_rollup_state`.execute(t.db).then((r) => r.rows)).toEqual([{ folded_through: utcDay(today, -2) }]);
+    expect(await sql`select folded_through::text from tip_totals_rollup_state`.execute(t.db).then((r) => r.rows)).toEqual([{ folded_through: utcDay(today, -1) }]);
     await expectRollupExact();
     await expectBoardsMatch(today, ['SOL']);
     // Today's tips are on the boards (open days) and in no rollup row.
@@ -166,6 +167,46 @@ describe('leaderboard rollup', () => {
     const settled = await rollupSnapshot();
     expect(await runner.runNow('ledger-rollup')).toMatchObject({ status: 'ok' });
     expect(await rollupSnapshot()).toEqual(settled);
+  });
+});
+
+describe('folding yesterday early (migration 2026_11_28_210000)', () => {
+  it('waits for every transaction that began before midnight, then folds yesterday and the boards still match', async () => {
+    await sql`truncate tip_totals_rollup, tip_totals_daily`.execute(t.db);
+    const rand = prng(18_210_000);
+    // Replayed as of tomorrow: this test's own connections all began "yesterday" (today, real time).
+    const today = todayUtc();
+    const tomorrow = utcDay(today, 1);
+    await sql`update tip_totals_rollup_state set folded_through = ${utcDay(today, -40)}::date`.execute(t.db);
+    for (let i = 0; i < 200; i++) {
+      await addDaily(GUILDS[rand(GUILDS.length)]!, 'SOL', utcDay(today, -rand(40)), senders[rand(senders.length)]!, BigInt(1 + rand(5)) * 1000n);
+    }
+    const through = () => sql<{ d: string }>`select folded_through::text as d from tip_totals_rollup_state`.execute(t.db).then((r) => r.rows[0]!.d);
+    await t.db.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        // A transaction that began before tomorrow's midnight could still write today's row: today stays open.
+        expect(await rollupTipTotals(t.db, 100, tomorrow)).toBeGreaterThan(0);
+        expect(await through()).toBe(utcDay(today, -1));
+        await expectRollupExact();
+        // Such a transaction's late tip lands on today, and the boards of tomorrow (rollup not current) count it.
+        await addDaily(GUILDS[0]!, 'SOL', today, senders[0]!, 7000n);
+        await expectBoardsMatch(tomorrow, ['SOL']);
+      } finally {
+        await sql`commit`.execute(conn);
+      }
+    });
+    // Under REPEATABLE READ the snapshot predates the check, so the old rule holds even with nothing running.
+    await t.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+      expect(await rollupTipTotals(trx, 100, tomorrow)).toBe(0);
+    });
+    // Once it has ended, today is folded: the boards of tomorrow read only tomorrow from the per-day rows.
+    expect(await rollupTipTotals(t.db, 100, tomorrow)).toBe(1);
+    expect(await through()).toBe(today);
+    await expectRollupExact();
+    await addDaily(GUILDS[1]!, 'SOL', tomorrow, senders[1]!, 9000n);
+    await expectBoardsMatch(tomorrow, ['SOL']);
+    expect(await rollupTipTotals(t.db, 100, tomorrow)).toBe(0);
   });
 });
 
@@ -188,7 +229,7 @@ describe('migration 2026_11_28_190000_ledger_rollup', () => {
         from users u, generate_series(0, 40) d, unnest(array['', '830000000000000009']) g`.execute(m.db);
       const daily = () => sql`select * from tip_totals_daily order by 1, 2, 3, 4`.execute(m.db).then((r) => r.rows);
       const before = await daily();
-      await migrateTo(later.at(-1) ?? MIGRATION);
+      await migrateTo(MIGRATION);
       const state = await sql<{ d: string }>`select folded_through::text as d from tip_totals_rollup_state`.execute(m.db);
       expect(state.rows).toEqual([{ d: utcDay(todayUtc(), -2) }]);
       const all = await sql<{ total: bigint }>`select total from tip_totals_rollup where period = 'all' and guild_id = '*'`.execute(m.db);
@@ -199,6 +240,15 @@ describe('migration 2026_11_28_190000_ledger_rollup', () => {
       const idx = await sql<{ indexname: string }>`select indexname from pg_indexes where tablename = 'tip_totals_daily' order by 1`.execute(m.db);
       expect(idx.rows.map((r) => r.indexname)).toEqual(['tip_totals_daily_currency_day_idx', 'tip_totals_daily_pkey']);
       await migrateTo(later.at(-1) ?? MIGRATION);
+      // 2026_11_28_210000 folds yesterday at once (nothing that began before midnight runs) into 7- and 30-day windows.
+      expect((await sql<{ d: string }>`select folded_through::text as d from tip_totals_rollup_state`.execute(m.db)).rows).toEqual([{ d: utcDay(todayUtc(), -1) }]);
+      await expectRollupExact(m.db);
+      // …and its down goes back to 6- and 29-day windows ending at the same watermark, which the old fold continues.
+      await migrateTo('2026_11_28_200000_chain_credits');
+      await expectRollupExact(m.db, 6, 29);
+      expect(await daily()).toEqual(before);
+      await migrateTo(later.at(-1) ?? MIGRATION);
+      await expectRollupExact(m.db);
     } finally {
       await m.drop();
     }

@@ -205,13 +205,14 @@ function utcDay(day: string, minusDays = 0): string {
 /**
  * The top senders of the period as of the UTC day `today` (YYYY-MM-DD): `guildId` null = bot-wide (every guild and
  * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. `all`, and `week`/`month` while the
- * rollup is current (folded through the day before yesterday), read the ledger-rollup job's totals plus the open
- * days; `day` (open days only) and a window whose rollup is behind sum the per-day rows.
+ * rollup is current (folded through yesterday: ledger_rollup() folds a day as soon as no transaction that began on it
+ * is still running), read the ledger-rollup job's totals plus the open days; `day` and a window whose rollup is
+ * behind (the seconds after midnight until the job has run) sum the per-day rows.
  */
 export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string): Promise<BoardRow[]> {
   if (period !== 'day') {
     const state = await db.selectFrom('tip_totals_rollup_state').select(sql<string>`folded_through::text`.as('through')).executeTakeFirst();
-    if (state && (period === 'all' || state.through === utcDay(today, 2))) {
+    if (state && (period === 'all' || state.through === utcDay(today, 1))) {
       const { rows } = await rolledUpBoard(currency, period, guildId, limit, state.through).execute(db);
       return rows;
     }
@@ -238,9 +239,14 @@ export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'da
       where d.day > ${through}::date and d.currency = ${currency} ${inGuild}
       group by d.sender_id
     ), totals as (
+      -- A lookup per candidate (LATERAL): a merge join would walk the board's whole rollup index.
       select k.sender_id, coalesce(r.total, 0) + coalesce(o.total, 0) as total, coalesce(r.tips, 0) + coalesce(o.tips, 0) as tips
       from (select sender_id from closed union select sender_id from open) k
-      left join tip_totals_rollup r on r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
+      left join lateral (
+        select r.total, r.tips from tip_totals_rollup r
+        where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
+        limit 1 -- keeps the subquery from being pulled up into that merge join
+      ) r on true
       left join open o on o.sender_id = k.sender_id
       -- Users are joined for the top rows only (ties kept, since they are broken by discord id).
       order by total desc fetch first ${limit} rows with ties
