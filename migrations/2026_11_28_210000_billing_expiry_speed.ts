@@ -63,8 +63,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 
     ALTER TABLE billing_role_changes DROP CONSTRAINT billing_role_changes_user_id_fkey;
     ALTER TABLE billing_role_changes DROP CONSTRAINT billing_role_changes_subscription_id_fkey;
-    CREATE INDEX billing_role_changes_user ON billing_role_changes (user_id);
-    CREATE INDEX billing_role_changes_subscription ON billing_role_changes (subscription_id) WHERE subscription_id IS NOT NULL;
 
     CREATE FUNCTION billing_role_changes_refs_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
@@ -72,8 +70,14 @@ export async function up(db: Kysely<any>): Promise<void> {
       v_sub bigint;
     BEGIN
       -- Lock first (a delete committed meanwhile makes its row vanish from the lock), then look with a new snapshot.
-      PERFORM 1 FROM users u WHERE u.id IN (SELECT user_id FROM new_rows) FOR KEY SHARE;
+      -- A member whose subscription row is now locked needs no lock of their own: billing_subscriptions.user_id is
+      -- ON DELETE RESTRICT, so that user cannot be deleted before this transaction ends (the expiry batch's case).
       PERFORM 1 FROM billing_subscriptions s WHERE s.id IN (SELECT subscription_id FROM new_rows) FOR KEY SHARE;
+      PERFORM 1 FROM users u
+      WHERE u.id IN (
+        SELECT n.user_id FROM new_rows n
+        WHERE NOT EXISTS (SELECT 1 FROM billing_subscriptions s WHERE s.id = n.subscription_id AND s.user_id = n.user_id))
+      FOR KEY SHARE;
       SELECT n.user_id INTO v_user FROM new_rows n WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = n.user_id) LIMIT 1;
       IF FOUND THEN
         RAISE EXCEPTION USING ERRCODE = 'foreign_key_violation', MESSAGE = format('billing_role_changes: user %s does not exist', v_user);
@@ -137,8 +141,6 @@ export async function down(db: Kysely<any>): Promise<void> {
     DROP FUNCTION billing_role_changes_refs_updated();
     DROP TRIGGER billing_role_changes_refs_inserted ON billing_role_changes;
     DROP FUNCTION billing_role_changes_refs_inserted();
-    DROP INDEX billing_role_changes_subscription;
-    DROP INDEX billing_role_changes_user;
     ALTER TABLE billing_role_changes ADD CONSTRAINT billing_role_changes_user_id_fkey
       FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
     ALTER TABLE billing_role_changes ADD CONSTRAINT billing_role_changes_subscription_id_fkey
