@@ -172,11 +172,14 @@ export async function expireDueBatch(db: Db, now: Date, limit: number, status: '
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED
     ), ended AS (
-      -- A suspended one keeps the time it became inactive (its suspension).
-      UPDATE billing_subscriptions s SET status = 'EXPIRED', inactive_since = coalesce(s.inactive_since, ${now})
+      -- A suspended one keeps the time it became inactive (its suspension). Setting updated_at here spares the
+      -- per-row set_updated_at() trigger call (migration 2026_11_28_210000: it fires only when a statement does not).
+      UPDATE billing_subscriptions s SET status = 'EXPIRED', inactive_since = coalesce(s.inactive_since, ${now}), updated_at = now()
       FROM due WHERE s.id = due.id
       RETURNING s.id, s.guild_id, s.user_id, s.plan_id
     ), queued AS (
+      -- The references are checked once for the whole batch (statement-level, migration 2026_11_28_210000), not by
+      -- two RI queries per row: user and subscription come from the row this statement just locked and updated.
       INSERT INTO billing_role_changes (guild_id, user_id, role_id, op, reason, subscription_id)
       SELECT e.guild_id, e.user_id, p.role_id, 'remove', 'subscription ' || e.id || ' expired', e.id
       FROM ended e JOIN billing_plans p ON p.id = e.plan_id

@@ -188,3 +188,35 @@ describe('role outbox without Discord', () => {
     expect(await t.db.selectFrom('billing_role_changes').select('id').where('done_at', 'is', null).execute()).toHaveLength(pending.length);
   });
 });
+
+describe('schema guarantees the expiry batch relies on (migration 2026_11_28_210000)', () => {
+  it('role changes must name an existing member and subscription; deletes cascade / clear them; ended periods stay ended', async () => {
+    const user = await f.user();
+    const plan = await t.db.selectFrom('billing_plans').select('id').where('guild_id', '=', GUILD).where('code', '=', 'pro').executeTakeFirstOrThrow();
+    const change = (userId: bigint, subscriptionId: bigint | null) =>
+      t.db.insertInto('billing_role_changes').values({ guild_id: GUILD, user_id: userId, role_id: ROLE, op: 'add', reason: 'test', subscription_id: subscriptionId }).returning('id').executeTakeFirstOrThrow();
+    await expect(change(999_999_999n, null)).rejects.toMatchObject({ code: '23503', message: 'billing_role_changes: user 999999999 does not exist' });
+    await expect(change(user.id, 999_999_999n)).rejects.toMatchObject({ code: '23503', message: 'billing_role_changes: subscription 999999999 does not exist' });
+    const first = await change(user.id, null);
+    await expect(t.db.updateTable('billing_role_changes').set({ user_id: 999_999_999n }).where('id', '=', first.id).execute()).rejects.toMatchObject({ code: '23503' });
+
+    // No invoice points at this one, so it can be deleted: its role changes keep their history without it.
+    const sub = await t.db
+      .insertInto('billing_subscriptions')
+      .values({ guild_id: GUILD, user_id: user.id, plan_id: plan.id, cycle: 'month', currency: 'SOL', expires_at: new Date(Date.now() + HOUR) } as never)
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const linked = await change(user.id, sub.id);
+    await t.db.deleteFrom('billing_subscriptions').where('id', '=', sub.id).execute();
+    expect(await t.db.selectFrom('billing_role_changes').select('subscription_id').where('id', '=', linked.id).executeTakeFirstOrThrow()).toEqual({ subscription_id: null });
+
+    await t.db.deleteFrom('users').where('id', '=', user.id).execute();
+    expect(await t.db.selectFrom('billing_role_changes').select('id').where('user_id', '=', user.id).execute()).toEqual([]);
+
+    const { subscription } = await subscribed();
+    await expireSubscriptions(ctx, { now: new Date(subscription.expires_at.getTime() + 1000) });
+    await expect(t.db.updateTable('billing_subscriptions').set({ expires_at: new Date(subscription.expires_at.getTime() + 30 * 24 * HOUR) }).where('id', '=', subscription.id).execute()).rejects.toThrow(
+      `subscription ${subscription.id} has ended; it cannot be extended`,
+    );
+  });
+});

@@ -8,7 +8,7 @@ import { createHttpServer } from '../../http/server';
 import { createMetrics } from '../../metrics';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { checkoutRoutes } from './checkout.routes';
+import { checkoutRoutes, EVENTS_STREAMS_PER_CLIENT } from './checkout.routes';
 
 let t: TestDatabase;
 let sol: SolanaEmulator;
@@ -88,5 +88,33 @@ describe('checkout API', () => {
     expect(frames).toHaveLength(1);
     expect(JSON.parse(frames[0]!.split('data: ')[1]!)).toMatchObject({ state: 'paid', paid: '1000000000', due: '0', paidText: '1 SOL', dueText: '0 SOL' });
     expect((await tx(invoice.reference, sol.newWallet().publicKey.toBase58())).json()).toMatchObject({ error: 'invoice_paid' });
+  });
+
+  it('caps open status streams per client address: the next one is 429 JSON, and a closed stream frees its slot', async () => {
+    const invoice = await subscribe('SOL');
+    const open = (remoteAddress: string) => http.inject({ method: 'GET', url: `/pay/${invoice.reference}/events`, remoteAddress, payloadAsStream: true });
+    // Headers arrive at once (payloadAsStream); each stream stays open while the invoice is pending.
+    const held = [];
+    for (let i = 0; i < EVENTS_STREAMS_PER_CLIENT; i++) held.push(await open('198.51.100.7'));
+    expect(held.map((r) => r.statusCode)).toEqual(Array(EVENTS_STREAMS_PER_CLIENT).fill(200));
+
+    const refused = await http.inject({ method: 'GET', url: `/pay/${invoice.reference}/events`, remoteAddress: '198.51.100.7' });
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ error: 'rate_limited', message: expect.stringContaining(`at most ${EVENTS_STREAMS_PER_CLIENT}`) });
+    // Another address is not affected.
+    const other = await open('198.51.100.8');
+    expect(other.statusCode).toBe(200);
+
+    // Paying ends every stream (their next poll sees it); the slots are free again.
+    await t.db.transaction().execute((trx) => ctx.services.billing.applyPayment(trx, invoice.id, { source: 'chain', amount: 1_000_000_000n, signature: 'sig-cap'.padEnd(64, 'x') }));
+    for (const r of [...held, other]) {
+      const body = Buffer.concat(await r.stream().toArray()).toString();
+      expect(body).toContain('"state":"paid"');
+    }
+    const again = await http.inject({ method: 'GET', url: `/pay/${invoice.reference}/events`, remoteAddress: '198.51.100.7' });
+    expect(again.statusCode).toBe(200);
+    // A refused reference (404) never takes a slot either.
+    for (let i = 0; i <= EVENTS_STREAMS_PER_CLIENT; i++)
+      expect((await http.inject({ method: 'GET', url: '/pay/11111111111111111111111111111111/events', remoteAddress: '198.51.100.9' })).statusCode).toBe(404);
   });
 });

@@ -14,6 +14,14 @@ import { CheckoutService, FINAL_STATES, type CheckoutProgress } from './checkout
 export const EVENTS_POLL_MS = 1000;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
+/**
+ * Open status streams allowed per client address and in all: each holds a socket and polls the database every
+ * EVENTS_POLL_MS until its invoice settles, so an unbounded number is a cheap way to exhaust both. A checkout page
+ * opens one; a few tabs fit under the per-address cap. Beyond either cap the answer is 429 (JSON) and the page's
+ * EventSource retries later.
+ */
+export const EVENTS_STREAMS_PER_CLIENT = 5;
+export const EVENTS_STREAMS_TOTAL = 500;
 
 // The reference is the page's key: any string is accepted here and an unknown one answered as not found.
 const params = z.object({ reference: z.string().max(64).describe('the invoice\'s Solana Pay reference (base58)') });
@@ -39,6 +47,26 @@ export function checkoutRoutes(app: FastifyInstance, ctx: AppContext): void {
   const checkout = new CheckoutService(ctx.db, ctx.services.chain, ctx.services.billing, Currencies.fromConfig(ctx.config), ctx.config);
   const api = app.withTypeProvider<ZodTypeProvider>();
   const streams = new Set<ServerResponse>();
+  // Slots are taken before the first await (so concurrent requests cannot all pass the check) and given back once.
+  const perClient = new Map<string, number>();
+  let reserved = 0;
+  const reserve = (client: string): (() => void) => {
+    const mine = perClient.get(client) ?? 0;
+    if (mine >= EVENTS_STREAMS_PER_CLIENT)
+      throw new UserError('RATE_LIMITED', `Too many open status streams from your address (at most ${EVENTS_STREAMS_PER_CLIENT}); close another checkout tab or try again later.`);
+    if (reserved >= EVENTS_STREAMS_TOTAL) throw new UserError('RATE_LIMITED', 'Too many open status streams right now; try again in a minute.');
+    perClient.set(client, mine + 1);
+    reserved++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      reserved--;
+      const n = (perClient.get(client) ?? 1) - 1;
+      if (n > 0) perClient.set(client, n);
+      else perClient.delete(client);
+    };
+  };
   // Open streams would otherwise hold the server's close until their invoice settles.
   app.addHook('onClose', async () => {
     for (const res of streams) res.end();
@@ -77,8 +105,16 @@ export function checkoutRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req, reply) => {
-      const id = await checkout.idOf(req.params.reference);
-      const first = await checkout.progress(id);
+      const release = reserve(req.ip);
+      let id: bigint;
+      let first: CheckoutProgress | undefined;
+      try {
+        id = await checkout.idOf(req.params.reference);
+        first = await checkout.progress(id);
+      } catch (err) {
+        release();
+        throw err;
+      }
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -92,10 +128,11 @@ export function checkoutRoutes(app: FastifyInstance, ctx: AppContext): void {
       let last = '';
       let poll: NodeJS.Timeout | undefined;
       let stopHeartbeat = () => {};
-          const end = () => {
+      const end = () => {
         clearTimeout(poll);
         stopHeartbeat();
         streams.delete(res);
+        release();
         if (!res.writableEnded) res.end();
       };
       const send = (p: CheckoutProgress | undefined): boolean => {

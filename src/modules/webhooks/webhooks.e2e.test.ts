@@ -331,8 +331,12 @@ describe('admin routes', () => {
     const deliveries = await http.inject({ method: 'GET', url: `/admin/webhook-deliveries?endpointId=${endpoint.id}`, headers: auth });
     const [d] = deliveries.json<{ items: { id: string; status: string }[] }>().items;
     expect(d).toMatchObject({ status: 'delivered' });
-    const retried = await http.inject({ method: 'POST', url: `/admin/webhook-deliveries/${d!.id}/retry`, headers: auth });
+    const retried = await http.inject({ method: 'POST', url: `/admin/webhook-deliveries/${d!.id}/retry`, headers: auth, payload: { operator: alice.discordId } });
     expect(retried.json()).toMatchObject({ id: d!.id, status: 'pending', attempts: 0 });
+    // Operator actions: exactly one audit row each, written in the action's transaction.
+    expect(await t.db.selectFrom('audit_events').selectAll().where('target', '=', `webhook_delivery:${d!.id}`).execute()).toEqual([
+      expect.objectContaining({ action: 'webhook.retry', via: 'admin-api', actor_discord_id: alice.discordId, guild_id: null, after: { endpointId: endpoint.id, eventId: r.received[0]!.id } }),
+    ]);
     await ctx.services.webhooks.deliverDue();
     expect(r.received.map((x) => x.id)).toEqual([r.received[0]!.id, r.received[0]!.id]);
 
@@ -345,5 +349,9 @@ describe('admin routes', () => {
     expect(disabled.json()).toMatchObject({ active: false, disabledReason: 'disabled by an operator' });
     expect((await http.inject({ method: 'POST', url: `/admin/webhook-endpoints/${endpoint.id}/disable`, headers: auth })).statusCode).toBe(409);
     expect((await http.inject({ method: 'POST', url: `/admin/webhook-deliveries/${d!.id}/retry`, headers: auth })).statusCode).toBe(409);
+    // The refused second disable and retry wrote nothing: one row per action that happened.
+    const audit = await t.db.selectFrom('audit_events').selectAll().where('target', 'in', [`webhook_endpoint:${endpoint.id}`, `webhook_delivery:${d!.id}`]).orderBy('id').execute();
+    expect(audit.map((a) => a.action)).toEqual(['webhook.retry', 'webhook.disable']);
+    expect(audit[1]).toMatchObject({ actor_discord_id: null, via: 'admin-api', before: { active: true }, after: { active: false, deadDeliveries: 0 }, reason: 'disabled by an operator' });
   });
 });

@@ -105,10 +105,15 @@ export function webhookAdminRoutes(admin: FastifyInstance, ctx: AppContext): voi
       schema: {
         summary: 'Disable a webhook endpoint; its queued deliveries are marked dead',
         params: z.object({ endpointId: idParam('endpoint id') }),
+        // No body at all is an anonymous operator (still audited).
+        body: z.object({ reason: z.string().trim().min(1).max(500).optional(), operator }).strict().nullish(),
         response: { 200: endpointSchema },
       },
     },
-    async (req) => endpointJson(await webhooks.disableEndpoint(req.params.endpointId)),
+    async (req) => {
+      const { reason, operator: by } = req.body ?? {};
+      return endpointJson(await webhooks.disableEndpoint(req.params.endpointId, { ...(reason !== undefined ? { reason } : {}), audit: { discordId: by ?? null, via: 'admin-api' } }));
+    },
   );
 
   api.post(
@@ -181,9 +186,10 @@ export function webhookAdminRoutes(admin: FastifyInstance, ctx: AppContext): voi
       schema: {
         summary: 'Send a delivery again now, with a fresh retry schedule (same event id)',
         params: z.object({ deliveryId: idParam('delivery id') }),
+        body: z.object({ operator }).strict().nullish(),
         response: { 200: deliverySchema },
       },
     },
-    async (req) => deliveryJson(await webhooks.retryDelivery(req.params.deliveryId)),
+    async (req) => deliveryJson(await webhooks.retryDelivery(req.params.deliveryId, { audit: { discordId: req.body?.operator ?? null, via: 'admin-api' } })),
   );
 }

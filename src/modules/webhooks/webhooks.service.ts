@@ -165,14 +165,18 @@ export class WebhooksService {
   }
 
   /** Stops deliveries to the endpoint; what was still queued for it is marked dead. */
-  async disableEndpoint(id: bigint, reason = 'disabled by an operator'): Promise<EndpointView> {
+  /** `audit`: an operator's action (the admin API) is audited in its own transaction; an owner removing theirs is not. */
+  async disableEndpoint(id: bigint, o: { reason?: string; audit?: AuditActor } = {}): Promise<EndpointView> {
+    const reason = o.reason ?? 'disabled by an operator';
     return this.db.transaction().execute(async (trx) => {
       const e = await repo.disableEndpoint(trx, id, reason);
       if (!e) {
         if (await repo.findEndpoint(trx, id)) throw new UserError('ENDPOINT_DISABLED', `Webhook endpoint ${id} is already disabled.`);
         throw new UserError('ENDPOINT_NOT_FOUND', `No webhook endpoint ${id}.`);
       }
-      await repo.killPendingOf(trx, id, reason);
+      const killed = await repo.killPendingOf(trx, id, reason);
+      if (o.audit)
+        await writeAudit(trx, { actor: o.audit, guildId: null, action: 'webhook.disable', target: `webhook_endpoint:${id}`, before: { active: true }, after: { active: false, deadDeliveries: Number(killed[0]?.numUpdatedRows ?? 0n) }, reason });
       return view(e);
     });
   }
@@ -182,12 +186,14 @@ export class WebhooksService {
   }
 
   /** Operator retry: the delivery is due now with a fresh schedule (its event keeps its id, so receivers can dedupe). */
-  async retryDelivery(id: bigint) {
+  async retryDelivery(id: bigint, o: { audit?: AuditActor } = {}) {
     return this.db.transaction().execute(async (trx) => {
       const d = await repo.retryDelivery(trx, id);
       if (!d) throw new UserError('DELIVERY_NOT_FOUND', `No webhook delivery ${id}.`);
       const e = await repo.findEndpoint(trx, d.endpoint_id);
       if (!e?.active) throw new UserError('ENDPOINT_DISABLED', `Webhook endpoint ${d.endpoint_id} is disabled; nothing would be sent.`);
+      if (o.audit)
+        await writeAudit(trx, { actor: o.audit, guildId: null, action: 'webhook.retry', target: `webhook_delivery:${id}`, after: { endpointId: String(d.endpoint_id), eventId: d.event_id } });
       return d;
     });
   }
@@ -373,7 +379,7 @@ export class WebhooksService {
 
   async removeForMember(member: Member, id: bigint): Promise<EndpointView> {
     await this.owned(member, id);
-    return this.disableEndpoint(id, 'removed by its owner');
+    return this.disableEndpoint(id, { reason: 'removed by its owner' });
   }
 
   async rotateForMember(member: Member, id: bigint, overlapSeconds?: number) {
