@@ -18,7 +18,7 @@ import type { GuildDirectory, GuildsService } from './modules/guilds/guilds.serv
 import type { BadgesService } from './modules/badges/badges.service';
 import type { QuotaService } from './modules/quota/quota.service';
 import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhooks.service';
-import type { BillingDiscordEffects, BillingService } from './modules/billing/billing.service';
+import type { BillingService } from './modules/billing/billing.service';
 import type { BillingRolesDiscord } from './modules/billing/billing-roles.discord';
 import type { InvoicePaymentNotifier } from './modules/billing/invoice-watch';
 
@@ -49,7 +49,6 @@ export interface Effects {
   airdrops?: AirdropEffects;
   guildDirectory?: GuildDirectory;
   webhooks?: WebhookNotifier;
-  billing?: BillingDiscordEffects;
   billingRoles?: BillingRolesDiscord;
   /** On-chain invoice payments (invoice-watch job): the member is told what arrived and where it went. */
   billingPayments?: InvoicePaymentNotifier;

@@ -88,7 +88,7 @@ export function createServices(
   return {
     chain,
     badges,
-    billing: new BillingService(db, config, currencies, chain, { discord: effects.billing }, log),
+    billing: new BillingService(db, config, currencies, chain),
     deposits: new DepositsService(db, chain, currencies, { ttlMinutes: config.DEPOSIT_TTL_MINUTES, notify: effects.deposits }, log),
     guilds: new GuildsService(db, config, effects.guildDirectory),
     ledger: new LedgerService(db, config),

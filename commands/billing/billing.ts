@@ -2,6 +2,7 @@ import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import { interactionIdentity, isGuildStaff, isOperator } from '../../src/discord/authorize';
 import type { Command } from '../../src/discord/command';
 import { UserError } from '../../src/errors';
+import { drainMemberRoles } from '../../src/modules/billing/billing.role-sync';
 import { revenueText } from '../../src/modules/billing/billing.views';
 
 /**
@@ -35,7 +36,8 @@ export default {
     const raw = interaction.options.getString('invoice', true).trim().replace(/^#/, '');
     if (!/^\d{1,19}$/.test(raw)) throw new UserError('INVOICE_NOT_FOUND', 'An invoice id is a number.');
     const { invoice } = await billing.staff.refund({ discordId: interaction.user.id, via: 'discord' }, guildId, BigInt(raw), interaction.options.getString('reason', true));
-    await billing.drainRoleChanges(10).catch((err: unknown) => ctx.log.warn({ err }, 'immediate role drain failed; the outbox keeps the change'));
-    return interaction.reply({ content: `↩️ Invoice ${invoice.number} refunded to <@${(await billing.invoiceOwner(invoice))}>'s balance; the membership ended.`, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    // Replied first: the role removal may wait on Discord's rate limits, the 3 s reply deadline must not.
+    await interaction.reply({ content: `↩️ Invoice ${invoice.number} refunded to <@${(await billing.invoiceOwner(invoice))}>'s balance; the membership ended.`, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+    await drainMemberRoles(ctx, invoice.user_id);
   },
 } satisfies Command;

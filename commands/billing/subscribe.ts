@@ -1,6 +1,7 @@
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../../src/discord/command';
 import { CYCLES, type Cycle } from '../../src/modules/billing/billing.tables';
+import { drainMemberRoles } from '../../src/modules/billing/billing.role-sync';
 import { invoiceView } from '../../src/modules/billing/billing.views';
 
 /** Buy (or renew) a membership: an invoice to pay from balance or on chain; `trial` starts the free trial instead. */
@@ -19,8 +20,9 @@ export default {
     const user = { discordId: interaction.user.id, username: interaction.user.username, bot: interaction.user.bot };
     if (interaction.options.getBoolean('trial')) {
       const s = await billing.startTrial({ guildId: interaction.guildId!, user, plan: interaction.options.getString('plan', true) });
-      await billing.drainRoleChanges(10).catch((err: unknown) => ctx.log.warn({ err }, 'immediate role drain failed; the outbox keeps the change'));
-      return interaction.reply({ content: `🎁 Your free trial runs until <t:${Math.floor(s.expires_at.getTime() / 1000)}:F>.`, flags: MessageFlags.Ephemeral });
+      // Replied first: the role grant may wait on Discord's rate limits, the 3 s reply deadline must not.
+      await interaction.reply({ content: `🎁 Your free trial runs until <t:${Math.floor(s.expires_at.getTime() / 1000)}:F>.`, flags: MessageFlags.Ephemeral });
+      return drainMemberRoles(ctx, s.user_id);
     }
     const checkout = await billing.subscribe({
       interactionId: interaction.id,

@@ -13,13 +13,14 @@ type Db = Kysely<DB> | Transaction<DB>;
 /**
  * Claims due outbox rows with SKIP LOCKED and leases them (next_attempt_at moves `leaseSeconds` ahead) in one
  * statement, so the Discord calls happen after it committed, holding no lock, and a second drainer (another job or
- * replica) skips them; a drainer that dies mid-batch leaves them due again when the lease runs out.
+ * replica) skips them; a drainer that dies mid-batch leaves them due again when the lease runs out. `userId` limits
+ * the claim to one member's rows (the immediate drain after a click).
  */
-export async function claimRoleChanges(db: Db, limit: number, leaseSeconds: number): Promise<DueRoleChange[]> {
+export async function claimRoleChanges(db: Db, limit: number, leaseSeconds: number, userId?: bigint): Promise<DueRoleChange[]> {
   const { rows } = await sql<DueRoleChange>`
     WITH due AS (
       SELECT id FROM billing_role_changes
-      WHERE done_at IS NULL AND next_attempt_at <= now()
+      WHERE done_at IS NULL AND next_attempt_at <= now()${userId === undefined ? sql`` : sql` AND user_id = ${userId}`}
       ORDER BY next_attempt_at, id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED

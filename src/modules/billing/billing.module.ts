@@ -2,7 +2,6 @@ import { defineModule } from '../../app-module';
 import { billingJobs } from './billing-jobs.job';
 import { billingRolesDiscord } from './billing-roles.discord';
 import { invoicePaymentNotifier } from './billing-chain.discord';
-import { billingDiscordEffects } from './billing.discord';
 import { billingAdminRoutes } from './billing.routes';
 import { checkoutRoutes } from './checkout.routes';
 import invoiceWatch from './invoice-watch';
@@ -13,7 +12,6 @@ export default defineModule({
   adminRoutes: [billingAdminRoutes],
   jobs: [...billingJobs, invoiceWatch],
   discord: (deps) => ({
-    billing: billingDiscordEffects(deps.client),
     billingRoles: billingRolesDiscord(deps),
     billingPayments: invoicePaymentNotifier(deps.client, deps.log, deps.config),
   }),

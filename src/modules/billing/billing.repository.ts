@@ -316,34 +316,6 @@ export async function enqueueRoleChange(trx: Tx, c: RoleChangeInsert): Promise<R
 
 export type DueRoleChange = RoleChange & { discord_id: string };
 
-/** Due outbox rows, oldest first, claimed with SKIP LOCKED so two drainers never apply the same row. */
-export async function claimDueRoleChanges(trx: Tx, limit: number): Promise<DueRoleChange[]> {
-  return trx
-    .selectFrom('billing_role_changes as c')
-    .innerJoin('users as u', 'u.id', 'c.user_id')
-    .selectAll('c')
-    .select('u.discord_id')
-    .where('c.done_at', 'is', null)
-    .where('c.next_attempt_at', '<=', sql<Date>`now()`)
-    .orderBy('c.id')
-    .limit(limit)
-    .forUpdate('c')
-    .skipLocked()
-    .execute();
-}
-
-export async function finishRoleChange(trx: Tx, id: bigint): Promise<void> {
-  await trx.updateTable('billing_role_changes').set({ done_at: sql`now()`, last_error: null }).where('id', '=', id).execute();
-}
-
-export async function retryRoleChange(trx: Tx, id: bigint, error: string, delayMs: number): Promise<void> {
-  await trx
-    .updateTable('billing_role_changes')
-    .set({ attempts: sql`attempts + 1`, last_error: error.slice(0, 500), next_attempt_at: sql`now() + make_interval(secs => ${delayMs / 1000})` })
-    .where('id', '=', id)
-    .execute();
-}
-
 // ---------------------------------------------------------------- lists
 
 export interface InvoiceFilter {
@@ -394,18 +366,4 @@ export async function addDays(trx: Tx, id: bigint, days: number): Promise<Subscr
 
 export async function discordIdOf(db: Db, userId: bigint): Promise<string | undefined> {
   return (await db.selectFrom('users').select('discord_id').where('id', '=', userId).executeTakeFirst())?.discord_id;
-}
-
-/** Whether an ACTIVE subscription of the member in the guild grants the role (then a removal must not happen). */
-export async function roleStillGranted(db: Db, guildId: string, userId: bigint, roleId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('billing_subscriptions as s')
-    .innerJoin('billing_plans as p', 'p.id', 's.plan_id')
-    .select('s.id')
-    .where('s.guild_id', '=', guildId)
-    .where('s.user_id', '=', userId)
-    .where('s.status', '=', 'ACTIVE')
-    .where('p.role_id', '=', roleId)
-    .executeTakeFirst();
-  return row !== undefined;
 }

@@ -5,10 +5,10 @@ import type { BillingRolesDiscord, RoleProblem } from './billing-roles.discord';
 import type { DueRoleChange } from './billing.repository';
 
 /**
- * The role-change outbox drain the jobs run (the core's billing.roles.ts has a minimal one-row drain for the
- * immediate grant after a payment; both claim with SKIP LOCKED, so they never apply the same row). Rows are written
- * in the transaction that changed a subscription (activation, extension, expiry, cancel, refund) or by the
- * reconcile; this applies them on Discord:
+ * The one drain of the role-change outbox: the billing-role-changes job runs it on a schedule, and a "Pay from
+ * balance" click runs it once right away for that member's rows only (`userId`), so the role shows up before the
+ * next tick. Rows are written in the transaction that changed a subscription (activation, extension, expiry, cancel,
+ * refund) or by the reconcile; this applies them on Discord:
  * - claimed in batches with SKIP LOCKED and leased, so no lock is held across a Discord call and two drainers never
  *   apply the same row;
  * - each row is checked against what the member's subscriptions say *now* (a grant whose subscription has since
@@ -33,6 +33,11 @@ export interface RoleOutboxOptions {
   concurrency?: number;
   /** How long a claimed row stays invisible to other drainers. */
   leaseSeconds?: number;
+  /**
+   * Only this member's rows (users.id), and no rejoin grants: the immediate drain after a payment, which should do
+   * that member's work and nobody else's on an interaction.
+   */
+  userId?: bigint;
 }
 
 export interface RoleOutboxResult {
@@ -62,9 +67,9 @@ export async function drainRoleOutbox(ctx: RoleOutboxContext, opts: RoleOutboxOp
   const concurrency = opts.concurrency ?? 8;
   const leaseSeconds = opts.leaseSeconds ?? 600;
 
-  result.rejoins = await jobsRepo.enqueueRejoinGrants(ctx.db, discord.takeJoins());
+  if (opts.userId === undefined) result.rejoins = await jobsRepo.enqueueRejoinGrants(ctx.db, discord.takeJoins());
   for (let batch = 0; batch < maxBatches; batch++) {
-    const rows = await jobsRepo.claimRoleChanges(ctx.db, batchSize, leaseSeconds);
+    const rows = await jobsRepo.claimRoleChanges(ctx.db, batchSize, leaseSeconds, opts.userId);
     if (rows.length === 0) break;
     const granted = await jobsRepo.grantedRoles(ctx.db, rows.map((r) => r.user_id));
     const byGuild = new Map<string, DueRoleChange[]>();
@@ -100,6 +105,19 @@ export async function drainRoleOutbox(ctx: RoleOutboxContext, opts: RoleOutboxOp
     if (rows.length < batchSize) break;
   }
   return result;
+}
+
+/**
+ * Right after a member's payment, trial or refund: applies that member's queued role changes now, so the role shows
+ * up (or goes) with the reply rather than at the job's next tick. Never throws: what it cannot do stays queued for
+ * the billing-role-changes job.
+ */
+export async function drainMemberRoles(ctx: RoleOutboxContext, userId: bigint): Promise<void> {
+  try {
+    await drainRoleOutbox(ctx, { userId, batchSize: 10, maxBatches: 1 });
+  } catch (err) {
+    ctx.log.warn({ err, userId }, 'immediate role drain failed; the outbox keeps the change');
+  }
 }
 
 /** Tells the guild's log channel (once a window per role and problem) what Discord refused and how to fix it. */

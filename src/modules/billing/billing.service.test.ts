@@ -6,7 +6,9 @@ import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { userError } from '../../testing/user-error';
-import type { BillingDiscordEffects, BillingService } from './billing.service';
+import type { BillingRolesDiscord } from './billing-roles.discord';
+import { drainRoleOutbox } from './billing.role-sync';
+import type { BillingService } from './billing.service';
 
 let t: TestDatabase;
 let ctx: AppContext;
@@ -16,17 +18,35 @@ const SOL = 1_000_000_000n;
 const GUILD = '930000000000000001';
 const OTHER_GUILD = '930000000000000002';
 const staff = { discordId: '940000000000000001', via: 'discord' as const };
+const LOG_CHANNEL = '960000000000000001';
+/** A role Discord refuses for good (placed above the bot's highest role). */
+const ROLE_ABOVE_BOT = '950000000000000003';
 const roleCalls: string[] = [];
-/** The Discord port as a recorder: which role calls the drain made, in order. */
-const discord: BillingDiscordEffects = {
-  addRole: async (g, u, r) => void roleCalls.push(`add ${g} ${u} ${r}`),
-  removeRole: async (g, u, r) => void roleCalls.push(`remove ${g} ${u} ${r}`),
+const posts: string[] = [];
+/**
+ * The membership roles port as a recorder: which role calls the outbox drain made, in order, and what it posted to
+ * the log channel. (billing-jobs.e2e.test.ts drives the same drain through the Discord emulator.)
+ */
+const discord: BillingRolesDiscord = {
+  applyRole: async (g, u, r, op) => {
+    roleCalls.push(`${op} ${g} ${u} ${r}`);
+    return r === ROLE_ABOVE_BOT ? { ok: false, permanent: true, problem: 'role_above_bot', message: '403 50013: Missing Permissions' } : { ok: true };
+  },
+  guildMembers: async () => undefined,
+  dm: async () => true,
+  post: async (channelId, content) => {
+    posts.push(`${channelId} ${content}`);
+    return true;
+  },
+  takeJoins: () => [],
 };
+const directory = { lookup: async () => ({ textChannelIds: new Set([LOG_CHANNEL]), channelIds: new Set([LOG_CHANNEL]), roleIds: new Set<string>() }) };
+const drain = () => drainRoleOutbox(ctx);
 let seq = 0;
 
 beforeAll(async () => {
   t = await createTestDatabase();
-  ctx = createTestContext(t, {}, { billing: discord });
+  ctx = createTestContext(t, {}, { billingRoles: discord, guildDirectory: directory });
   billing = ctx.services.billing;
   f = new Factory(t.db);
   const plan = (code: string, o: { inviteOnly?: boolean; trialDays?: number; roleId?: string; guildId?: string } = {}) =>
@@ -47,6 +67,8 @@ beforeAll(async () => {
   await plan('secret', { inviteOnly: true, trialDays: 7 });
   await plan('trial', { trialDays: 3, roleId: '950000000000000002' });
   await plan('elsewhere', { guildId: OTHER_GUILD });
+  await plan('vip', { roleId: ROLE_ABOVE_BOT });
+  await ctx.services.guilds.update(GUILD, { logChannelId: LOG_CHANNEL }, staff);
 });
 afterAll(async () => {
   await t?.drop();
@@ -168,14 +190,14 @@ describe('staff actions and roles', () => {
     expect((await userError(billing.catalog.archivePlan(staff, OTHER_GUILD, (await billing.catalog.plan(GUILD, 'basic')).id))).code).toBe('PLAN_NOT_FOUND');
 
     roleCalls.length = 0;
-    await billing.drainRoleChanges();
+    await drain();
     roleCalls.length = 0;
     expect((await billing.staff.setSuspended(staff, GUILD, id, true, 'chargeback')).status).toBe('SUSPENDED');
     expect((await userError(billing.staff.setSuspended(staff, GUILD, id, true))).code).toBe('SUBSCRIPTION_STATE');
     // A payment extends a suspended subscription but never lifts the suspension.
     const renewed = await billing.payFromBalance((await subscribe(u, 'basic')).invoice.id, ref(u));
     expect(renewed.subscription).toMatchObject({ id, status: 'SUSPENDED' });
-    expect(await billing.drainRoleChanges()).toEqual({ applied: 1, skipped: 0, failed: 0 });
+    expect(await drain()).toEqual({ applied: 1, skipped: 0, retried: 0, failed: 0, rejoins: 0 });
     expect(roleCalls).toEqual([`remove ${GUILD} ${u.discordId} 950000000000000001`]);
     expect((await billing.staff.setSuspended(staff, GUILD, id, false)).status).toBe('ACTIVE');
     const extended = await billing.staff.extend(staff, GUILD, id, 5);
@@ -186,8 +208,10 @@ describe('staff actions and roles', () => {
     expect(ended).toMatchObject({ status: 'CANCELED' });
     expect(await ctx.services.ledger.balance(u.discordId, 'SOL')).toBe(9n * SOL);
     roleCalls.length = 0;
-    await billing.drainRoleChanges();
-    expect(roleCalls.filter((c) => c.includes(u.discordId))).toEqual([`add ${GUILD} ${u.discordId} 950000000000000001`, `add ${GUILD} ${u.discordId} 950000000000000001`, `remove ${GUILD} ${u.discordId} 950000000000000001`]);
+    // The unsuspend and the extension queued grants, the refund a removal: the drain checks each row against the
+    // member's subscriptions now, so the stale grants are finished without a call and only the removal is made.
+    expect(await drain()).toEqual({ applied: 1, skipped: 2, retried: 0, failed: 0, rejoins: 0 });
+    expect(roleCalls).toEqual([`remove ${GUILD} ${u.discordId} 950000000000000001`]);
 
     const audit = await t.db.selectFrom('audit_events').select('action').where('target', '=', `subscription:${id}`).orderBy('id').execute();
     expect(audit.map((a) => a.action)).toEqual(['billing.subscription_suspend', 'billing.subscription_unsuspend', 'billing.subscription_extend']);
@@ -199,10 +223,41 @@ describe('staff actions and roles', () => {
     await f.balance(u);
     await billing.payFromBalance((await subscribe(u, 'basic')).invoice.id, ref(u));
     const pro = await billing.payFromBalance((await subscribe(u, 'pro')).invoice.id, ref(u));
-    await billing.drainRoleChanges();
+    await drain();
     roleCalls.length = 0;
     await t.db.transaction().execute((trx) => billing.endSubscription(trx, pro.subscription!.id, 'EXPIRED', 'test'));
-    expect(await billing.drainRoleChanges()).toEqual({ applied: 0, skipped: 1, failed: 0 });
+    expect(await drain()).toEqual({ applied: 0, skipped: 1, retried: 0, failed: 0, rejoins: 0 });
     expect(roleCalls).toEqual([]);
+  });
+
+  it('the immediate drain after a click applies only that member’s rows', async () => {
+    const [a, b] = [await f.user(), await f.user()];
+    await f.balance(a);
+    await f.balance(b);
+    await drain();
+    const paidA = await billing.payFromBalance((await subscribe(a, 'basic')).invoice.id, ref(a));
+    await billing.payFromBalance((await subscribe(b, 'basic')).invoice.id, ref(b));
+    roleCalls.length = 0;
+    expect(await drainRoleOutbox(ctx, { userId: paidA.invoice.user_id })).toMatchObject({ applied: 1, failed: 0 });
+    expect(roleCalls).toEqual([`add ${GUILD} ${a.discordId} 950000000000000001`]);
+    expect(await drain()).toMatchObject({ applied: 1 });
+    expect(roleCalls).toEqual([`add ${GUILD} ${a.discordId} 950000000000000001`, `add ${GUILD} ${b.discordId} 950000000000000001`]);
+  });
+
+  it('a role Discord refuses for good is marked failed and alerted once in the log channel', async () => {
+    const [a, b] = [await f.user(), await f.user()];
+    await f.balance(a);
+    await f.balance(b);
+    await drain();
+    posts.length = 0;
+    await billing.payFromBalance((await subscribe(a, 'vip')).invoice.id, ref(a));
+    expect(await drain()).toEqual({ applied: 0, skipped: 0, retried: 0, failed: 1, rejoins: 0 });
+    await billing.payFromBalance((await subscribe(b, 'vip')).invoice.id, ref(b));
+    expect(await drain()).toEqual({ applied: 0, skipped: 0, retried: 0, failed: 1, rejoins: 0 });
+    expect(posts).toEqual([`${LOG_CHANNEL} ⚠️ Memberships: I cannot give members <@&${ROLE_ABOVE_BOT}>: it sits at or above my highest role. Fix: Server Settings → Roles, drag my role above <@&${ROLE_ABOVE_BOT}>. Once fixed, the membership role sync (every 15 minutes) repairs every member.`]);
+    // Failed for good: nothing is left due for a retry.
+    const rows = await t.db.selectFrom('billing_role_changes').select(['failed_at', 'done_at']).where('role_id', '=', ROLE_ABOVE_BOT).execute();
+    expect(rows).toHaveLength(2);
+    expect(rows.every((r) => r.failed_at instanceof Date && r.done_at instanceof Date)).toBe(true);
   });
 });

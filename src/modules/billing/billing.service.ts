@@ -4,14 +4,12 @@ import { buildTransferRequestUrl, newReference } from '../../chain/solana-pay';
 import type { Config } from '../../config';
 import type { DB } from '../../db/schema';
 import { quote, UserError } from '../../errors';
-import type { Logger } from '../../logger';
 import type { Currencies, Currency } from '../ledger/currencies';
 import * as ledger from '../ledger/ledger.postings';
 import type { DiscordUserRef } from '../ledger/ledger.service';
 import { refuseBlocked } from '../users/blocked';
 import * as users from '../users/users.accounts';
 import { BillingCatalog, normalizeCode } from './billing.catalog';
-import { drainRoleChanges, type DrainResult } from './billing.roles';
 import { BillingStaff } from './billing.staff';
 import * as core from './billing.payments';
 import * as repo from './billing.repository';
@@ -22,13 +20,6 @@ type Tx = Transaction<DB>;
 
 export type { Coupon, Invite, Invoice, InvoicePayment, Plan, PlanPrice, RoleChange, Subscription } from './billing.repository';
 export type { PaymentInput, PaymentResult } from './billing.payments';
-
-/** The Discord side of billing (a port built by billing.discord.ts): role changes on a member. */
-export interface BillingDiscordEffects {
-  addRole(guildId: string, userDiscordId: string, roleId: string, reason: string): Promise<void>;
-  removeRole(guildId: string, userDiscordId: string, roleId: string, reason: string): Promise<void>;
-}
-
 
 /** An invoice as a member sees it, with the two ways to pay. */
 export interface Checkout {
@@ -64,8 +55,6 @@ export class BillingService {
     private readonly config: Pick<Config, 'INVOICE_TTL_MINUTES' | 'PUBLIC_URL'>,
     readonly currencies: Currencies,
     private readonly chain: ChainService,
-    readonly effects: { discord?: BillingDiscordEffects | undefined } = {},
-    private readonly log?: Logger,
   ) {
     this.catalog = new BillingCatalog(db, currencies);
     this.staff = new BillingStaff(db);
@@ -76,15 +65,6 @@ export class BillingService {
 
   /** Plans, coupons and invites (what the guild sells). */
   readonly catalog: BillingCatalog;
-
-  /**
-   * Applies due role changes through the Discord port (see billing.roles.ts); nothing without Discord. The role-sync
-   * job calls this on a schedule; a payment click calls it once right away.
-   */
-  drainRoleChanges(limit = 100): Promise<DrainResult> {
-    if (!this.effects.discord) return Promise.resolve({ applied: 0, skipped: 0, failed: 0 });
-    return drainRoleChanges(this.db, this.effects.discord, { limit, ...(this.log && { log: this.log }) });
-  }
 
   // ---------------------------------------------------------------- core transitions (caller's transaction)
 
