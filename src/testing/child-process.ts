@@ -13,11 +13,12 @@ export interface Child {
 }
 
 /**
- * A real child process (a bot replica, the emulators, dist/main.js) whose stdout lines a test can wait for; stderr is
- * passed through so a failing start explains itself in the test output.
+ * A real child process (a bot replica, the emulators, dist/main.js, a crash-test worker) whose stdout lines a test can
+ * wait for; stderr is passed through so a failing start explains itself in the test output. `stdin: 'pipe'` lets
+ * the test talk to it (crash-harness.ts starts its workers that way).
  */
-export function spawnChild(command: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string }): Child {
-  const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'inherit'] });
+export function spawnChild(command: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd?: string; stdin?: 'pipe' }): Child {
+  const child = spawn(command, args, { env: opts.env, cwd: opts.cwd, stdio: [opts.stdin ?? 'ignore', 'pipe', 'inherit'] });
   const lines: Child['lines'] = [];
   const watchers = new Set<() => void>();
   const exited = once(child, 'exit');

@@ -1,14 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Keypair, PublicKey } from '@solana/web3.js';
-import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
 import { badgeHolderBalance, readBadge } from '../../chain/badge-mint';
 import { generateTreasury } from '../../chain/treasury';
 import { LockNamespace } from '../../db/advisory-lock';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import { CrashHarness, type CrashWorker } from '../../testing/crash-harness';
 import { Factory } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
@@ -16,15 +14,13 @@ import { startRpcGate, type RpcGate } from '../withdrawals/testing/rpc-gate';
 import type { Badge } from './badges.service';
 
 /*
- * "Exactly one badge per claim", with real process deaths (pattern: withdrawals.crash.test.ts): a worker process
+ * "Exactly one badge per claim", with real process deaths (src/testing/crash-harness.ts): a worker process
  * (testing/badge-worker.ts: config + createServices as the app builds them, the badge-processor job in a loop) is
  * SIGKILLed once the outbox shows the state under test and the worker is provably stuck in the next step — held in
  * an RPC call by a loopback gate, or parked by an emulator fault. A freshly built service then finishes the job.
  */
 
 const WORKER = fileURLToPath(new URL('./testing/badge-worker.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const WAIT_MS = 20_000;
 
 let t: TestDatabase;
 let emu: SolanaEmulator;
@@ -32,7 +28,9 @@ let gate: RpcGate;
 let ctx: AppContext;
 let factory: Factory;
 let env: Record<string, string>;
-let worker: Worker | undefined;
+let worker: CrashWorker | undefined;
+const crash = new CrashHarness({ worker: WORKER, env: () => ({ ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' }) });
+const until = crash.until.bind(crash);
 
 beforeAll(async () => {
   [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
@@ -54,68 +52,21 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await worker?.kill();
+  await crash.killAll();
   worker = undefined;
   gate.reset();
 });
 
 afterAll(async () => {
-  await worker?.kill();
+  await crash.killAll();
   expect(emu?.failures).toEqual([]);
   await gate?.close();
   await emu?.close();
   await t?.drop();
 });
 
-interface Worker {
-  readonly proc: ChildProcess;
-  kill(): Promise<void>;
-  output(): string;
-}
-
-async function startWorker(): Promise<Worker> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    cwd: REPO_ROOT,
-    env: { ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
-  proc.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  const w: Worker = {
-    proc,
-    kill: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
-    },
-    output: () => out.slice(-4000),
-  };
-  await until('worker booted', () => out.includes('badge-worker ready\n'), w);
-  proc.stdin!.write('go\n');
-  return w;
-}
-
-async function until(what: string, check: () => Promise<boolean> | boolean, w?: Worker): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    if (await check()) return;
-    if (w && (w.proc.exitCode !== null || w.proc.signalCode !== null)) throw new Error(`worker exited before: ${what}\n${w.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}${w ? `\n${w.output()}` : ''}`);
-    await sleep(10);
-  }
-}
-
-async function killWorker(w: Worker): Promise<void> {
-  await w.kill();
-  expect(w.proc.signalCode).toBe('SIGKILL');
-  await until("the dead worker's op locks released", async () => {
-    const { rows } = await sql<{ n: number }>`
-      select count(*)::int as n from pg_locks
-      where locktype = 'advisory' and classid = ${LockNamespace.badgeOp} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
-    return rows[0]!.n === 0;
-  });
-}
+const startWorker = () => crash.start();
+const killWorker = (w: CrashWorker) => crash.kill9(w, { db: t.db, namespace: LockNamespace.badgeOp });
 
 /** A member with terms and a wallet whose claim is queued (not yet touched by the chain). */
 async function queuedClaim(): Promise<{ badge: Badge; wallet: string }> {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { spawnTsx, type Child } from '../../testing/child-process';
+import { CrashHarness, type CrashWorker } from '../../testing/crash-harness';
 import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
@@ -11,13 +11,12 @@ import { subscribe } from './testing/subscribe';
 
 /*
  * "Killed between the change and the delivery → delivered after restart, exactly one event id", with real process
- * deaths (pattern: withdrawals.crash.test.ts, badges.crash.test.ts): a worker process (testing/webhook-worker.ts,
+ * deaths (src/testing/crash-harness.ts, as withdrawals and badges): a worker process (testing/webhook-worker.ts,
  * services built as the app builds them) is SIGKILLed right after the tip committed, or while its delivery request
  * is on the wire; a fresh worker process (the restart) then delivers.
  */
 
 const WORKER = fileURLToPath(new URL('./testing/webhook-worker.ts', import.meta.url));
-// Each worker is a tsx process loading the whole service graph: seconds on a loaded 2-core machine. A bound only.
 const WAIT_MS = 45_000;
 
 let t: TestDatabase;
@@ -25,7 +24,7 @@ let ctx: AppContext;
 let f: Factory;
 let env: Record<string, string>;
 let r: Receiver;
-const workers: Child[] = [];
+const crash = new CrashHarness({ worker: WORKER, env: () => env, waitMs: WAIT_MS });
 
 beforeAll(async () => {
   t = await createTestDatabase();
@@ -36,7 +35,7 @@ beforeAll(async () => {
   await r.start();
 });
 afterEach(async () => {
-  for (const w of workers.splice(0)) await w.stop('SIGKILL');
+  await crash.killAll();
   await t.db.updateTable('webhook_endpoints').set({ active: false }).execute();
 });
 afterAll(async () => {
@@ -45,15 +44,8 @@ afterAll(async () => {
   await t?.drop();
 });
 
-function worker(...args: string[]): Child {
-  const w = spawnTsx(WORKER, args, { ...process.env, ...env });
-  workers.push(w);
-  return w;
-}
-async function kill9(w: Child): Promise<void> {
-  expect(await w.stop('SIGKILL')).toBeNull();
-  expect(w.process.signalCode).toBe('SIGKILL');
-}
+const worker = (...args: string[]): Promise<CrashWorker> => crash.start({ args });
+const kill9 = (w: CrashWorker) => crash.kill9(w);
 
 async function subscribed(): Promise<{ alice: TestUser; bob: TestUser; endpointId: bigint }> {
   const [alice, bob] = [await f.user(), await f.user()];
@@ -69,8 +61,8 @@ const deliveriesOf = (endpointId: bigint) => t.db.selectFrom('webhook_deliveries
 describe('kill -9 between the change and its delivery', () => {
   it('killed right after the tip committed: the restarted process delivers it, once, with the one event id', async () => {
     const { alice, bob, endpointId } = await subscribed();
-    const tipper = worker('tip', alice.discordId, bob.discordId, 'crash-tip-1');
-    await tipper.waitForLine((l) => l.raw === 'tipped', WAIT_MS);
+    const tipper = await worker('tip', alice.discordId, bob.discordId, 'crash-tip-1');
+    await tipper.child.waitForLine((l) => l.raw === 'tipped', WAIT_MS);
     await kill9(tipper);
 
     // The change and its event committed together; nothing was sent.
@@ -79,9 +71,9 @@ describe('kill -9 between the change and its delivery', () => {
     expect(r.received).toEqual([]);
     expect(await deliveriesOf(endpointId)).toEqual([expect.objectContaining({ status: 'pending', attempts: 0 })]);
 
-    const restarted = worker('deliver');
-    await restarted.waitForLine((l) => l.raw.startsWith('run '), WAIT_MS);
-    await restarted.stop('SIGKILL');
+    const restarted = await worker('deliver');
+    await restarted.child.waitForLine((l) => l.raw.startsWith('run '), WAIT_MS);
+    await kill9(restarted);
     expect(r.received.map((x) => x.id)).toEqual([events[0]!.id]);
     expect(r.received[0]!.verified).toBe(true);
     expect(await deliveriesOf(endpointId)).toEqual([expect.objectContaining({ status: 'delivered', attempts: 1 })]);
@@ -98,7 +90,7 @@ describe('kill -9 between the change and its delivery', () => {
     });
     const [event] = await eventsOf(bob);
     r.hold = true;
-    const first = worker('deliver');
+    const first = await worker('deliver');
     await expect.poll(() => r.received.length, { timeout: WAIT_MS, interval: 50 }).toBe(1);
     await kill9(first);
     expect(await deliveriesOf(endpointId)).toEqual([expect.objectContaining({ status: 'pending', attempts: 1 })]);
@@ -106,9 +98,9 @@ describe('kill -9 between the change and its delivery', () => {
     // The dead process's lease (150 s) is what keeps others off the row meanwhile; let it run out.
     await t.db.updateTable('webhook_deliveries').set({ next_attempt_at: sql`now()` }).where('endpoint_id', '=', endpointId).execute();
     r.hold = false;
-    const restarted = worker('deliver');
-    await restarted.waitForLine((l) => l.raw.startsWith('run '), WAIT_MS);
-    await restarted.stop('SIGKILL');
+    const restarted = await worker('deliver');
+    await restarted.child.waitForLine((l) => l.raw.startsWith('run '), WAIT_MS);
+    await kill9(restarted);
 
     expect(r.received).toHaveLength(2);
     expect(new Set(r.received.map((x) => x.id))).toEqual(new Set([event!.id]));

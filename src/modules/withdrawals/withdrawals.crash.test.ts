@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Keypair, SystemProgram } from '@solana/web3.js';
-import { sql } from 'kysely';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
 import { LockNamespace } from '../../db/advisory-lock';
 import { generateTreasury } from '../../chain/treasury';
 import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
+import { CrashHarness, type CrashWorker } from '../../testing/crash-harness';
 import { Factory } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
@@ -24,11 +22,7 @@ import type { Withdrawal } from './withdrawals.service';
  */
 
 const WORKER = fileURLToPath(new URL('./testing/withdrawal-worker.ts', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SOL = 1_000_000_000n;
-// Generous: each step spawns a tsx process that loads the whole service graph, which takes seconds on a loaded
-// 2-core machine. A bound, not a performance expectation.
-const WAIT_MS = 45_000;
 
 let t: TestDatabase;
 let emu: SolanaEmulator;
@@ -37,7 +31,10 @@ let ctx: AppContext;
 let factory: Factory;
 let env: Record<string, string>;
 let treasuryKey: Keypair;
-let worker: Worker | undefined;
+let worker: CrashWorker | undefined;
+// Its RPC goes through the gate.
+const crash = new CrashHarness({ worker: WORKER, env: () => ({ ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' }) });
+const until = crash.until.bind(crash);
 
 beforeAll(async () => {
   [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
@@ -60,13 +57,13 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await worker?.kill();
+  await crash.killAll({ keepSpare: true });
   worker = undefined;
   gate.reset();
 });
 
 afterAll(async () => {
-  await Promise.all([worker?.kill(), spare?.kill()]);
+  await crash.killAll();
   expect(emu?.failures).toEqual([]);
   await gate?.close();
   await emu?.close();
@@ -75,91 +72,10 @@ afterAll(async () => {
 
 // ------------------------------------------------------------------------------------------ the worker process
 
-interface Worker {
-  readonly proc: ChildProcess;
-  /** Resolves once booted (config, database, services built); rejects if it exits first. */
-  readonly ready: Promise<void>;
-  /** Starts the processor loop. */
-  go(): void;
-  /** SIGKILL, resolved once the process is gone. */
-  kill(): Promise<void>;
-  output(): string;
-}
-
-/** Spawns a worker with the file's config (plus `extraEnv`), its RPC going through the gate. */
-function spawnWorker(extraEnv: Record<string, string> = {}): Worker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER], {
-    cwd: REPO_ROOT,
-    env: { ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info', ...extraEnv },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let booted: () => void;
-  const ready = new Promise<void>((resolve, reject) => {
-    booted = resolve;
-    proc.once('exit', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) while booting\n${out.slice(-4000)}`)));
-  });
-  ready.catch(() => undefined);
-  proc.stdout!.on('data', (c: Buffer) => {
-    out = (out + c.toString()).slice(-8000);
-    if (out.includes('withdrawal-worker ready\n')) booted();
-  });
-  proc.stderr!.on('data', (c: Buffer) => (out = (out + c.toString()).slice(-8000)));
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  return {
-    proc,
-    ready,
-    go: () => proc.stdin!.write('go\n'),
-    kill: async () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-      await exited;
-    },
-    output: () => out.slice(-4000),
-  };
-}
-
-// Booting a worker (tsx + the app's module graph) dominates this file's time, so the next default worker boots
-// while the current one runs.
-let spare: Worker | undefined;
-
-async function startWorker(opts: { prefetch?: boolean } = {}): Promise<Worker> {
-  const w = spare ?? spawnWorker();
-  spare = opts.prefetch === false ? undefined : spawnWorker();
-  let booted = false;
-  void w.ready.then(() => (booted = true));
-  await until('worker booted', () => booted, w);
-  w.go();
-  return w;
-}
-
-/** Polls until `check` holds (bounded); fails early if the worker died on its own. */
-async function until(what: string, check: () => Promise<boolean> | boolean, w?: Worker): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    if (await check()) return;
-    if (w && (w.proc.exitCode !== null || w.proc.signalCode !== null)) {
-      throw new Error(`worker exited (${w.proc.exitCode ?? w.proc.signalCode}) before: ${what}\n${w.output()}`);
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}${w ? `\n${w.output()}` : ''}`);
-    await sleep(10);
-  }
-}
-
-/**
- * Kills the worker and checks it really died by the signal (not of its own accord in between). Then waits for
- * the server to drop the dead session and with it the per-withdrawal advisory lock, so that what follows does
- * not depend on how fast Postgres notices.
- */
-async function killWorker(w: Worker): Promise<void> {
-  await w.kill();
-  expect(w.proc.signalCode).toBe('SIGKILL');
-  await until('the dead worker\'s withdrawal locks released', async () => {
-    const { rows } = await sql<{ n: number }>`
-      select count(*)::int as n from pg_locks
-      where locktype = 'advisory' and classid = ${LockNamespace.withdrawal} and database = (select oid from pg_database where datname = current_database())`.execute(t.db);
-    return rows[0]!.n === 0;
-  });
-}
+/** A started worker; the next one boots meanwhile (booting dominates this file's time) unless `prefetch: false`. */
+const startWorker = (opts: { prefetch?: boolean } = {}) => crash.start({ prefetch: opts.prefetch ?? true });
+/** Kills the worker, then waits for its per-withdrawal advisory locks to be gone. */
+const killWorker = (w: CrashWorker) => crash.kill9(w, { db: t.db, namespace: LockNamespace.withdrawal });
 
 // ------------------------------------------------------------------------------------------ fixtures
 
@@ -442,13 +358,9 @@ describe('payout notifications are an outbox (at-least-once)', () => {
     // worker would get stuck on the first of those. They are not this test's subject: count them as sent.
     await t.db.updateTable('withdrawal_notices').set({ sent_at: new Date() }).where('sent_at', 'is', null).execute();
     // A worker whose Discord never answers: it prints `notifying <id>` once it is in the DM, after the commit.
-    const hung = spawnWorker({ WORKER_NOTIFY: 'hang' });
+    const hung = await crash.start({ env: { WORKER_NOTIFY: 'hang' } });
     worker = hung;
-    let booted = false;
-    void hung.ready.then(() => (booted = true));
-    await until('hanging worker booted', () => booted, hung);
-    hung.go();
-    await until('worker inside the DM, after the confirmation', () => hung.output().includes(`notifying ${w.id}\n`), hung);
+    await until('worker inside the DM, after the confirmation', () => hung.printed(`notifying ${w.id}`), hung);
     await killWorker(hung);
 
     expect(await row(w.id)).toMatchObject({ status: 'confirmed' });

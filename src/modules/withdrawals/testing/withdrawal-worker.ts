@@ -1,22 +1,12 @@
-import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { createServices } from '../../../app';
-import { loadConfig } from '../../../config';
-import { openDatabase } from '../../../db/open-database';
-import { createLogger } from '../../../logger';
+import { bootWorker, runForever } from '../../../testing/crash-worker';
 
-// Test support only: a stand-alone withdrawal processor for withdrawals.crash.test.ts, which SIGKILLs it
-// mid-flight. Config and services are built from the environment exactly as the app builds them; the loop is
-// the withdrawal-processor job run back to back. It boots, prints READY, and starts on the first line of stdin
-// (so the test can boot the next worker while the current one runs); stdin closing means the test is gone.
+// Test support only: a stand-alone withdrawal processor for withdrawals.crash.test.ts, which SIGKILLs it mid-flight
+// (boot and start: src/testing/crash-worker.ts). The loop is the withdrawal-processor job run back to back.
 // WORKER_NOTIFY=hang gives it a member notifier that prints `notifying <id>` and never returns, as a Discord that
 // does not answer: the test kills it there, after the final status (and its owed notice) committed, before the DM.
 
-const config = loadConfig();
-const log = createLogger(config.LOG_LEVEL, 'withdrawal-worker');
-const { db } = await openDatabase(config, log);
 const hang = process.env.WORKER_NOTIFY === 'hang';
-const { withdrawals } = createServices(db, undefined, config, log, {
+const { services, log } = await bootWorker('withdrawal-worker', {
   ...(hang
     ? {
         withdrawals: async (e) => {
@@ -27,13 +17,7 @@ const { withdrawals } = createServices(db, undefined, config, log, {
       }
     : {}),
 });
-
-process.stdin.on('end', () => process.exit(0));
-process.stdout.write('withdrawal-worker ready\n');
-await once(process.stdin, 'data');
-
-for (;;) {
-  const result = await withdrawals.processPending();
+await runForever(async () => {
+  const result = await services.withdrawals.processPending();
   if (result.processed > 0) log.info(result, 'withdrawal-processor pass');
-  await sleep(20);
-}
+});
