@@ -1,7 +1,7 @@
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../../src/discord/command';
 import { UserError } from '../../src/errors';
-import { CYCLES, type Cycle } from '../../src/modules/billing/billing.tables';
+import { amountOption, currencyOption, cycleOf, cycleOption } from './_options';
 
 /** Staff: this server's coupons (percent or fixed off, per cycle, optionally one plan, limited uses, expiry). */
 export default {
@@ -14,9 +14,9 @@ export default {
         .setDescription('Create a coupon')
         .addStringOption((o) => o.setName('code').setDescription('What members type').setRequired(true).setMaxLength(32))
         .addIntegerOption((o) => o.setName('percent').setDescription('Percent off').setMinValue(1).setMaxValue(100))
-        .addStringOption((o) => o.setName('amount').setDescription('Fixed amount off, e.g. 0.1').setMaxLength(32))
-        .addStringOption((o) => o.setName('currency').setDescription('Currency of the fixed amount (default SOL)').setMaxLength(16))
-        .addStringOption((o) => o.setName('cycle').setDescription('Only for this cycle (default: every cycle)').addChoices(...CYCLES.map((c) => ({ name: c.replace('_', '-'), value: c }))))
+        .addStringOption(amountOption('amount', 'Fixed amount off, e.g. 0.1'))
+        .addStringOption(currencyOption('Currency of the fixed amount (default SOL)'))
+        .addStringOption(cycleOption('Only for this cycle (default: every cycle)'))
         .addStringOption((o) => o.setName('plan').setDescription('Only for this plan').setMaxLength(32))
         .addIntegerOption((o) => o.setName('max_uses').setDescription('Total redemptions allowed').setMinValue(1))
         .addIntegerOption((o) => o.setName('days').setDescription('Expires after this many days').setMinValue(1).setMaxValue(3650)),
@@ -57,7 +57,7 @@ export default {
       plan: o.getString('plan'),
       maxRedemptions: o.getInteger('max_uses'),
       expiresAt: days ? new Date(Date.now() + days * 86_400_000) : null,
-      discounts: [{ cycle: (o.getString('cycle') as Cycle | null) ?? null, percentOff: o.getInteger('percent'), amountOff: o.getString('amount'), currency: o.getString('currency') ?? 'SOL' }],
+      discounts: [{ cycle: cycleOf(interaction, null), percentOff: o.getInteger('percent'), amountOff: o.getString('amount'), currency: o.getString('currency') ?? 'SOL' }],
     });
     return interaction.reply({ content: `🏷️ Coupon \`${coupon.code}\` created.`, flags: MessageFlags.Ephemeral });
   },

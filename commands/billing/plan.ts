@@ -3,16 +3,15 @@ import type { AppContext } from '../../src/app-context';
 import type { Command } from '../../src/discord/command';
 import type { PriceCreate } from '../../src/modules/billing/billing.catalog';
 import { plansEmbed } from '../../src/modules/billing/billing.views';
-import { CYCLES, type Cycle } from '../../src/modules/billing/billing.tables';
+import { amountOption, currencyOption, cycleOf, cycleOption } from './_options';
 
-const cycleChoices = CYCLES.map((c) => ({ name: c.replace('_', '-'), value: c }));
 const actor = (i: ChatInputCommandInteraction) => ({ discordId: i.user.id, via: 'discord' as const });
 
 function priceOptions(s: SlashCommandSubcommandBuilder, required: boolean) {
   return s
-    .addStringOption((o) => o.setName('price').setDescription('Price per cycle, e.g. 0.5').setRequired(required).setMaxLength(32))
-    .addStringOption((o) => o.setName('cycle').setDescription('Billing cycle of this price (default month)').addChoices(...cycleChoices))
-    .addStringOption((o) => o.setName('currency').setDescription('Currency of this price (default SOL)').setMaxLength(16))
+    .addStringOption(amountOption('price', 'Price per cycle, e.g. 0.5', required))
+    .addStringOption(cycleOption('Billing cycle of this price (default month)'))
+    .addStringOption(currencyOption('Currency of this price (default SOL)'))
     .addIntegerOption((o) => o.setName('discount').setDescription('Discount in % for this cycle').setMinValue(0).setMaxValue(99));
 }
 
@@ -20,7 +19,7 @@ function priceFrom(i: ChatInputCommandInteraction): PriceCreate[] {
   const price = i.options.getString('price');
   if (!price) return [];
   const discount = i.options.getInteger('discount');
-  return [{ price, cycle: (i.options.getString('cycle') ?? 'month') as Cycle, currency: i.options.getString('currency') ?? 'SOL', ...(discount !== null && { discountPercent: discount }) }];
+  return [{ price, cycle: cycleOf(i, 'month'), currency: i.options.getString('currency') ?? 'SOL', ...(discount !== null && { discountPercent: discount }) }];
 }
 
 async function planId(i: ChatInputCommandInteraction, ctx: AppContext): Promise<bigint> {

@@ -1,8 +1,8 @@
 import { MessageFlags, SlashCommandBuilder } from 'discord.js';
 import type { Command } from '../../src/discord/command';
-import { CYCLES, type Cycle } from '../../src/modules/billing/billing.tables';
 import { drainMemberRoles } from '../../src/modules/billing/billing.role-sync';
 import { invoiceView } from '../../src/modules/billing/billing.views';
+import { currencyOption, cycleOf, cycleOption } from './_options';
 
 /** Buy (or renew) a membership: an invoice to pay from balance or on chain; `trial` starts the free trial instead. */
 export default {
@@ -10,9 +10,9 @@ export default {
     .setName('subscribe')
     .setDescription('Buy or renew a membership on this server')
     .addStringOption((o) => o.setName('plan').setDescription('Plan code (see /plans)').setRequired(true).setMaxLength(32))
-    .addStringOption((o) => o.setName('cycle').setDescription('Billing cycle (default month)').addChoices(...CYCLES.map((c) => ({ name: c.replace('_', '-'), value: c }))))
+    .addStringOption(cycleOption('Billing cycle (default month)'))
     .addStringOption((o) => o.setName('coupon').setDescription('Coupon code').setMaxLength(32))
-    .addStringOption((o) => o.setName('currency').setDescription('Pay in (default: SOL, or the plan’s only currency)').setMaxLength(16))
+    .addStringOption(currencyOption('Pay in (default: SOL, or the plan’s only currency)'))
     .addBooleanOption((o) => o.setName('trial').setDescription('Start the free trial instead (once per server)')),
   guildOnly: true,
   async execute(interaction, ctx) {
@@ -29,7 +29,7 @@ export default {
       guildId: interaction.guildId!,
       user,
       plan: interaction.options.getString('plan', true),
-      cycle: (interaction.options.getString('cycle') ?? 'month') as Cycle,
+      cycle: cycleOf(interaction, 'month'),
       currency: interaction.options.getString('currency'),
       coupon: interaction.options.getString('coupon'),
     });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMigrator, migrateToLatest, migrationStatus } from '../../db/migrator';
+import { migrateToLatest } from '../../db/migrator';
+import { migrateToBefore } from '../../testing/migrate-to';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 
@@ -14,17 +15,11 @@ beforeAll(async () => {
 });
 afterAll(() => t.drop());
 
-async function migrateTo(name: string): Promise<void> {
-  const result = await createMigrator(t.db).migrateTo(name);
-  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
-}
-
 const sig = (s: string) => s.padEnd(64, 'x');
 
 describe(`migration ${MIGRATION}`, () => {
   it('backfills chain_credits from credited deposits and chain invoice payments, up and down', async () => {
-    const names = (await migrationStatus(t.db)).map((m) => m.name);
-    await migrateTo(names[names.indexOf(MIGRATION) - 1]!);
+    await migrateToBefore(t.db, MIGRATION);
 
     const ctx = createTestContext(t);
     const staff = { discordId: '970000000000000002', via: 'discord' as const };
@@ -53,7 +48,7 @@ describe(`migration ${MIGRATION}`, () => {
       { signature: sig('inv-only'), purpose: 'invoice' },
     ]);
 
-    await migrateTo(names[names.indexOf(MIGRATION) - 1]!);
+    await migrateToBefore(t.db, MIGRATION);
     const left = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename = 'chain_credits'`.execute(t.db);
     expect(left.rows[0]!.n).toBe(0);
     await migrateToLatest(t.db);

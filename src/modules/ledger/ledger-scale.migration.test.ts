@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DB } from '../../db/schema';
 import { createMigrator, migrateToLatest, migrationStatus } from '../../db/migrator';
+import { migrateTo, migrateToBefore } from '../../testing/migrate-to';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 
 // Migration 2026_11_28_130000_ledger_scale on a copy with data: tips written by the previous ledger_tip() must read
@@ -13,11 +14,6 @@ beforeAll(async () => {
   t = await createTestDatabase();
 });
 afterAll(() => t.drop());
-
-async function migrateTo(name: string): Promise<void> {
-  const result = await createMigrator(t.db).migrateTo(name);
-  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
-}
 
 const JOURNAL_COLUMNS = sql`id, type, from_user_id, to_user_id, amount, currency, status, idempotency_key, ref, created_at`;
 const TIP_COLUMNS = sql`id, interaction_id, leg, kind, sender_id, receiver_id, amount, currency, note, created_at, guild_id`;
@@ -47,9 +43,7 @@ async function oldTip(interaction: string, kind: string, each: bigint, note: str
 
 describe(`migration ${MIGRATION}`, () => {
   it('keeps every tip, journal and airdrop row readable the same way, up and down', async () => {
-    const names = (await migrationStatus(t.db)).map((m) => m.name);
-    const previous = names[names.indexOf(MIGRATION) - 1]!;
-    await migrateTo(previous);
+    await migrateToBefore(t.db, MIGRATION);
 
     // Data as the previous schema wrote it: funding, tips with notes and guilds, a multi-recipient tip, rain, a
     // failed (rolled back) tip that burns ids, and an airdrop with a claim.
@@ -73,7 +67,7 @@ describe(`migration ${MIGRATION}`, () => {
     const old = await read(t.db, 'balances');
     expect(old.tips).toHaveLength(6);
 
-    await migrateTo(MIGRATION);
+    await migrateTo(t.db, MIGRATION);
     const up = await read(t.db, 'account_balances');
     expect(up).toEqual(old);
     // A retried old interaction replays with its old tip ids.

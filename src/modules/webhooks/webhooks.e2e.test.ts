@@ -3,21 +3,20 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { createHttpServer } from '../../http/server';
-import { createMetrics } from '../../metrics';
-import { Factory, type TestUser } from '../../testing/factories';
+import type { Factory, TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import type { TestDatabase } from '../../testing/test-db';
 import type { Environment } from '../quota/quota.tables';
-import { webhookAdminRoutes } from './webhooks.routes';
+import { useWebhookAdminFixture } from './testing/admin-fixture';
 import { claimDue } from './webhooks.repository';
 import { RETRY_SCHEDULE_SECONDS, retryDelay } from './webhooks.service';
-import { type Receiver, Receivers } from './testing/receiver';
+import type { Receiver } from './testing/receiver';
 import { environmentOf as environmentFor, subscribe } from './testing/subscribe';
 
 const TOKEN = 'admin-token-for-webhook-route-tests';
+const fx = useWebhookAdminFixture(TOKEN);
 let t: TestDatabase;
 let ctx: AppContext;
 let strict: AppContext;
@@ -25,26 +24,16 @@ let f: Factory;
 let http: FastifyInstance;
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-const receivers = new Receivers();
+const receivers = fx.receivers;
 const receiver = () => receivers.start();
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-  ctx = createTestContext(t, { WEBHOOKS_ALLOW_PRIVATE: 'true', ADMIN_TOKEN: TOKEN });
+beforeAll(() => {
+  ({ t, ctx, f, http } = fx);
   // Another process with the production default: the SSRF guard is on.
   strict = createTestContext(t, { WEBHOOKS_ALLOW_PRIVATE: 'false' });
-  f = new Factory(t.db);
-  http = await createHttpServer({ ctx, metrics: createMetrics(), adminPlugins: [webhookAdminRoutes] });
-});
-// Each test's endpoints stop receiving, so one test's leftovers are never delivered in the next.
-afterEach(async () => {
-  await t.db.updateTable('webhook_endpoints').set({ active: false }).execute();
 });
 afterAll(async () => {
-  await http?.close();
-  await receivers.stopAll();
-  for (const c of [ctx, strict]) await c?.services.quota.stop();
-  await t?.drop();
+  await strict?.services.quota.stop();
 });
 
 const environmentOf = (owner: TestUser, environment: Environment = 'dev') => environmentFor(ctx, owner, environment);

@@ -1,41 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../../app-context';
-import { createHttpServer } from '../../http/server';
-import { createMetrics } from '../../metrics';
-import { Factory, type TestUser } from '../../testing/factories';
-import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { Receivers, verifies } from './testing/receiver';
+import type { Factory, TestUser } from '../../testing/factories';
+import type { TestDatabase } from '../../testing/test-db';
+import { useWebhookAdminFixture } from './testing/admin-fixture';
+import { verifies } from './testing/receiver';
 import { subscribe } from './testing/subscribe';
-import { webhookAdminRoutes } from './webhooks.routes';
 
 // Secret rotation with an overlap window and the replay of a time range: service and admin routes on real Postgres,
 // deliveries to a real local receiver, every signature checked with the independent `standardwebhooks` package.
 
 const TOKEN = 'admin-token-for-webhook-rotation-tests';
 const auth = { authorization: `Bearer ${TOKEN}` };
+const fx = useWebhookAdminFixture(TOKEN);
+const receivers = fx.receivers;
 let t: TestDatabase;
 let ctx: AppContext;
 let f: Factory;
 let http: FastifyInstance;
-const receivers = new Receivers();
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  ctx = createTestContext(t, { WEBHOOKS_ALLOW_PRIVATE: 'true', ADMIN_TOKEN: TOKEN });
-  f = new Factory(t.db);
-  http = await createHttpServer({ ctx, metrics: createMetrics(), adminPlugins: [webhookAdminRoutes] });
-});
-afterEach(async () => {
-  await t.db.updateTable('webhook_endpoints').set({ active: false }).execute();
-});
-afterAll(async () => {
-  await http?.close();
-  await receivers.stopAll();
-  await ctx?.services.quota.stop();
-  await t?.drop();
+beforeAll(() => {
+  ({ t, ctx, f, http } = fx);
 });
 
 /** bob owns an API client with an endpoint on `r` for tip.received; alice has money to tip him. */
