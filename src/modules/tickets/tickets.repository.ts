@@ -117,6 +117,17 @@ export async function markMessageDeleted(db: Db, ticketId: bigint, externalId: s
   return (await liveTranscribed(db, ticketId, externalId).set({ deleted_at: at }).returning('id').executeTakeFirst()) !== undefined;
 }
 
+/** A Discord id (message or interaction) as a number; null for anything else. */
+const SNOWFLAKE = sql<string | null>`(CASE WHEN m.external_id ~ '^[0-9]{15,20}$' THEN m.external_id::numeric END)`;
+/** When Discord says the message was posted (the snowflake's millisecond), else when it was recorded. */
+const POSTED_AT = sql<Date>`coalesce(to_timestamp((floor(${SNOWFLAKE} / 4194304) + 1420070400000) / 1000.0), m.created_at)`;
+
+/**
+ * In the order the messages were posted, not recorded: thread messages arrive as gateway events that can be handled
+ * concurrently (or replayed after a resume), so two lines written within milliseconds may commit in either order.
+ * Their Discord ids (snowflakes) carry the posting time and, within a millisecond, Discord's own order; rows without
+ * one (notes and replies from the admin API) go by their recording time.
+ */
 export function transcript(db: Db, ticketId: bigint, includeStaffNotes: boolean): Promise<TranscriptEntry[]> {
   let q = db
     .selectFrom('ticket_messages as m')
@@ -125,7 +136,7 @@ export function transcript(db: Db, ticketId: bigint, includeStaffNotes: boolean)
     .select(['u.discord_id as author_discord_id', 'u.username as author_username'])
     .where('m.ticket_id', '=', ticketId);
   if (!includeStaffNotes) q = q.where('m.is_staff_note', '=', false);
-  return q.orderBy('m.id').execute();
+  return q.orderBy(POSTED_AT).orderBy(SNOWFLAKE).orderBy('m.id').execute();
 }
 
 export interface ListFilter {

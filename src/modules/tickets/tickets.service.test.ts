@@ -211,6 +211,26 @@ describe('lifecycle', () => {
     expect(await tickets.recordThreadMessage('700000000000000999', jay, 'elsewhere', '900000000000000002')).toBeUndefined();
     expect((await tickets.transcript(ticket.id, jay)).entries.map((e) => e.body)).toEqual(['hello']);
   });
+
+  it('orders the transcript by when Discord says each message was posted, not by when it was recorded', async () => {
+    const joy = member('joy');
+    const ticket = await openFor(joy);
+    await tickets.attachThread(ticket.id, '700000000000000102', null);
+    // Discord ids as Discord makes them: milliseconds since 2015 above 22 bits of worker/sequence.
+    const at = BigInt(Date.now()) - 1_420_070_400_000n;
+    const id = (ms: bigint, seq = 0n) => ((ms << 22n) | seq).toString();
+    // Handled out of order, as two gateway events a few milliseconds apart can be: the later one commits first.
+    await tickets.recordThreadMessage('700000000000000102', joy, 'second', id(at + 3n));
+    await tickets.recordThreadMessage('700000000000000102', joy, 'first', id(at + 1n));
+    // Same millisecond: Discord's sequence bits decide.
+    await tickets.recordThreadMessage('700000000000000102', joy, 'fourth', id(at + 5n, 2n));
+    await tickets.recordThreadMessage('700000000000000102', joy, 'third', id(at + 5n, 1n));
+    // A /ticket reply carries its interaction's id, a snowflake too.
+    await tickets.reply(ticket.id, staff, 'staff in between', id(at + 2n));
+    // A note without a Discord id goes by when it was recorded (now: after all of the above).
+    await tickets.addNote(ticket.id, staff, 'note without an id');
+    expect((await tickets.transcript(ticket.id, staff)).entries.map((e) => e.body)).toEqual(['first', 'staff in between', 'second', 'third', 'fourth', 'note without an id']);
+  });
 });
 
 describe('listing', () => {
