@@ -21,6 +21,7 @@ import type { WebhookNotifier, WebhooksService } from './modules/webhooks/webhoo
 import type { BillingService } from './modules/billing/billing.service';
 import type { BillingRolesDiscord } from './modules/billing/billing-roles.discord';
 import type { InvoicePaymentNotifier } from './modules/billing/invoice-watch';
+import type { DmPort } from './modules/dms/dm-outbox';
 
 /**
  * What commands, HTTP routes and jobs get: configuration, a logger, the database and the domain services.
@@ -52,6 +53,8 @@ export interface Effects {
   billingRoles?: BillingRolesDiscord;
   /** On-chain invoice payments (invoice-watch job): the member is told what arrived and where it went. */
   billingPayments?: InvoicePaymentNotifier;
+  /** Member DMs owed through the outbox (src/modules/dms): reminders, expiry notices. */
+  dms?: DmPort;
 }
 
 export interface Services {

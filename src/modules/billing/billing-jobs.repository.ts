@@ -205,8 +205,8 @@ export interface Reminder {
 
 /**
  * Marks up to `limit` ACTIVE subscriptions as reminded for this window and returns them, in one statement: whoever
- * commits the mark sends the DM, so a rerun or another replica never sends it twice (at most once: a crash between
- * the commit and the DM loses that DM). The 3-day window ends where the 1-day one starts, so a subscription bought
+ * commits the mark owes the DM (queued in the same transaction), so a rerun or another replica never owes it twice.
+ * The 3-day window ends where the 1-day one starts, so a subscription bought
  * with less than a day left gets only the 1-day reminder.
  */
 export async function claimReminders(db: Db, which: '3d' | '1d', now: Date, limit: number): Promise<Reminder[]> {

@@ -6,6 +6,7 @@ import type { RepairInsert } from './billing-jobs.repository';
 import { isOpen } from './billing.payments';
 import { InvoiceWatcher } from './invoice-watch';
 import { drainRoleOutbox, type RoleOutboxResult } from './billing.role-sync';
+import { deliverDms, enqueueDm } from '../dms/dm-outbox';
 
 /**
  * The membership jobs. Each is set-based and batched, runs under the job runner's cluster-wide
@@ -60,32 +61,39 @@ export async function expireSubscriptions(ctx: Pick<JobContext, 'db'>, opts: Exp
 }
 
 export interface ReminderResult {
+  /** Reminders due in each window, each owed once (through the DM outbox). */
   sent3d: number;
   sent1d: number;
+  /** Of those, not delivered right away (DMs closed, Discord failing, no Discord here): the outbox has the rest. */
   undelivered: number;
 }
 
 /**
- * subscription-reminders: a DM 3 days and 1 day before expiry, once each per period (the mark is committed before the
- * DM, so a rerun or another replica never sends it again; an extension clears the marks for the new period). Without
- * Discord nothing is marked: the reminders wait for a process that can send them.
+ * subscription-reminders: a DM 3 days and 1 day before expiry, once each per period. The mark and the owed DM (the
+ * DM outbox, src/modules/dms) commit in one transaction, so a rerun or another replica never owes it twice and a
+ * crash after the commit cannot lose it: the dm-outbox job sends what this run did not. An extension clears the marks
+ * for the new period. The DMs are then sent right away.
  */
 export async function remindSubscriptions(ctx: JobContext, opts: { now?: Date; batchSize?: number } = {}): Promise<ReminderResult> {
-  const discord = ctx.effects.billingRoles;
   const result: ReminderResult = { sent3d: 0, sent1d: 0, undelivered: 0 };
-  if (!discord) return result;
   const now = opts.now ?? new Date();
   const batchSize = opts.batchSize ?? 200;
   for (const which of ['1d', '3d'] as const) {
     for (;;) {
-      const due = await jobsRepo.claimReminders(ctx.db, which, now, batchSize);
-      for (const r of due) {
-        const delivered = await discord.dm(r.discord_id, reminderText(r));
-        if (!delivered) result.undelivered++;
-        else if (which === '3d') result.sent3d++;
-        else result.sent1d++;
-      }
-      if (due.length < batchSize) break;
+      const { count, keys } = await ctx.db.transaction().execute(async (trx) => {
+        const due = await jobsRepo.claimReminders(trx, which, now, batchSize);
+        const queued: string[] = [];
+        for (const r of due) {
+          const key = `billing.reminder.${which}:${r.id}:${r.expires_at.getTime()}`;
+          if (await enqueueDm(trx, { key, discordId: r.discord_id, content: reminderText(r) })) queued.push(key);
+        }
+        return { count: due.length, keys: queued };
+      });
+      if (which === '3d') result.sent3d += count;
+      else result.sent1d += count;
+      const sent = await deliverDms({ db: ctx.db, log: ctx.log, dms: ctx.effects.dms }, { keys });
+      result.undelivered += keys.length - sent.sent;
+      if (count < batchSize) break;
     }
   }
   return result;
@@ -186,7 +194,7 @@ export async function renewSubscriptions(ctx: JobContext, opts: { now?: Date; li
  * transaction each. An invoice payable on chain gets one last look at its reference first (like a /deposit before
  * it closes): a payment whose block time is before rate_locked_until still pays it, even if invoice-watch had not
  * seen it yet — once EXPIRED it could only be credited as late. When that look fails (RPC), the invoice stays open
- * until a later run can look. The member gets one DM per expired invoice (from the run whose transaction expired it).
+ * until a later run can look. The member gets one DM per expired invoice, owed by the transaction that expired it.
  */
 export async function expireInvoices(ctx: JobContext, opts: { now?: Date; limit?: number } = {}): Promise<{ expired: number; returned: number; paid: number; failed: number }> {
   const now = opts.now ?? new Date();
@@ -204,15 +212,21 @@ export async function expireInvoices(ctx: JobContext, opts: { now?: Date; limit?
         if (look === 'paid') out.paid++;
         if (look === 'late') out.expired++;
         if (look !== 'open') continue;
-        const r = await ctx.db.transaction().execute((trx) => ctx.services.billing.closeOpenInvoice(trx, i.id, 'EXPIRED'));
+        // The member's DM is owed from the expiring transaction on (the DM outbox), then sent right away.
+        const key = `billing.invoice-expired:${i.id}`;
+        const r = await ctx.db.transaction().execute(async (trx) => {
+          const closed = await ctx.services.billing.closeOpenInvoice(trx, i.id, 'EXPIRED');
+          if (closed.changed) {
+            const returned = closed.returned > 0n ? ` The ${currencies.format(closed.returned, closed.invoice.currency)} you had paid towards it is back in your balance.` : '';
+            const content = `⌛ Invoice ${i.number} for **${i.plan_name}** expired unpaid: its quoted amount ran out.${returned} Run \`/subscribe plan:${i.plan_code}\` for a new one.`;
+            await enqueueDm(trx, { key, discordId: i.discord_id, content });
+          }
+          return closed;
+        });
         if (r.returned > 0n) out.returned++;
         if (!r.changed) continue;
         out.expired++;
-        const returned = r.returned > 0n ? ` The ${currencies.format(r.returned, r.invoice.currency)} you had paid towards it is back in your balance.` : '';
-        await ctx.effects.billingRoles?.dm(
-          i.discord_id,
-          `⌛ Invoice ${i.number} for **${i.plan_name}** expired unpaid: its quoted amount ran out.${returned} Run \`/subscribe plan:${i.plan_code}\` for a new one.`,
-        );
+        await deliverDms({ db: ctx.db, log: ctx.log, dms: ctx.effects.dms }, { keys: [key] });
       } catch (err) {
         failed.add(i.id);
         out.failed++;
