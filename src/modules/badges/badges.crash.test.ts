@@ -1,16 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Keypair, PublicKey } from '@solana/web3.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../app-context';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { badgeHolderBalance, readBadge } from '../../chain/badge-mint';
-import { generateTreasury } from '../../chain/treasury';
 import { LockNamespace } from '../../db/advisory-lock';
-import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
-import { CrashHarness, type CrashWorker } from '../../testing/crash-harness';
-import { Factory } from '../../testing/factories';
+import type { CrashWorker } from '../../testing/crash-harness';
 import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
-import { startRpcGate, type RpcGate } from '../withdrawals/testing/rpc-gate';
+import { rpcRaw, signatureStatus, useChainCrashWorld, type ChainCrashWorld } from '../withdrawals/testing/chain-crash-world';
 import type { Badge } from './badges.service';
 
 /*
@@ -22,47 +17,26 @@ import type { Badge } from './badges.service';
 
 const WORKER = fileURLToPath(new URL('./testing/badge-worker.ts', import.meta.url));
 
-let t: TestDatabase;
-let emu: SolanaEmulator;
-let gate: RpcGate;
-let ctx: AppContext;
-let factory: Factory;
-let env: Record<string, string>;
-let worker: CrashWorker | undefined;
-const crash = new CrashHarness({ worker: WORKER, env: () => ({ ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' }) });
-const until = crash.until.bind(crash);
-
-beforeAll(async () => {
-  [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
-  gate = await startRpcGate(emu.rpcUrl);
-  const { treasury, secretJson } = generateTreasury();
-  emu.fund(treasury.publicKey, 100_000_000_000n);
-  env = {
+const world = useChainCrashWorld({
+  worker: WORKER,
+  env: ({ t, emu, treasurySecret }) => ({
     LOG_LEVEL: 'silent',
     DATABASE_URL: t.url,
     SOLANA_RPC_URL: emu.rpcUrl,
     SOLANA_WS_URL: emu.wsUrl,
-    BADGE_ISSUER_SECRET_KEY: secretJson,
+    BADGE_ISSUER_SECRET_KEY: treasurySecret,
     BADGE_MIN_TIER: 'none',
     BADGE_MAX_ATTEMPTS: '3',
     PUBLIC_URL: 'http://127.0.0.1:3000',
-  };
-  ctx = createTestContext(t, env);
-  factory = new Factory(t.db);
+  }),
 });
-
-afterEach(async () => {
-  await crash.killAll();
-  worker = undefined;
-  gate.reset();
-});
-
-afterAll(async () => {
-  await crash.killAll();
-  expect(emu?.failures).toEqual([]);
-  await gate?.close();
-  await emu?.close();
-  await t?.drop();
+const crash = world.crash;
+const until = crash.until.bind(crash);
+// The world's parts under short names, bound once its beforeAll has built them.
+let { t, emu, gate, ctx, factory, env } = {} as ChainCrashWorld;
+let worker: CrashWorker | undefined;
+beforeAll(() => {
+  ({ t, emu, gate, ctx, factory, env } = world);
 });
 
 const startWorker = () => crash.start();
@@ -82,12 +56,8 @@ async function queuedClaim(): Promise<{ badge: Badge; wallet: string }> {
 
 const op = (badgeId: bigint) => t.db.selectFrom('badge_chain_ops').selectAll().where('badge_id', '=', badgeId).where('kind', '=', 'mint').executeTakeFirstOrThrow();
 
-async function rpc<T>(method: string, params: unknown[]): Promise<T> {
-  const res = await fetch(emu.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
-  return ((await res.json()) as { result: T }).result;
-}
-const landed = async (signature: string) =>
-  (await rpc<{ value: ({ err: unknown } | null)[] }>('getSignatureStatuses', [[signature], { searchTransactionHistory: true }])).value[0] ?? null;
+const rpc = async <T>(method: string, params: unknown[]): Promise<T> => (await rpcRaw(emu, method, params)).result as T;
+const landed = (signature: string) => signatureStatus(emu, signature);
 
 async function recover(badgeId: bigint): Promise<Badge> {
   const fresh = createTestContext(t, env).services.badges;

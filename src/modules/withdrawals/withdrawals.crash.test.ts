@@ -1,16 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Keypair, SystemProgram } from '@solana/web3.js';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../../app-context';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { LockNamespace } from '../../db/advisory-lock';
-import { generateTreasury } from '../../chain/treasury';
-import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana/solana-emulator';
-import { CrashHarness, type CrashWorker } from '../../testing/crash-harness';
-import { Factory } from '../../testing/factories';
+import type { CrashWorker } from '../../testing/crash-harness';
 import { createTestContext } from '../../testing/test-context';
-import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import type { DiscordUserRef } from '../ledger/ledger.service';
-import { startRpcGate, type RpcGate } from './testing/rpc-gate';
+import { rpcRaw as rawCall, signatureStatus, useChainCrashWorld, type ChainCrashWorld } from './testing/chain-crash-world';
 import type { Withdrawal } from './withdrawals.service';
 
 /*
@@ -24,50 +19,29 @@ import type { Withdrawal } from './withdrawals.service';
 const WORKER = fileURLToPath(new URL('./testing/withdrawal-worker.ts', import.meta.url));
 const SOL = 1_000_000_000n;
 
-let t: TestDatabase;
-let emu: SolanaEmulator;
-let gate: RpcGate;
-let ctx: AppContext;
-let factory: Factory;
-let env: Record<string, string>;
-let treasuryKey: Keypair;
-let worker: CrashWorker | undefined;
-// Its RPC goes through the gate.
-const crash = new CrashHarness({ worker: WORKER, env: () => ({ ...env, SOLANA_RPC_URL: gate.url, DB_POOL_MAX: '4', LOG_LEVEL: 'info' }) });
-const until = crash.until.bind(crash);
-
-beforeAll(async () => {
-  [t, emu] = await Promise.all([createTestDatabase(), startSolanaEmulator()]);
-  gate = await startRpcGate(emu.rpcUrl);
-  const usdc = (await emu.createMint(6)).toBase58();
-  const { treasury, secretJson } = generateTreasury();
-  treasuryKey = Keypair.fromSecretKey(Uint8Array.from(JSON.parse(secretJson) as number[]));
-  emu.fund(treasury.publicKey, 100n * SOL);
-  env = {
+// Workers boot while the previous test runs (booting dominates this file's time): the spare survives each test.
+const world = useChainCrashWorld({
+  worker: WORKER,
+  keepSpare: true,
+  env: async ({ t, emu, treasurySecret }) => ({
     LOG_LEVEL: 'silent',
     DATABASE_URL: t.url,
     SOLANA_RPC_URL: emu.rpcUrl,
     SOLANA_WS_URL: emu.wsUrl,
-    TREASURY_SECRET_KEY: secretJson,
-    LEDGER_TOKENS: `USDC:${usdc}:6`,
+    TREASURY_SECRET_KEY: treasurySecret,
+    LEDGER_TOKENS: `USDC:${(await emu.createMint(6)).toBase58()}:6`,
     WITHDRAW_MAX_ATTEMPTS: '2',
-  };
-  ctx = createTestContext(t, env);
-  factory = new Factory(t.db);
+  }),
 });
-
-afterEach(async () => {
-  await crash.killAll({ keepSpare: true });
-  worker = undefined;
-  gate.reset();
-});
-
-afterAll(async () => {
-  await crash.killAll();
-  expect(emu?.failures).toEqual([]);
-  await gate?.close();
-  await emu?.close();
-  await t?.drop();
+const crash = world.crash;
+const until = crash.until.bind(crash);
+// The world's parts under short names, bound once its beforeAll has built them.
+let { t, emu, gate, ctx, factory, env } = {} as ChainCrashWorld;
+let treasuryKey: Keypair;
+let worker: CrashWorker | undefined;
+beforeAll(() => {
+  ({ t, emu, gate, ctx, factory, env } = world);
+  treasuryKey = Keypair.fromSecretKey(Uint8Array.from(JSON.parse(world.treasurySecret) as number[]));
 });
 
 // ------------------------------------------------------------------------------------------ the worker process
@@ -97,17 +71,9 @@ async function withdraw(u: DiscordUserRef, amount: string): Promise<Withdrawal> 
 
 const row = (id: bigint) => t.db.selectFrom('withdrawals').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
-async function rpcRaw(method: string, params: unknown[]): Promise<{ result?: unknown; error?: unknown }> {
-  const res = await fetch(emu.rpcUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-  });
-  return (await res.json()) as { result?: unknown; error?: unknown };
-}
+const rpcRaw = (method: string, params: unknown[]) => rawCall(emu, method, params);
 const rpc = async <T>(method: string, params: unknown[]): Promise<T> => (await rpcRaw(method, params)).result as T;
-const landed = async (signature: string) =>
-  (await rpc<{ value: unknown[] }>('getSignatureStatuses', [[signature], { searchTransactionHistory: true }])).value[0] !== null;
+const landed = async (signature: string) => (await signatureStatus(emu, signature)) !== null;
 /** Landed transactions that touched the destination (a fresh address): the payout count. */
 const payoutsTo = async (address: string) => (await rpc<unknown[]>('getSignaturesForAddress', [address])).length;
 
