@@ -14,6 +14,7 @@ import type { BillingJobsTables } from '../modules/billing/billing-jobs.tables';
 import type { BillingChainTables } from '../modules/billing/billing-chain.tables';
 import type { ReplyOutboxTables } from '../discord/reply-outbox.tables';
 import type { ChainCreditTables } from './chain-credits';
+import type { JobTickTables } from './job-ticks';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -78,7 +79,8 @@ export interface DB
     BillingJobsTables,
     BillingChainTables,
     ReplyOutboxTables,
-    ChainCreditTables {}
+    ChainCreditTables,
+    JobTickTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
