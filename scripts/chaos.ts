@@ -17,7 +17,7 @@ const { values } = parseArgs({
     interval: { type: 'string', default: '3000' },
     members: { type: 'string', default: '3' },
     'log-file': { type: 'string', default: '.data/chaos-replicas.jsonl' },
-    'log-level': { type: 'string', default: 'info' },
+    'log-level': { type: 'string', default: 'debug' },
   },
 });
 function num(name: string, value: string, min: number, max: number): number {

@@ -2,6 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../db/schema';
 import type { WithdrawalStatus } from '../../modules/withdrawals/withdrawals.tables';
 import type { Cluster } from './cluster';
+import { checkAirdrops, checkJobRuns, checkRain, checkTickets } from './feature-checks';
 import { outcomeOf, type Member, type Op } from './workload';
 
 export interface Check {
@@ -67,19 +68,24 @@ async function runChecks(db: Kysely<DB>, cluster: Cluster, members: Member[], op
   const { solana, discord } = cluster.emus;
 
   // ---- conservation, per currency: what members hold or is on its way out = what came in − what went out.
-  const { rows: money } = await sql<{ currency: string; balances: string; escrow: string; pending: string; inflows: string; outflows: string }>`
+  const { rows: money } = await sql<{ currency: string; balances: string; escrow: string; pending: string; revenue: string; inflows: string; outflows: string }>`
     with cur as (select distinct currency from journal)
     select cur.currency,
       coalesce((select sum(amount) from account_balances b where b.currency = cur.currency), 0)::text as balances,
       coalesce((select sum(remaining_amount) from airdrops a where a.currency = cur.currency and a.status = 'open'), 0)::text as escrow,
       coalesce((select sum(amount + fee) from withdrawals w where w.currency = cur.currency and w.status not in ('confirmed', 'refunded')), 0)::text as pending,
-      coalesce((select sum(amount) from journal j where j.currency = cur.currency and j.type in ('admin_credit', 'deposit')), 0)::text as inflows,
+      coalesce((select sum(amount) from guild_revenue r where r.currency = cur.currency), 0)::text as revenue,
+      coalesce((select sum(amount) from journal j where j.currency = cur.currency and j.type in ('admin_credit', 'deposit', 'invoice_deposit')), 0)::text as inflows,
       coalesce((select sum(amount + fee) from withdrawals w where w.currency = cur.currency and w.status = 'confirmed'), 0)::text as outflows
     from cur order by cur.currency`.execute(db);
   for (const m of money) {
-    const held = BigInt(m.balances) + BigInt(m.escrow) + BigInt(m.pending);
+    const held = BigInt(m.balances) + BigInt(m.escrow) + BigInt(m.pending) + BigInt(m.revenue);
     const net = BigInt(m.inflows) - BigInt(m.outflows);
-    add(`conservation ${m.currency}`, held === net, `balances ${m.balances} + escrow ${m.escrow} + pending payouts ${m.pending} = ${held}; inflows ${m.inflows} − outflows ${m.outflows} = ${net}`);
+    add(
+      `conservation ${m.currency}`,
+      held === net,
+      `balances ${m.balances} + airdrop escrow ${m.escrow} + pending payouts ${m.pending} + revenue ${m.revenue} = ${held}; inflows ${m.inflows} − outflows ${m.outflows} = ${net}`,
+    );
   }
 
   const { rows: negative } = await sql<{ n: number }>`
@@ -137,13 +143,18 @@ async function runChecks(db: Kysely<DB>, cluster: Cluster, members: Member[], op
   const notOnce = paid.filter((o) => credits.get(`deposit:${o.depositSignature}`) !== 1).length;
   add('each deposit credited once', notOnce === 0, `${paid.length} paid, ${paid.length - notOnce} credited exactly once`);
 
+  await checkAirdrops(db, ops, add);
+  await checkRain(db, ops, add);
+  await checkTickets(db, ops, add);
+  add(...checkJobRuns(cluster));
+
   // ---- interactions: acknowledged means answered.
   const count = (o: ReturnType<typeof outcomeOf>) => ops.filter((x) => outcomeOf(x) === o).length;
   const unanswered = ops.filter((o) => outcomeOf(o) === 'unanswered');
   add(
     'every acknowledged interaction answered',
     unanswered.length === 0,
-    `${ops.length} sent: ${count('ok')} ok, ${count('asked')} asked, ${count('error')} errors, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
+    `${ops.length} sent: ${count('ok')} ok, ${count('asked')} asked, ${count('error')} errors, ${count('updated')} claims answered by the redrawn message only, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
   );
 
   const crashes = cluster.crashes();
