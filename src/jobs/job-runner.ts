@@ -61,7 +61,9 @@ export class JobRunner {
   private async runLocked(job: Job, tick: Date | undefined): Promise<JobOutcome> {
     const { db, log } = this.ctx;
     const started = performance.now();
+    // The run's span inside the lock (0 when it never started): runs of one job on any replicas never overlap.
     let startedAt = 0;
+    let endedAt = 0;
     const failed = (err: unknown): JobOutcome => ({ status: 'failed', error: err instanceof Error ? err : new Error(String(err)) });
     // Taking or releasing the lock fails too when the database drops the connection (a restart, a failover): that
     // is this run failing, logged like one, not a rejection node-cron prints unstructured to stderr.
@@ -76,6 +78,8 @@ export class JobRunner {
         return { status: 'ok', result };
       } catch (err) {
         return failed(err);
+      } finally {
+        if (startedAt) endedAt = Date.now();
       }
     }).catch((err: unknown) => ({ locked: true as const, value: failed(err) }));
     const outcome: JobOutcome = (run.locked && run.value) || { status: 'skipped' };
@@ -84,7 +88,7 @@ export class JobRunner {
     if (outcome.status !== 'skipped') {
       this.metrics?.jobDuration.observe({ job: job.name }, (performance.now() - started) / 1000);
       // Tick and span: the fault suite checks from these that no tick ran twice and no two runs of a job overlapped.
-      log.debug({ job: job.name, status: outcome.status, tick: tick?.toISOString(), startedAt, endedAt: Date.now() }, 'job ran');
+      log.debug({ job: job.name, status: outcome.status, tick: tick?.toISOString(), startedAt, endedAt }, 'job ran');
     }
     return outcome;
   }

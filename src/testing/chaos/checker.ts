@@ -154,7 +154,7 @@ async function runChecks(db: Kysely<DB>, cluster: Cluster, members: Member[], op
   add(
     'every acknowledged interaction answered',
     unanswered.length === 0,
-    `${ops.length} sent: ${count('ok')} ok, ${count('asked')} asked, ${count('error')} errors, ${count('updated')} claims answered by the redrawn message only, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
+    `${ops.length} sent: ${count('ok')} ok, ${count('asked')} asked, ${count('error')} errors, ${count('interrupted')} told "interrupted, check", ${count('updated')} claims answered by the redrawn message only, ${count('interaction-failed')} "interaction failed" (never acknowledged; ${failedApplied} of ${failedTips.length} such tips applied), ${unanswered.length} acknowledged but unanswered${unanswered.length ? ` (${unanswered.map((o) => `${o.kind} ${o.result.id}${o.kind === 'withdraw' ? ` row ${byKey.get(o.result.id)?.status ?? 'none'}` : ''}`).join(', ')})` : ''}`,
   );
 
   const crashes = cluster.crashes();

@@ -116,7 +116,11 @@ export async function checkTickets(db: Kysely<DB>, ops: Op[], add: AddCheck): Pr
     if (outcome === 'error' && made.length > 0) wrong.push(`${o.result.id}: error shown, ${made.length} rows`);
   }
   const n = (x: string) => submits.filter((o) => outcomeOf(o) === x).length;
-  add('acknowledged ticket opened once, errors none', wrong.length === 0, `${submits.length} forms submitted: ${n('ok')} opened, ${n('error')} errors, ${n('interaction-failed')} failed; ${wrong.length} wrong${sample(wrong)}`);
+  add(
+    'acknowledged ticket opened once, errors none',
+    wrong.length === 0,
+    `${submits.length} forms submitted: ${n('ok')} opened, ${n('error')} errors, ${n('interrupted')} told "interrupted", ${n('interaction-failed')} failed; ${wrong.length} wrong${sample(wrong)}`,
+  );
 
   const stranded = rows.filter((r) => r.status !== 'closed' && !r.thread_id);
   const open = new Map<string, number>();

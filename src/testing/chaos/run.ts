@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { checkInvariants, formatTable, settle, type Check } from './checker';
 import { startCluster } from './cluster';
 import { runNemesis, type Fault } from './nemesis';
@@ -80,13 +81,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
     const opKinds = new Map<string, number>();
     for (const op of ops) opKinds.set(op.kind, (opKinds.get(op.kind) ?? 0) + 1);
-    const answered = ops.filter((x) => ['ok', 'asked', 'error', 'updated'].includes(outcomeOf(x))).length;
+    const answered = ops.filter((x) => ['ok', 'asked', 'error', 'interrupted', 'updated'].includes(outcomeOf(x))).length;
     const ok = checks.every((c) => c.ok);
     if (!ok) {
       // What the replicas logged at warn and above: the first place to look for why an invariant broke.
       const warnings = cluster.logLines().filter((l) => Number(l.json.level) >= 40);
       for (const w of warnings.slice(-40)) log(`replica ${w.replica}: ${JSON.stringify(w.json).slice(0, 600)}`);
       if (o.logFile) {
+        mkdirSync(path.dirname(o.logFile), { recursive: true });
         writeFileSync(o.logFile, cluster.logLines().map((l) => JSON.stringify({ replica: l.replica, ...l.json })).join('\n'));
         log(`chaos: replica logs in ${o.logFile}`);
       }

@@ -3,6 +3,7 @@ import { renderMessage } from '../../emulators/discord/render-message';
 import { newReference, parseTransferRequestUrl } from '../../chain/solana-pay';
 import { InteractionResponseType } from 'discord.js';
 import { isErrorReply } from '../../discord/error-reply';
+import { INTERRUPTED_TEXT } from '../../discord/reply-outbox';
 import type { EmuGuild, EmuMessage, EmuUser, InteractionResult, OptionValue } from '../../emulators/discord';
 import { Factory } from '../factories';
 import type { Cluster } from './cluster';
@@ -64,9 +65,10 @@ export interface Op {
  * How an op ended, from the member's side. `asked`: a Confirm/Cancel prompt (a /tip identical to one applied in the
  * last minute, see the ledger's repeat guard); the workload never clicks, so nothing may have moved. `updated`: a
  * Claim click whose answer was the airdrop message redrawn (the click's response) without the ephemeral line after
- * it — the replica died in between; the member saw the count move, not "You claimed".
+ * it — the replica died in between; the member saw the count move, not "You claimed". `interrupted`: the reply
+ * outbox's honest answer to a deferral whose replica died ("may or may not have been done"), so either is right.
  */
-export type Outcome = 'ok' | 'asked' | 'error' | 'updated' | 'interaction-failed' | 'unanswered';
+export type Outcome = 'ok' | 'asked' | 'error' | 'interrupted' | 'updated' | 'interaction-failed' | 'unanswered';
 
 export function outcomeOf(op: Op): Outcome {
   if (op.unsent !== undefined || !op.result.acked) return 'interaction-failed';
@@ -80,6 +82,7 @@ export function outcomeOf(op: Op): Outcome {
   if (op.result.shownModal) return 'ok';
   const first = op.result.messages[0];
   if (!first) return 'unanswered';
+  if (first.content === INTERRUPTED_TEXT) return 'interrupted';
   if (isErrorReply(first.content)) return 'error';
   return renderMessage(first).includes('(tip-confirm:') ? 'asked' : 'ok';
 }
