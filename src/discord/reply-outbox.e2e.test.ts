@@ -80,6 +80,20 @@ describe('reply outbox: a deferral its process left is answered by another repli
     expect(await outboxRows()).toEqual([]);
   });
 
+  it('a deferral Discord refused as too late (it forgot the interaction) is dropped on the first look', async () => {
+    const r = bot.emu.runCommand(bot.emu.user('dave'), '/ping');
+    await r.reply();
+    // What a deferral arriving after the 3 s window leaves when the database was down as it was refused: a row whose
+    // token Discord no longer knows.
+    await sql`insert into interaction_replies (interaction_id, application_id, token, payload, deferred_at)
+      values ('990000000000000042', ${bot.emu.appId}, 'forgotten-token', ${JSON.stringify({ id: '990000000000000042', type: 2, data: { name: 'stuck-once', type: 1 } })}, now() - interval '1 minute')`.execute(bot.t.db);
+    await other.recoverNow();
+    // Gone after one pass, not after MAX_ATTEMPTS failed ones.
+    expect(await outboxRows()).toEqual([]);
+    // The one look it took: Discord's answer for a token it forgot.
+    expect(bot.emu.failures.splice(0)).toEqual([expect.objectContaining({ method: 'GET', status: 404, reason: 'Unknown Webhook' })]);
+  });
+
   it('a deferral answered by its own process leaves nothing behind, and the owner never recovers its own', async () => {
     const r = bot.emu.runCommand(bot.emu.user('carol'), '/ping');
     expect((await r.reply()).content).toMatch(/^🏓 Pong!/);
