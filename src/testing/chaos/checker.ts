@@ -40,7 +40,8 @@ async function journalCounts(db: Kysely<DB>, keys: string[]): Promise<Map<string
 
 /**
  * Waits (bounded) for the work the faults interrupted to finish on its own, as it must without anyone's help: every
- * withdrawal final, every paid deposit credited, every acknowledged interaction answered.
+ * withdrawal final, every paid deposit credited, every acknowledged interaction answered, every ticket a killed
+ * replica left without its thread removed.
  */
 export async function settle(db: Kysely<DB>, ops: Op[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -50,7 +51,8 @@ export async function settle(db: Kysely<DB>, ops: Op[], timeoutMs: number): Prom
       const open = await db.selectFrom('withdrawals').select((eb) => eb.fn.countAll<string>().as('n')).where('status', 'not in', FINAL_WITHDRAWAL).executeTakeFirstOrThrow();
       const credited = await journalCounts(db, paid);
       const unanswered = ops.filter((o) => outcomeOf(o) === 'unanswered').length;
-      return Number(open.n) === 0 && credited.size === paid.length && unanswered === 0;
+      const threadless = await db.selectFrom('tickets').select((eb) => eb.fn.countAll<string>().as('n')).where('thread_id', 'is', null).where('status', '<>', 'closed').executeTakeFirstOrThrow();
+      return Number(open.n) === 0 && credited.size === paid.length && unanswered === 0 && Number(threadless.n) === 0;
     });
     if (done || Date.now() > deadline) return;
     await new Promise((r) => setTimeout(r, 500));

@@ -73,7 +73,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // Whatever was interrupted must finish on the replicas that are up (jobs and the reply outbox run on any of them);
     // a replica still booting after its last kill is not waited for.
     for (const r of cluster.replicas) if (r.paused) cluster.resume(r);
-    await settle(o.pg.db, ops, o.settleMs ?? 45_000);
+    await settle(o.pg.db, ops, o.settleMs ?? 60_000);
     const checks = await checkInvariants(o.pg.db, cluster, members, ops);
     log(`chaos: [${since()}] settled and checked`);
 
