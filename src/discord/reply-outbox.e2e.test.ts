@@ -13,7 +13,7 @@ const runs = new Map<string, number>();
 let release: () => void = () => undefined;
 const hang = new Promise<void>((resolve) => (release = resolve));
 
-const stuck = (name: string, replayable: boolean): Command => ({
+const stuck = (name: string, replayable: boolean, flaky = false): Command => ({
   data: new SlashCommandBuilder().setName(name).setDescription('defers, then its process "dies" the first time'),
   replayable,
   async execute(interaction) {
@@ -21,6 +21,7 @@ const stuck = (name: string, replayable: boolean): Command => ({
     runs.set(interaction.id, run);
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     if (run === 1) return hang;
+    if (flaky && run === 2) throw new Error('Connection terminated unexpectedly');
     // A replayed handler answers as handlers do, with reply() too: the outbox turns it into the edit of the deferral.
     await interaction.reply({ content: `done on run ${run}`, flags: MessageFlags.Ephemeral });
   },
@@ -34,6 +35,7 @@ beforeAll(async () => {
     extendRegistry: (registry) => {
       registry.addCommand(stuck('stuck-replayable', true), 'test');
       registry.addCommand(stuck('stuck-once', false), 'test');
+      registry.addCommand(stuck('stuck-flaky', true, true), 'test');
     },
   });
   const runtime = bot.app.discord!;
@@ -77,6 +79,18 @@ describe('reply outbox: a deferral its process left is answered by another repli
     expect(await other.recoverNow()).toBe(1);
     expect((await r.reply()).content).toBe(INTERRUPTED_TEXT);
     expect(runs.get(r.id)).toBe(1);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('a replay that fails unexpectedly (the database restarting) says "interrupted, check", not "try again"', async () => {
+    // The first run may have done the work before its process died: "something went wrong, try again" would have the
+    // member do it twice (the fault suite saw a /withdraw paid out and answered that way).
+    const r = bot.emu.runCommand(bot.emu.user('erin'), '/stuck-flaky');
+    await r.ack();
+    await deferredAndRecorded(r.id);
+    await other.recoverNow();
+    expect((await r.reply()).content).toBe(INTERRUPTED_TEXT);
+    expect(runs.get(r.id)).toBe(2);
     expect(await outboxRows()).toEqual([]);
   });
 
