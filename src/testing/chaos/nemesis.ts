@@ -64,7 +64,8 @@ export async function runNemesis(
     try {
       switch (kind) {
         case 'kill-9': {
-          const r = pick(up);
+          // A replica still starting after its last kill is fair game when none is up: crashes during boot happen too.
+          const r = pick(up) ?? pick(cluster.replicas.filter((x) => !x.paused));
           if (!r) break;
           await cluster.killAndRestart(r);
           record(kind, `replica ${r.index} (restarted as #${r.incarnation})`);
