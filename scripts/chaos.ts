@@ -1,8 +1,9 @@
 // The fault suite: three sharded bot replicas (src/main.ts, as production starts it) on one PostgreSQL server,
-// the Discord and Solana emulators, member clients sending tips, deposits, withdrawals and /balance, and a nemesis
-// that SIGKILLs and restarts replicas, pauses them, terminates database sessions, restarts PostgreSQL (immediate
-// shutdown), drops gateway sockets and fails Solana RPC calls. Then a checker prints a table of invariants.
-//   npm run chaos [-- --duration 300 | --minutes 3] [--seed 42 --replicas 3 --interval 3000 --log-level debug]
+// the Discord and Solana emulators, member clients sending tips, rain, airdrops and Claim clicks, tickets, deposits,
+// withdrawals and /balance, and a nemesis that SIGKILLs and restarts replicas, pauses them, terminates database
+// sessions, restarts PostgreSQL (immediate shutdown), drops gateway sockets and fails Solana RPC calls. Then a checker
+// prints a table of invariants (job runs come from the replicas' debug lines, so keep --log-level at debug).
+//   npm run chaos [-- --duration 300 | --minutes 3] [--seed 42 --replicas 3 --interval 2000 --log-level debug]
 // Exits 1 on any violated invariant; the printed seed replays the same workload choices and fault schedule.
 import { parseArgs } from 'node:util';
 import { startOwnPostgres } from '../src/testing/chaos/postgres';
@@ -14,10 +15,10 @@ const { values } = parseArgs({
     minutes: { type: 'string' },
     seed: { type: 'string' },
     replicas: { type: 'string', default: '3' },
-    interval: { type: 'string', default: '3000' },
+    interval: { type: 'string', default: '2000' },
     members: { type: 'string', default: '3' },
     'log-file': { type: 'string', default: '.data/chaos-replicas.jsonl' },
-    'log-level': { type: 'string', default: 'info' },
+    'log-level': { type: 'string', default: 'debug' },
   },
 });
 function num(name: string, value: string, min: number, max: number): number {

@@ -190,6 +190,9 @@ export const configSchema = z.object({
   TICKETS_OPEN_COOLDOWN_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(86_400).default(60)),
   TICKETS_AUTO_CLOSE_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(48)),
   TICKETS_AUTO_CLOSE_WARNING_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(8760).default(12)),
+  // A ticket row still without its thread this long after it was written was left by a replica that died while
+  // opening it; the tickets-unfinished job removes it so it stops counting against the member's limit.
+  TICKETS_SETUP_GRACE_SECONDS: z.preprocess(emptyToUndefined, z.coerce.number().int().min(5).max(900).default(120)),
   API_ENVIRONMENT: z.preprocess(emptyToUndefined, z.enum(['dev', 'stage', 'prod']).default('prod')),
   API_FREE_REQUESTS_PER_MONTH: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(1_000_000_000).default(1000)),
   API_BURST_PER_SECOND: z.preprocess(emptyToUndefined, z.coerce.number().int().min(1).max(100_000).default(50)),

@@ -15,6 +15,7 @@ import type { BillingChainTables } from '../modules/billing/billing-chain.tables
 import type { ReplyOutboxTables } from '../discord/reply-outbox.tables';
 import type { ChainCreditTables } from './chain-credits';
 import type { DmTables } from '../modules/dms/dms.tables';
+import type { JobTickTables } from './job-ticks';
 
 // The Kysely view of the schema in migrations/. Keep in step with every migration.
 
@@ -80,7 +81,8 @@ export interface DB
     BillingChainTables,
     ReplyOutboxTables,
     ChainCreditTables,
-    DmTables {}
+    DmTables,
+    JobTickTables {}
 
 export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;

@@ -17,7 +17,7 @@ import { parseCustomId, type ComponentInteraction } from './component';
 import { ERROR_MARK, formatInternalError, formatUserError, newErrorRef } from './error-reply';
 import type { InteractionRegistry } from './interaction-registry';
 import { explainRefusal } from './permissions';
-import type { ReplyOutbox } from './reply-outbox';
+import { INTERRUPTED_TEXT, type ReplyOutbox } from './reply-outbox';
 
 /**
  * Decides whether the user behind an interaction holds an authority. The app passes `authorizeByAuthority`
@@ -113,8 +113,12 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
     await handler.execute(interaction, arg, ctx);
   }
 
-  /** Resolves whether the error reached the member. */
-  async function fail(interaction: RepliableInteraction, err: unknown): Promise<boolean> {
+  /**
+   * Resolves whether the error reached the member. `replayed`: the reply outbox runs the command again for a process
+   * that died after deferring, so the first run may have done the work; an unexpected failure now (the database
+   * restarting, say) must not read as "not done, try again", which would have the member do it twice.
+   */
+  async function fail(interaction: RepliableInteraction, err: unknown, replayed: boolean): Promise<boolean> {
     let content: string;
     const refusal = explainRefusal(err, interaction.guild);
     if (refusal !== undefined) {
@@ -126,8 +130,8 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
       content = formatUserError(err);
     } else {
       const ref = newErrorRef();
-      log.error({ err, ref, interaction: describe(interaction) }, 'interaction failed');
-      content = formatInternalError(ref);
+      log.error({ err, ref, replayed, interaction: describe(interaction) }, 'interaction failed');
+      content = replayed ? INTERRUPTED_TEXT : formatInternalError(ref);
     }
     let shown = false;
     try {
@@ -142,14 +146,14 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
   }
 
   /** Runs the handler; resolves whether the member got an answer (the handler's own or the error). */
-  async function dispatch(interaction: RepliableInteraction): Promise<boolean> {
+  async function dispatch(interaction: RepliableInteraction, replayed = false): Promise<boolean> {
     try {
       if (interaction.isChatInputCommand()) await runCommand(interaction);
       else if (interaction.isButton() || interaction.isAnySelectMenu() || interaction.isModalSubmit()) await runComponent(interaction);
       else throw new UserError('UNSUPPORTED', 'This kind of interaction is not supported.');
       return true;
     } catch (err) {
-      return fail(interaction, err);
+      return fail(interaction, err, replayed);
     }
   }
 
@@ -200,7 +204,7 @@ export function createInteractionRouter(options: InteractionRouterOptions): Inte
       const answered = await dispatch(interaction);
       await tracked?.finish(answered);
     },
-    replay: dispatch,
+    replay: (interaction) => dispatch(interaction, true),
   };
 }
 

@@ -13,7 +13,7 @@ const runs = new Map<string, number>();
 let release: () => void = () => undefined;
 const hang = new Promise<void>((resolve) => (release = resolve));
 
-const stuck = (name: string, replayable: boolean): Command => ({
+const stuck = (name: string, replayable: boolean, flaky = false): Command => ({
   data: new SlashCommandBuilder().setName(name).setDescription('defers, then its process "dies" the first time'),
   replayable,
   async execute(interaction) {
@@ -21,6 +21,7 @@ const stuck = (name: string, replayable: boolean): Command => ({
     runs.set(interaction.id, run);
     await interaction.deferReply({ flags: MessageFlags.Ephemeral });
     if (run === 1) return hang;
+    if (flaky && run === 2) throw new Error('Connection terminated unexpectedly');
     // A replayed handler answers as handlers do, with reply() too: the outbox turns it into the edit of the deferral.
     await interaction.reply({ content: `done on run ${run}`, flags: MessageFlags.Ephemeral });
   },
@@ -34,6 +35,7 @@ beforeAll(async () => {
     extendRegistry: (registry) => {
       registry.addCommand(stuck('stuck-replayable', true), 'test');
       registry.addCommand(stuck('stuck-once', false), 'test');
+      registry.addCommand(stuck('stuck-flaky', true, true), 'test');
     },
   });
   const runtime = bot.app.discord!;
@@ -78,6 +80,32 @@ describe('reply outbox: a deferral its process left is answered by another repli
     expect((await r.reply()).content).toBe(INTERRUPTED_TEXT);
     expect(runs.get(r.id)).toBe(1);
     expect(await outboxRows()).toEqual([]);
+  });
+
+  it('a replay that fails unexpectedly (the database restarting) says "interrupted, check", not "try again"', async () => {
+    // The first run may have done the work before its process died: "something went wrong, try again" would have the
+    // member do it twice (the fault suite saw a /withdraw paid out and answered that way).
+    const r = bot.emu.runCommand(bot.emu.user('erin'), '/stuck-flaky');
+    await r.ack();
+    await deferredAndRecorded(r.id);
+    await other.recoverNow();
+    expect((await r.reply()).content).toBe(INTERRUPTED_TEXT);
+    expect(runs.get(r.id)).toBe(2);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('a deferral Discord refused as too late (it forgot the interaction) is dropped on the first look', async () => {
+    const r = bot.emu.runCommand(bot.emu.user('dave'), '/ping');
+    await r.reply();
+    // What a deferral arriving after the 3 s window leaves when the database was down as it was refused: a row whose
+    // token Discord no longer knows.
+    await sql`insert into interaction_replies (interaction_id, application_id, token, payload, deferred_at)
+      values ('990000000000000042', ${bot.emu.appId}, 'forgotten-token', ${JSON.stringify({ id: '990000000000000042', type: 2, data: { name: 'stuck-once', type: 1 } })}, now() - interval '1 minute')`.execute(bot.t.db);
+    await other.recoverNow();
+    // Gone after one pass, not after MAX_ATTEMPTS failed ones.
+    expect(await outboxRows()).toEqual([]);
+    // The one look it took: Discord's answer for a token it forgot.
+    expect(bot.emu.failures.splice(0)).toEqual([expect.objectContaining({ method: 'GET', status: 404, reason: 'Unknown Webhook' })]);
   });
 
   it('a deferral answered by its own process leaves nothing behind, and the owner never recovers its own', async () => {

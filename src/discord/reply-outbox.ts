@@ -94,9 +94,11 @@ export function createReplyOutbox(o: {
     try {
       await webhook.fetchMessage('@original');
     } catch (err) {
-      // 10008 Unknown Message: the process died before Discord took its deferral, so the member was shown
+      // 10008 Unknown Message: the process died before Discord took its deferral. 10015 Unknown Webhook: the deferral
+      // reached Discord after its 3 s window (a paused or overloaded replica; the row outlived the refusal when the
+      // database was down at that moment), so Discord forgot the interaction. Either way the member was shown
       // "interaction failed" and no answer is owed.
-      if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.UnknownMessage) {
+      if (err instanceof DiscordAPIError && (err.code === RESTJSONErrorCodes.UnknownMessage || err.code === RESTJSONErrorCodes.UnknownWebhook)) {
         await repo.markAnswered(o.db, row.interaction_id);
         log.info({ interaction: row.interaction_id }, 'left deferral was never acknowledged; dropped');
         return;

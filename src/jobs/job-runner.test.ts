@@ -159,6 +159,28 @@ describe('JobRunner', () => {
     }
   });
 
+  it('a tick runs once cluster-wide: a runner firing after a quick run released the lock skips it, and older ticks too', async () => {
+    let runs = 0;
+    const job = defineJob({ name: 'once-per-tick', schedule: '* * * * * *', run: async () => ++runs });
+    const a = new JobRunner(createTestContext(t), [job]);
+    const b = new JobRunner(createTestContext(t), [job]);
+    const tick = new Date('2026-11-28T12:00:05.000Z');
+    // The lock is free again by the time the late runner fires: only the tick claim tells it the tick already ran.
+    expect(await a.runNow(job.name, tick)).toEqual({ status: 'ok', result: 1 });
+    expect(await b.runNow(job.name, tick)).toEqual({ status: 'skipped' });
+    expect(await b.runNow(job.name, new Date('2026-11-28T12:00:04.000Z'))).toEqual({ status: 'skipped' });
+    expect(await b.runNow(job.name, new Date('2026-11-28T12:00:06.000Z'))).toEqual({ status: 'ok', result: 2 });
+    // Both fired for the same tick at once: one runs it.
+    const next = new Date('2026-11-28T12:00:07.000Z');
+    const both = await Promise.all([a.runNow(job.name, next), b.runNow(job.name, next)]);
+    expect(both.map((o) => o.status).sort()).toEqual(['ok', 'skipped']);
+    expect(runs).toBe(3);
+    // A manual run (no tick) is not a tick: it runs and leaves the record alone.
+    expect(await a.runNow(job.name)).toEqual({ status: 'ok', result: 4 });
+    const row = await t.db.selectFrom('job_ticks').selectAll().where('job', '=', job.name).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ tick: next, runner: expect.stringMatching(/:\d+$/) });
+  });
+
   it('the lock connection terminated mid-run: the lock is gone, the run reports it, and the runner takes it again', async () => {
     const otherDb = createDb(createPool(t.url, 3));
     try {

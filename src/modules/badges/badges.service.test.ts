@@ -9,6 +9,7 @@ import { startSolanaEmulator, type SolanaEmulator } from '../../emulators/solana
 import { Factory, type TestUser } from '../../testing/factories';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
+import { LockNamespace } from '../../db/advisory-lock';
 import { bucketed, ratingPeriod } from './badges.service';
 
 // Service level, real Postgres + the Solana emulator: the whole badge life on chain, and every bad input.
@@ -140,6 +141,46 @@ describe('badge life on chain', () => {
     expect(rows).toHaveLength(1);
     expect(await held(keypair.publicKey, rows[0]!.mint!)).toBe(1n);
     await expect(badges().claim(ref(user))).rejects.toMatchObject({ code: 'ALREADY_HAS_BADGE' });
+  });
+
+  it('the lock connection dropped mid-advance: the advancer stops before sending, and the next advance mints once', async () => {
+    const { user, keypair } = await member();
+    const badge = await badges().queueClaim(ref(user));
+    const op = (await t.db.selectFrom('badge_chain_ops').select('id').where('badge_id', '=', badge.id).executeTakeFirstOrThrow()).id;
+    // A row lock on the badge holds the advancer inside sign() (it marks the badge minting) while its op lock is cut.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const rowLocked = new Promise<void>((r) => (locked = r));
+    const holder = t.db.transaction().execute(async (trx) => {
+      await sql`select 1 from trust_badges where id = ${badge.id} for update`.execute(trx);
+      locked();
+      await gate;
+    });
+    await rowLocked;
+    const advancing = badges().advance(op);
+    const lockPid = async () =>
+      (await sql<{ pid: number }>`
+        select l.pid from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.locktype = 'advisory' and l.classid = ${LockNamespace.badgeOp} and l.objid = ${Number(op)}
+          and a.wait_event_type is distinct from 'Lock'`.execute(t.db)).rows[0]?.pid;
+    const waiting = async () =>
+      Number((await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike 'update "trust_badges"%'`.execute(t.db)).rows[0]!.n);
+    await expect.poll(waiting, { timeout: 10_000, interval: 50 }).toBe(1);
+    const pid = await lockPid();
+    expect(pid).toBeDefined();
+    await sql`select pg_terminate_backend(${pid})`.execute(t.db);
+    release();
+    await holder;
+    // It finished the step it was in (signed and stored the transaction) and stopped there: nothing was sent.
+    const stopped = await advancing;
+    expect(stopped).toMatchObject({ status: 'pending', signature: expect.any(String) });
+    expect(await held(keypair.publicKey, badge.mint!)).toBe(0n);
+    expect(await readBadge(ctx.services.chain.connection, badge.mint!)).toBeNull();
+    // The next advance takes the lock on a new connection and mints the stored transaction, once.
+    expect(await badges().advance(op)).toMatchObject({ status: 'confirmed', signature: stopped.signature });
+    expect(await badges().byId(badge.id)).toMatchObject({ status: 'active' });
+    expect(await held(keypair.publicKey, badge.mint!)).toBe(1n);
   });
 });
 

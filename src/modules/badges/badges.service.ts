@@ -375,15 +375,18 @@ export class BadgesService {
    * released with a crashed process's connection).
    */
   async advance(opId: bigint): Promise<BadgeOpRow> {
-    const run = await withTryAdvisoryLock(this.db, LockNamespace.badgeOp, opId, () => this.advanceLocked(opId));
+    const run = await withTryAdvisoryLock(this.db, LockNamespace.badgeOp, opId, (lockLost) => this.advanceLocked(opId, lockLost));
     return run.locked ? run.value : (await repo.findOp(this.db, opId))!;
   }
 
-  private async advanceLocked(opId: bigint): Promise<BadgeOpRow> {
+  private async advanceLocked(opId: bigint, lockLost: AbortSignal): Promise<BadgeOpRow> {
     let sentNow: string | null = null;
     let triedSend: string | null = null;
     for (let step = 0; step < MAX_STEPS; step++) {
       const op = (await repo.findOp(this.db, opId))!;
+      // The lock went with its connection (a database restart, a terminated session): another advancer may hold the
+      // op now, and two would sign or send over each other. Stop at this step boundary; the processor goes on.
+      if (lockLost.aborted) return op;
       if (op.status !== 'pending' && op.status !== 'sent') return op;
       if (!op.signature) {
         if (!(await this.sign(op, null))) return (await repo.findOp(this.db, opId))!;

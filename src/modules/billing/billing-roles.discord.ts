@@ -2,6 +2,7 @@ import { DiscordAPIError, Events, PermissionFlagsBits, RESTJSONErrorCodes, type 
 import type { DiscordDeps } from '../../app-module';
 import { sendDm } from '../../discord/dm';
 import type { RoleOp } from './billing.tables';
+import { fetchChannelOnAnyShard } from '../../discord/channels';
 
 /** Why Discord refused a role change for good; each has its own fix in the guild's log channel. */
 export type RoleProblem = 'role_above_bot' | 'missing_manage_roles' | 'missing_permissions' | 'unknown_role' | 'unknown_member' | 'unknown_guild';
@@ -90,7 +91,7 @@ export function billingRolesDiscord({ client, log }: Pick<DiscordDeps, 'client' 
 
     async post(channelId, content) {
       try {
-        const channel = await client.channels.fetch(channelId);
+        const channel = await fetchChannelOnAnyShard(client, channelId);
         if (!channel?.isSendable()) return false;
         await channel.send({ content, allowedMentions: { parse: [] } });
         return true;

@@ -84,6 +84,18 @@ export async function deleteTicket(db: Db, id: bigint): Promise<void> {
   await db.deleteFrom('tickets').where('id', '=', id).execute();
 }
 
+/** Deletes not-closed tickets written before `before` that never got their thread; returns their ids. */
+export async function deleteThreadless(db: Db, before: Date): Promise<bigint[]> {
+  const rows = await db
+    .deleteFrom('tickets')
+    .where('thread_id', 'is', null)
+    .where('status', '<>', 'closed')
+    .where('created_at', '<', before)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 /** Returns false when `externalId` was already recorded (a replayed message or interaction). */
 export async function insertMessage(
   db: Db,

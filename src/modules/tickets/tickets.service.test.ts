@@ -312,3 +312,25 @@ describe('auto-close', () => {
     expect((await tickets.get(chatty.id, nia)).status).toBe('open');
   });
 });
+
+describe('interrupted opens', () => {
+  it('a ticket left without its thread (its replica died mid-open) is removed after the grace; the rest stay', async () => {
+    const fay = member('fay');
+    const stranded = await openFor(fay);
+    const done = await openFor(fay);
+    await tickets.attachThread(done.id, '700000000000000301', null);
+    advance(60_000);
+    const young = await openFor(fay);
+    expect(await tickets.abandonUnfinished(120)).not.toContain(stranded.id);
+    advance(61_000);
+    // (Other tests' thread-less tickets go too: this runs last.)
+    const removed = await tickets.abandonUnfinished(120);
+    expect(removed).toContain(stranded.id);
+    expect(removed).not.toContain(done.id);
+    expect(removed).not.toContain(young.id);
+    const left = await t.db.selectFrom('tickets').select('id').where('discord_id', '=', fay.discordId).orderBy('id').execute();
+    expect(left.map((r) => r.id)).toEqual([done.id, young.id]);
+    // It no longer counts against the limit: fay may open another.
+    expect((await openFor(fay)).status).toBe('open');
+  });
+});

@@ -263,6 +263,15 @@ export class TicketsService {
     await repo.deleteTicket(this.db, id);
   }
 
+  /**
+   * Removes tickets still without a thread `graceSeconds` after they were written: the replica opening them died
+   * between the row and the thread (its member was told the open was interrupted), so nobody can see them and they
+   * would count against the member's open limit for good. Returns their ids.
+   */
+  async abandonUnfinished(graceSeconds: number): Promise<bigint[]> {
+    return repo.deleteThreadless(this.db, new Date(this.clock().getTime() - graceSeconds * 1000));
+  }
+
   // ------------------------------------------------------------------ reading
 
   /** The ticket if the actor may see it: staff their guild's, members their own; null = the admin API (all). */

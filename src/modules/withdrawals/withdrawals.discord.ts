@@ -5,6 +5,7 @@ import type { Logger } from '../../logger';
 import { Currencies } from '../ledger/currencies';
 import type { WithdrawalNotifier } from './withdrawals.service';
 import { withdrawalText } from './withdrawals.views';
+import { fetchChannelOnAnyShard } from '../../discord/channels';
 
 /**
  * The port WithdrawalsService takes as `notify`: DMs the member a confirmed or refunded withdrawal, and posts a
@@ -41,7 +42,7 @@ export function withdrawalDiscordNotifier(client: Client, log: Logger, config: P
 const FINAL_DM_ERRORS = new Set<number>([RESTJSONErrorCodes.CannotSendMessagesToThisUser, RESTJSONErrorCodes.UnknownUser]);
 
 async function postToChannel(client: Client, channelId: string, content: string): Promise<void> {
-  const channel = await client.channels.fetch(channelId);
+  const channel = await fetchChannelOnAnyShard(client, channelId);
   if (!channel?.isSendable()) throw new Error(`channel ${channelId} cannot take messages`);
   await channel.send({ content, allowedMentions: { parse: [] } });
 }

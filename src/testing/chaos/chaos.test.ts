@@ -19,7 +19,7 @@ afterAll(async () => {
 describe('chaos: 3 sharded replicas on one PostgreSQL under kills, pauses, database and network faults', () => {
   it('keeps every invariant', async () => {
     const lines: string[] = [];
-    const report = await runChaos({ pg, seed: SEED, durationMs: 15_000, faultIntervalMs: 1_500, settleMs: 30_000, logLevel: 'debug', logFile: path.join(tmpdir(), `solbound-chaos-${SEED}.jsonl`), log: (l) => lines.push(l) });
+    const report = await runChaos({ pg, seed: SEED, durationMs: 15_000, faultIntervalMs: 1_500, settleMs: 45_000, logLevel: 'debug', logFile: path.join(tmpdir(), `solbound-chaos-${SEED}.jsonl`), log: (l) => lines.push(l) });
     process.stdout.write(`${report.summary}\n`);
     // The run must actually have hurt: replicas killed and the database cut off, with traffic flowing.
     expect(report.faults.filter((f) => f.kind === 'kill-9').length).toBeGreaterThan(0);

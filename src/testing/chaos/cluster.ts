@@ -54,6 +54,8 @@ export async function startCluster(pg: ChaosPostgres, opts: { replicas: number; 
     WITHDRAW_COOLDOWN_SECONDS: '0',
     // Deferrals a killed replica left are answered sooner than the production default, so the run settles quickly.
     REPLY_RECOVERY_SECONDS: '5',
+    // Tickets a killed replica left without their thread are removed sooner than in production, for the same reason.
+    TICKETS_SETUP_GRACE_SECONDS: '20',
     ...opts.env,
   };
   const crashLines: string[] = [];

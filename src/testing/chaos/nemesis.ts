@@ -14,7 +14,7 @@ export interface Fault {
  * One round of faults, dealt in a seeded order; the next round is shuffled again. Rounds (rather than independent
  * draws) make even a short run meet every kind, and kills dominate as in the issue's crash harness.
  */
-const ROUND: FaultKind[] = ['kill-9', 'kill-9', 'kill-9', 'pause', 'pg-terminate', 'pg-restart', 'gateway-drop', 'rpc-fail'];
+const ROUND: FaultKind[] = ['kill-9', 'kill-9', 'kill-9', 'kill-9', 'kill-9', 'pause', 'pg-terminate', 'pg-restart', 'gateway-drop', 'rpc-fail'];
 
 const RPC_METHODS = ['sendTransaction', 'getLatestBlockhash', 'getSignatureStatuses', 'getSignaturesForAddress'];
 
@@ -64,7 +64,8 @@ export async function runNemesis(
     try {
       switch (kind) {
         case 'kill-9': {
-          const r = pick(up);
+          // A replica still starting after its last kill is fair game when none is up: crashes during boot happen too.
+          const r = pick(up) ?? pick(cluster.replicas.filter((x) => !x.paused));
           if (!r) break;
           await cluster.killAndRestart(r);
           record(kind, `replica ${r.index} (restarted as #${r.incarnation})`);

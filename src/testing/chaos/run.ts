@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { checkInvariants, formatTable, settle, type Check } from './checker';
 import { startCluster } from './cluster';
 import { runNemesis, type Fault } from './nemesis';
@@ -17,7 +18,7 @@ export interface ChaosOptions {
   faultIntervalMs?: number;
   /** How long interrupted work may take to finish once the faults stop. */
   settleMs?: number;
-  /** Replicas' LOG_LEVEL (default info). */
+  /** Replicas' LOG_LEVEL (default debug: the checker reads each job run from the replicas' `job ran` lines). */
   logLevel?: string;
   /** On a violation, every replica log line goes to this file (JSON lines), for the post-mortem. */
   logFile?: string;
@@ -50,7 +51,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   log(`chaos: seed ${o.seed}, ${replicas} replicas, ${Math.round(o.durationMs / 1000)} s of faults`);
   const t0 = Date.now();
   const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
-  const cluster = await startCluster(o.pg, { replicas, env: { LOG_LEVEL: o.logLevel ?? 'info' } });
+  const cluster = await startCluster(o.pg, { replicas, env: { LOG_LEVEL: o.logLevel ?? 'debug' } });
   try {
     const members = await createMembers(cluster, o.pg, o.membersPerGuild ?? 3);
     await cluster.allReady(120_000);
@@ -72,7 +73,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     // Whatever was interrupted must finish on the replicas that are up (jobs and the reply outbox run on any of them);
     // a replica still booting after its last kill is not waited for.
     for (const r of cluster.replicas) if (r.paused) cluster.resume(r);
-    await settle(o.pg.db, ops, o.settleMs ?? 45_000);
+    await settle(o.pg.db, ops, o.settleMs ?? 60_000);
     const checks = await checkInvariants(o.pg.db, cluster, members, ops);
     log(`chaos: [${since()}] settled and checked`);
 
@@ -80,13 +81,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
     const opKinds = new Map<string, number>();
     for (const op of ops) opKinds.set(op.kind, (opKinds.get(op.kind) ?? 0) + 1);
-    const answered = ops.filter((x) => outcomeOf(x) === 'ok' || outcomeOf(x) === 'asked' || outcomeOf(x) === 'error').length;
+    const answered = ops.filter((x) => ['ok', 'asked', 'error', 'interrupted', 'updated'].includes(outcomeOf(x))).length;
     const ok = checks.every((c) => c.ok);
     if (!ok) {
       // What the replicas logged at warn and above: the first place to look for why an invariant broke.
       const warnings = cluster.logLines().filter((l) => Number(l.json.level) >= 40);
       for (const w of warnings.slice(-40)) log(`replica ${w.replica}: ${JSON.stringify(w.json).slice(0, 600)}`);
       if (o.logFile) {
+        mkdirSync(path.dirname(o.logFile), { recursive: true });
         writeFileSync(o.logFile, cluster.logLines().map((l) => JSON.stringify({ replica: l.replica, ...l.json })).join('\n'));
         log(`chaos: replica logs in ${o.logFile}`);
       }
