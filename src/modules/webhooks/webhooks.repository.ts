@@ -71,9 +71,8 @@ export interface ClaimedDelivery {
   event_id: string;
   endpoint_id: bigint;
   attempts: number;
-  type: string;
-  payload: Record<string, unknown>;
-  event_created_at: Date;
+  /** The request body, built by webhook_event_body() (migration 2026_11_28_224000). */
+  body: string;
   url: string;
   secret: string;
   /** The pre-rotation secret while its overlap window lasts (database clock), else null. */
@@ -101,12 +100,13 @@ export async function claimDue(db: Db, limit: number, leaseSeconds: number): Pro
       FROM due WHERE d.id = due.id
       RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
     )
-    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, ev.type, ev.payload, ev.created_at AS event_created_at, ep.url, ep.secret,
-      CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END AS previous_secret
+    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, webhook_event_body(ev.type, ev.created_at, ev.payload, ev.journal_id) AS body,
+      ep.url, ep.secret, CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END AS previous_secret
     FROM leased l
     JOIN webhook_events ev ON ev.id = l.event_id
     JOIN webhook_endpoints ep ON ep.id = l.endpoint_id`.execute(db);
-  return rows.map((r) => ({ ...r, id: BigInt(r.id), endpoint_id: BigInt(r.endpoint_id) }));
+  // int8 arrives as bigint (src/db/database.ts sets the parser).
+  return rows;
 }
 
 export interface DeliveredAttempt {
