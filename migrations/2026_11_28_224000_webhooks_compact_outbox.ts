@@ -37,6 +37,22 @@ import { sql, type Kysely } from 'kysely';
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
 
+/** [trigger and function name, deleted table, referencing table, referencing column]: the dropped foreign keys' ON DELETE CASCADE. */
+const CASCADES = [
+  ['webhook_events_users_deleted', 'users', 'webhook_events', 'owner_user_id'],
+  ['webhook_deliveries_events_deleted', 'webhook_events', 'webhook_deliveries', 'event_id'],
+  ['webhook_deliveries_endpoints_deleted', 'webhook_endpoints', 'webhook_deliveries', 'endpoint_id'],
+] as const;
+
+const cascade = ([name, parent, child, column]: (typeof CASCADES)[number]) => `
+    CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      DELETE FROM ${child} WHERE ${column} IN (SELECT id FROM old_rows);
+      RETURN NULL;
+    END $$;
+    CREATE TRIGGER ${name} AFTER DELETE ON ${parent}
+      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ${name}();`;
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function up(db: Kysely<any>): Promise<void> {
   await sql
@@ -51,29 +67,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_event_id_fkey;
     ALTER TABLE webhook_deliveries DROP CONSTRAINT webhook_deliveries_endpoint_id_fkey;
 
-    CREATE FUNCTION webhook_events_users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM webhook_events WHERE owner_user_id IN (SELECT id FROM old_rows);
-      RETURN NULL;
-    END $$;
-    CREATE TRIGGER webhook_events_users_deleted AFTER DELETE ON users
-      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_events_users_deleted();
-
-    CREATE FUNCTION webhook_deliveries_events_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM webhook_deliveries WHERE event_id IN (SELECT id FROM old_rows);
-      RETURN NULL;
-    END $$;
-    CREATE TRIGGER webhook_deliveries_events_deleted AFTER DELETE ON webhook_events
-      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_deliveries_events_deleted();
-
-    CREATE FUNCTION webhook_deliveries_endpoints_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      DELETE FROM webhook_deliveries WHERE endpoint_id IN (SELECT id FROM old_rows);
-      RETURN NULL;
-    END $$;
-    CREATE TRIGGER webhook_deliveries_endpoints_deleted AFTER DELETE ON webhook_endpoints
-      REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION webhook_deliveries_endpoints_deleted();
+    ${CASCADES.map(cascade).join('\n')}
 
     DROP INDEX webhook_events_created_at;
     CREATE INDEX webhook_events_created_at ON webhook_events USING brin (created_at) WITH (pages_per_range = 16);
@@ -223,12 +217,7 @@ export async function down(db: Kysely<any>): Promise<void> {
     DROP INDEX webhook_events_created_at;
     CREATE INDEX webhook_events_created_at ON webhook_events (created_at);
 
-    DROP TRIGGER webhook_deliveries_endpoints_deleted ON webhook_endpoints;
-    DROP FUNCTION webhook_deliveries_endpoints_deleted();
-    DROP TRIGGER webhook_deliveries_events_deleted ON webhook_events;
-    DROP FUNCTION webhook_deliveries_events_deleted();
-    DROP TRIGGER webhook_events_users_deleted ON users;
-    DROP FUNCTION webhook_events_users_deleted();
+    ${CASCADES.map(([name, parent]) => `DROP TRIGGER ${name} ON ${parent}; DROP FUNCTION ${name}();`).join('\n    ')}
     ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey
       FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints (id) ON DELETE CASCADE;
     ALTER TABLE webhook_deliveries ADD CONSTRAINT webhook_deliveries_event_id_fkey
