@@ -71,9 +71,8 @@ export interface ClaimedDelivery {
   event_id: string;
   endpoint_id: bigint;
   attempts: number;
-  type: string;
-  payload: Record<string, unknown>;
-  event_created_at: Date;
+  /** The request body, built by webhook_event_body() (migration 2026_11_28_224000). */
+  body: string;
   url: string;
   secret: string;
   /** The pre-rotation secret while its overlap window lasts (database clock), else null. */
@@ -87,26 +86,12 @@ export interface ClaimedDelivery {
  * dies mid-attempt leaves the row due again once the lease ends (at-least-once; receivers dedupe by webhook-id).
  */
 export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
-  const { rows } = await sql<ClaimedDelivery>`
-    WITH due AS (
-      SELECT d.id FROM webhook_deliveries d
-      JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.active
-      WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-      ORDER BY d.next_attempt_at
-      LIMIT ${limit}
-      FOR UPDATE OF d SKIP LOCKED
-    ), leased AS (
-      UPDATE webhook_deliveries d
-      SET next_attempt_at = now() + make_interval(secs => ${leaseSeconds}), attempts = d.attempts + 1, last_attempt_at = now()
-      FROM due WHERE d.id = due.id
-      RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
-    )
-    SELECT l.id, l.event_id, l.endpoint_id, l.attempts, ev.type, ev.payload, ev.created_at AS event_created_at, ep.url, ep.secret,
-      CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END AS previous_secret
-    FROM leased l
-    JOIN webhook_events ev ON ev.id = l.event_id
-    JOIN webhook_endpoints ep ON ep.id = l.endpoint_id`.execute(db);
-  return rows.map((r) => ({ ...r, id: BigInt(r.id), endpoint_id: BigInt(r.endpoint_id) }));
+  // The statement lives in webhook_claim_due() (migration 2026_11_28_224000) so its plan is cached per connection:
+  // due rows of active endpoints oldest first, SKIP LOCKED, leased by moving next_attempt_at, returned with the
+  // body (webhook_event_body()) and the secrets signing now (the previous one only inside its window, database clock).
+  // int8 arrives as bigint (src/db/database.ts sets the parser).
+  const { rows } = await sql<ClaimedDelivery>`SELECT * FROM webhook_claim_due(${limit}, ${leaseSeconds})`.execute(db);
+  return rows;
 }
 
 export interface DeliveredAttempt {
@@ -116,18 +101,9 @@ export interface DeliveredAttempt {
   response: string;
 }
 
-/** Records successful attempts in one statement, and ends their endpoints' failure streaks. */
+/** Records successful attempts in one statement (webhook_mark_delivered()), and ends their endpoints' failure streaks. */
 export async function markDeliveredMany(db: Db, done: readonly DeliveredAttempt[]): Promise<void> {
-  await sql`
-    WITH v AS (
-      SELECT * FROM unnest(${done.map((d) => String(d.id))}::bigint[], ${done.map((d) => d.httpStatus)}::int[], ${done.map((d) => d.response)}::text[]) AS v(id, status, response)
-    ), d AS (
-      UPDATE webhook_deliveries d
-      SET status = 'delivered', delivered_at = now(), last_status = v.status, last_response = v.response, last_error = NULL
-      FROM v WHERE d.id = v.id
-      RETURNING d.endpoint_id
-    )
-    UPDATE webhook_endpoints SET failing_since = NULL WHERE id IN (SELECT endpoint_id FROM d) AND failing_since IS NOT NULL`.execute(db);
+  await sql`SELECT webhook_mark_delivered(${done.map((d) => String(d.id))}::bigint[], ${done.map((d) => d.httpStatus)}::int[], ${done.map((d) => d.response)}::text[])`.execute(db);
 }
 
 export async function markFailed(

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 
 // Standard Webhooks (https://www.standardwebhooks.com): the signed content is `${id}.${timestamp}.${body}`, the key is
 // the base64 after `whsec_`, the header lists `v1,<base64 HMAC-SHA256>` (space-separated when several secrets sign).
@@ -10,9 +10,22 @@ export function newSecret(): string {
   return PREFIX + randomBytes(24).toString('base64');
 }
 
+/** Decoded keys by secret: every delivery to an endpoint signs with the same one or two secrets. */
+const keys = new Map<string, KeyObject>();
+const MAX_CACHED_KEYS = 10_000;
+
+function keyOf(secret: string): KeyObject {
+  let key = keys.get(secret);
+  if (!key) {
+    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
+    key = createSecretKey(Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64'));
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 export function signature(secret: string, id: string, timestamp: number, body: string): string {
-  const key = Buffer.from(secret.startsWith(PREFIX) ? secret.slice(PREFIX.length) : secret, 'base64');
-  return 'v1,' + createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64');
+  return 'v1,' + createHmac('sha256', keyOf(secret)).update(`${id}.${timestamp}.${body}`).digest('base64');
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { ColumnType } from 'kysely';
 import type { CreatedAt, Id, Timestamp } from '../../db/schema';
 
-// Kysely view of migrations/2026_11_28_160000_webhooks.ts and 2026_11_28_180000_webhook_events.ts.
+// Kysely view of migrations/2026_11_28_160000_webhooks.ts, 2026_11_28_180000_webhook_events.ts and
+// 2026_11_28_224000_webhooks_compact_outbox.ts.
 
 type NullableTs = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 
@@ -30,7 +31,9 @@ export interface WebhookEventsTable {
   id: string;
   type: string;
   owner_user_id: bigint;
-  payload: ColumnType<Record<string, unknown>, string, never>;
+  /** Null for tip.received: built from its journal leg when delivered (webhook_event_body()). */
+  payload: ColumnType<Record<string, unknown> | null, string | null, never>;
+  journal_id: ColumnType<bigint | null, bigint | null | undefined, never>;
   created_at: CreatedAt;
 }
 
