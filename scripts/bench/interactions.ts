@@ -182,8 +182,8 @@ try {
   const cpu = { bench: (benchCpu.user + benchCpu.system) / 1000, bot: procCpuMs(botPid) - cpuBefore.bot, pg: postgresCpuMs(postmasterPid) - cpuBefore.pg };
   loop.disable();
 
-  const { rows: statements } = await sql<{ query: string; calls: number }>`
-    select query, calls::float8 as calls from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+  const { rows: statements } = await sql<{ query: string; calls: number; mean_ms: number }>`
+    select query, calls::float8 as calls, mean_exec_time as mean_ms from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
     order by 2 desc`.execute(db);
 
   // ---------------------------------------------------------------- report
@@ -216,8 +216,8 @@ try {
   say(`ack p99 per 5 s window ms: ${windows.join('  ')}`);
   say(`generator: send lag ms p50 ${percentile(lags, 50).toFixed(2)}  p99 ${percentile(lags, 99).toFixed(2)}  max ${(lags.at(-1) ?? NaN).toFixed(2)}; event-loop delay p99 ${loopP99.toFixed(2)} ms`);
   say(`CPU over ${(wallMs / 1000).toFixed(1)} s: bot ${share(cpu.bot)} | postgres ${share(cpu.pg)} | generator+emulators ${share(cpu.bench)}`);
-  say(`database statements per interaction: ${(totalCalls / n).toFixed(2)} (all sessions, jobs included); top:`);
-  for (const s of statements.slice(0, 12)) say(`  ${(Number(s.calls) / n).toFixed(2)}  ${s.query.replace(/\s+/g, ' ').slice(0, 110)}`);
+  say(`database statements per interaction: ${(totalCalls / n).toFixed(2)} (all sessions, jobs included); top (per interaction, mean execution ms):`);
+  for (const s of statements.slice(0, 12)) say(`  ${(Number(s.calls) / n).toFixed(2)}  ${Number(s.mean_ms).toFixed(2)} ms  ${s.query.replace(/\s+/g, ' ').slice(0, 100)}`);
   say(`load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
   if (emu.failures.length) say(`emulator failures: ${JSON.stringify(emu.failures.slice(0, 5))}`);
 
