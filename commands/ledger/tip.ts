@@ -13,11 +13,18 @@ export default {
     .addStringOption((o) => o.setName('users').setDescription('More recipients: mention them, e.g. @alice @bob')),
   async execute(interaction, ctx) {
     const ledger = ctx.services.ledger;
-    const me = await actor(interaction, ctx);
+    // The sender's activity (for /rain) is recorded by requestTip in the round trip it makes anyway, not separately
+    // first: /tip answers within Discord's deadline at hundreds per second (issue 18).
+    const me = refOf(interaction.user);
     const first = refOf(interaction.options.getUser('user', true));
-    const receivers = [first, ...(await mentionedUsers(interaction, interaction.options.getString('users'), [first.discordId]))];
+    const more = await mentionedUsers(interaction, interaction.options.getString('users'), [first.discordId]).catch(async (err: unknown) => {
+      await actor(interaction, ctx);
+      throw err;
+    });
+    const receivers = [first, ...more];
     const note = interaction.options.getString('note');
     const outcome = await ledger.requestTip({
+      recordActivity: true,
       interactionId: interaction.id,
       sender: me,
       receivers,

@@ -425,37 +425,87 @@ export async function expireAirdrops(db: Db, limit: number): Promise<Selectable<
 
 // ---------------------------------------------------------------- confirmations
 
+export interface TipPrecheck {
+  /** The sender's own confirmation threshold for the currency (tip_settings); null = the configured default. */
+  confirmAbove: bigint | null;
+  /** When the sender last applied the same tip within the window (see below); null if not, or not asked. */
+  repeatAt: Date | null;
+}
+
 /**
- * When the sender last applied the same tip (kind tip; same receivers, per-receiver amount and currency) within
- * `withinSeconds`, other than interaction `excludeInteractionId`; undefined if not.
+ * Everything /tip reads before ledger_tip(), in one round trip (it runs on every /tip, on the ack's critical path):
+ * - `activeIn`: records the sender as active in that guild first (what touchActivity does for other commands);
+ * - the sender's confirmation threshold;
+ * - `repeat`: when the sender last applied the same tip (kind tip; same receivers, per-receiver amount and currency)
+ *   within `withinSeconds`, other than interaction `excludeInteractionId`.
+ * The reads see the database as of the statement's start, so they do not see a user row this statement creates —
+ * a new user has no threshold and no tips anyway. (Nor one a concurrent first command of the same new member is
+ * creating: that member's activity is then recorded by their next command.)
  */
-export async function lastIdenticalTip(
+export async function tipPrecheck(
   db: Db,
-  t: { senderDiscordId: string; receiverDiscordIds: string[]; each: bigint; currency: string; withinSeconds: number; excludeInteractionId: string },
-): Promise<Date | undefined> {
-  const receivers = [...t.receiverDiscordIds].sort();
-  // Only the sender's newest journal legs are read (journal_from_user_idx backwards): this runs on every /tip, and a
-  // member with a long history must not pay for it. 200 legs cover any tip sent within the window unless the member
-  // sent more than 200 legs in it, in which case the question is skipped rather than the tip slowed.
-  const { rows } = await sql<{ at: Date }>`
-    select max(t.created_at) as at
-    from (
-      select j.to_user_id, j.amount, j.created_at, substring(j.idempotency_key from '^[a-z]+:(.*):[0-9]+$') as interaction_id
-      from journal j
-      where j.from_user_id = (select id from users where discord_id = ${t.senderDiscordId})
-        and j.type = 'tip'
-      order by j.id desc
-      limit 200
-    ) t
-    join users r on r.id = t.to_user_id
-    where t.created_at > now() - make_interval(secs => ${t.withinSeconds})
-      and t.interaction_id <> ${t.excludeInteractionId}
-    group by t.interaction_id
-    having bool_and(t.amount = ${t.each.toString()}::numeric)
-      and array_agg(r.discord_id order by r.discord_id) = ${receivers}::text[]
-    order by at desc
-    limit 1`.execute(db);
-  return rows[0]?.at;
+  t: {
+    sender: UserRef;
+    activeIn: string | null;
+    currency: string;
+    repeat?: { receiverDiscordIds: string[]; each: bigint; withinSeconds: number; excludeInteractionId: string };
+  },
+): Promise<TipPrecheck> {
+  const receivers = [...(t.repeat?.receiverDiscordIds ?? [])].sort();
+  // Only the sender's newest journal legs are read (journal_from_user_idx backwards): a member with a long history
+  // must not pay for the check. 200 legs cover any tip sent within the window unless the member sent more than 200
+  // legs in it, in which case the question is skipped rather than the tip slowed. Only legs of the same amount go on
+  // to the grouping and the users join (every leg of a tip carries the same per-receiver amount), so the usual
+  // "no repeat" answer costs the index scan alone.
+  const repeat = t.repeat
+    ? sql<Date>`(
+        select max(g.at) from (
+          select max(t.created_at) as at
+          from (
+            select j.to_user_id, j.amount, j.created_at, j.idempotency_key
+            from journal j
+            where j.from_user_id = (select id from sender) and j.type = 'tip'
+            order by j.id desc
+            limit 200
+          ) t
+          join users r on r.id = t.to_user_id
+          where t.amount = ${t.repeat.each.toString()}::numeric
+            and t.created_at > now() - make_interval(secs => ${t.repeat.withinSeconds})
+            and substring(t.idempotency_key from '^[a-z]+:(.*):[0-9]+$') <> ${t.repeat.excludeInteractionId}
+          group by substring(t.idempotency_key from '^[a-z]+:(.*):[0-9]+$')
+          having array_agg(r.discord_id order by r.discord_id) = ${receivers}::text[]
+        ) g
+      )`
+    : sql<Date>`null::timestamptz`;
+  // Activity: at most one write per member per minute, and not an upsert (see touchActivity).
+  const { rows } = await sql<{ confirm_above: bigint | null; repeat_at: Date | null }>`
+    with sender as (
+      select id from users where discord_id = ${t.sender.discordId}
+    ), created as (
+      insert into users (discord_id, username)
+      select ${t.sender.discordId}, ${t.sender.username} where ${t.activeIn}::text is not null
+      on conflict (discord_id) do nothing
+      returning id
+    ), actor as (
+      select id from created union all select id from sender
+    ), refreshed as (
+      update member_activity set last_active_at = now()
+      where guild_id = ${t.activeIn} and user_id in (select id from actor) and last_active_at < now() - interval '1 minute'
+      returning 1
+    ), activated as (
+      insert into member_activity (guild_id, user_id)
+      select ${t.activeIn}, a.id from actor a
+      where ${t.activeIn}::text is not null
+        and not exists (select 1 from member_activity m where m.guild_id = ${t.activeIn} and m.user_id = a.id)
+      on conflict (guild_id, user_id) do nothing
+      returning 1
+    )
+    -- Data-modifying CTEs always run to completion, referenced or not.
+    select
+      (select s.confirm_above from tip_settings s where s.user_id = (select id from sender) and s.currency = ${t.currency}) as confirm_above,
+      ${repeat} as repeat_at`.execute(db);
+  const row = rows[0]!;
+  return { confirmAbove: row.confirm_above, repeatAt: row.repeat_at };
 }
 
 export async function upsertConfirmation(db: Db, c: { interactionId: string; senderDiscordId: string; request: unknown; expiresAt: Date }) {

@@ -237,6 +237,51 @@ describe('confirmation of large tips', () => {
     expect(await ledger.confirmThreshold(alice.discordId, 'SOL')).toBe(1_500_000_000n);
   });
 
+  it('the checks before a tip: a repeat is the same receivers and per-receiver amount only; recordActivity marks the sender active, refused or not', async () => {
+    const guild = '700000000000000077';
+    const [ann, bo, cy, newcomer, dee] = ['ann', 'bo', 'cy', 'newcomer', 'dee'].map(user) as [DiscordUserRef, DiscordUserRef, DiscordUserRef, DiscordUserRef, DiscordUserRef];
+    const activeAt = async (u: DiscordUserRef) =>
+      (
+        await t.db
+          .selectFrom('member_activity as a')
+          .innerJoin('users as u', 'u.id', 'a.user_id')
+          .select('a.last_active_at')
+          .where('a.guild_id', '=', guild)
+          .where('u.discord_id', '=', u.discordId)
+          .executeTakeFirst()
+      )?.last_active_at;
+    const ask = (sender: DiscordUserRef, receivers: DiscordUserRef[], amount: string) =>
+      ledger.requestTip({ interactionId: nextId(), sender, receivers, amount, guildId: guild, recordActivity: true });
+
+    // A member the ledger has never seen: refused for funds, but active (the user row is created for it).
+    expect((await userError(ask(newcomer, [bo], '1'))).code).toBe('INSUFFICIENT_FUNDS');
+    expect(await activeAt(newcomer)).toBeInstanceOf(Date);
+    // Refused before any database work (a bad amount): still active.
+    expect((await userError(ask(dee, [bo], 'lots'))).code).toBe('INVALID_AMOUNT');
+    expect(await activeAt(dee)).toBeInstanceOf(Date);
+
+    await fund(ann, '10');
+    expect((await ask(ann, [bo, cy], '1')).status).toBe('done');
+    // Same per-receiver amount to a subset, or another amount to the same two: not a repeat.
+    expect((await ask(ann, [bo], '0.5')).status).toBe('done');
+    expect((await ask(ann, [bo, cy], '1.2')).status).toBe('done');
+    // The same receivers (in any order) and amount: asked, stating when the first one was applied.
+    const again = await ask(ann, [cy, bo], '1');
+    if (again.status !== 'confirm') throw new Error('expected a confirmation');
+    expect(again.repeatOf).toBeInstanceOf(Date);
+    // Without recordActivity (or outside a guild) nobody is marked; with it, at most one write a minute.
+    const first = await activeAt(ann);
+    expect(first).toBeInstanceOf(Date);
+    expect((await ask(ann, [cy], '0.3')).status).toBe('done');
+    expect(await activeAt(ann)).toEqual(first);
+    await t.db.updateTable('member_activity').set({ last_active_at: sql`now() - interval '2 minutes'` }).where('guild_id', '=', guild).execute();
+    const stale = await activeAt(ann);
+    await ledger.requestTip({ interactionId: nextId(), sender: ann, receivers: [cy], amount: '0.4', guildId: guild });
+    expect(await activeAt(ann)).toEqual(stale);
+    expect((await ask(ann, [cy], '0.5')).status).toBe('done');
+    expect((await activeAt(ann))!.getTime()).toBeGreaterThan(stale!.getTime());
+  });
+
   it('refuses to ask for a confirmation it cannot pay; a confirm that became unpayable stays pending', async () => {
     const [alice, bob, carol] = [user('alice'), user('bob'), user('carol')];
     await fund(alice, '5');

@@ -185,24 +185,39 @@ export class LedgerService {
 
   /**
    * /tip: large totals, and a repeat of a tip the sender applied in the last REPEAT_TIP_WINDOW_SECONDS, wait for a
-   * Confirm click (see confirmTip); the rest executes at once.
+   * Confirm click (see confirmTip); the rest executes at once. `recordActivity`: the sender counts as active in
+   * `guildId` (for /rain, as every command does), recorded in the same round trip as the threshold and repeat checks,
+   * so a plain /tip costs two round trips: that one and ledger_tip().
    */
-  async requestTip(req: TipRequest): Promise<TipOutcome> {
-    const plan = this.planTip(req);
-    const threshold = await this.confirmThreshold(req.sender.discordId, plan.currency.code);
+  async requestTip(req: TipRequest & { recordActivity?: boolean }): Promise<TipOutcome> {
+    const activeIn = req.recordActivity && req.guildId && !req.sender.bot ? req.guildId : null;
+    let plan: ReturnType<LedgerService['planTip']>;
+    try {
+      plan = this.planTip(req);
+    } catch (err) {
+      // A refused /tip is still the member using the bot.
+      if (activeIn) await this.touchActivity(activeIn, req.sender);
+      throw err;
+    }
     // A member whose earlier /tip went through but was never answered (the bot died before the reply) may retry it:
     // asking first keeps a retry from paying twice. A replayed interaction is not a repeat of itself.
-    const repeatOf =
-      plan.kind === 'tip'
-        ? await repo.lastIdenticalTip(this.db, {
-            senderDiscordId: plan.sender.discordId,
-            receiverDiscordIds: plan.receivers.map((r) => r.discordId),
-            each: plan.each,
-            currency: plan.currency.code,
-            withinSeconds: REPEAT_TIP_WINDOW_SECONDS,
-            excludeInteractionId: req.interactionId,
-          })
-        : undefined;
+    const check = await repo.tipPrecheck(this.db, {
+      sender: plan.sender,
+      activeIn,
+      currency: plan.currency.code,
+      ...(plan.kind === 'tip'
+        ? {
+            repeat: {
+              receiverDiscordIds: plan.receivers.map((r) => r.discordId),
+              each: plan.each,
+              withinSeconds: REPEAT_TIP_WINDOW_SECONDS,
+              excludeInteractionId: req.interactionId,
+            },
+          }
+        : {}),
+    });
+    const threshold = check.confirmAbove ?? this.confirmAbove.get(plan.currency.code);
+    const repeatOf = check.repeatAt ?? undefined;
     if (!repeatOf && (threshold === undefined || plan.total <= threshold)) {
       return { status: 'done', result: await this.executeTip(req.interactionId, plan, req.apiKey) };
     }
