@@ -204,41 +204,58 @@ function utcDay(day: string, minusDays = 0): string {
 
 /**
  * The top senders of the period as of the UTC day `today` (YYYY-MM-DD): `guildId` null = bot-wide (every guild and
- * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. `all`, and `week`/`month` while the
- * rollup is current (folded through yesterday: ledger_rollup() folds a day as soon as no transaction that began on it
- * is still running), read the ledger-rollup job's totals plus the open days; `day` and a window whose rollup is
- * behind (the seconds after midnight until the job has run) sum the per-day rows.
+ * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. Read as the rollup (every tip leg
+ * the ledger-rollup job has folded, see ledger_fold_tips()) plus the unfolded tail of the journal, in one snapshot so
+ * the tail starts exactly where the fold stopped. A window whose rollup rows end on another day (the seconds after
+ * midnight until the job has slid them) sums the per-day rows plus the tail instead.
  */
 export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string): Promise<BoardRow[]> {
-  if (period !== 'day') {
-    const state = await db.selectFrom('tip_totals_rollup_state').select(sql<string>`folded_through::text`.as('through')).executeTakeFirst();
-    if (state && (period === 'all' || state.through === utcDay(today, 1))) {
-      const { rows } = await rolledUpBoard(currency, period, guildId, limit, state.through).execute(db);
-      return rows;
-    }
-  }
+  const read = async (q: Db) => {
+    // As text: a Date would cut folded_until to milliseconds, and the tail must start at the exact microsecond.
+    const state = await q
+      .selectFrom('tip_totals_rollup_state')
+      .select([sql<string>`folded_until::text`.as('until'), sql<string>`window_day::text`.as('window')])
+      .executeTakeFirstOrThrow();
+    return (await boardQuery(currency, period, guildId, limit, today, state).execute(q)).rows;
+  };
+  // REPEATABLE READ: the state row, the rollup and the tail must come from one snapshot (a fold committing between
+  // two READ COMMITTED statements would count its legs twice).
+  return db.isTransaction ? read(db) : db.transaction().setIsolationLevel('repeatable read').execute(read);
+}
+
+/** The board's query for a given fold state (`until`: folded_until as text, `window`: window_day). */
+export function boardQuery(currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, state: { until: string; window: string }) {
   const since = period === 'all' ? null : utcDay(today, BOARD_DAYS[period]);
-  return topTippersQuery(db, currency, since, guildId, limit).execute();
+  const tail = unfoldedTail(currency, guildId, state.until, since);
+  return period === 'all' || state.window === today ? rolledUpBoard(currency, period, guildId, limit, tail) : summedBoard(currency, since, guildId, limit, tail);
 }
 
 /**
- * Rollup totals (days up to `through`) ∪ the open days after it. Exact: a sender outside the top-K (WITH TIES) of the
- * rollup who sent nothing since has only its rollup total, which at least K candidates reach or beat. Served by
- * tip_totals_rollup_top_idx, tip_totals_rollup_pkey and tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx.
+ * Tip legs not folded yet (created at or after `until`), per sender. `until` is a literal so the planner sees how
+ * recent it is and reads journal_created_brin: the last few page ranges, not the journal.
  */
-export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'day'>, guildId: string | null, limit: number, through: string) {
+function unfoldedTail(currency: string, guildId: string | null, until: string, since: string | null) {
+  const inGuild = guildId === null ? sql`` : sql`and coalesce(j.guild_id, '') = ${guildId}`;
+  const inWindow = since === null ? sql`` : sql`and j.created_at >= (${since}::date::timestamp at time zone 'UTC')`;
+  return sql`
+    select j.from_user_id as sender_id, sum(j.amount) as total, count(*) as tips from journal j
+    where j.created_at >= ${until}::timestamptz and j.type in ('tip', 'rain') and j.currency = ${currency} ${inGuild} ${inWindow}
+    group by j.from_user_id`;
+}
+
+/**
+ * Rollup totals ∪ the unfolded tail. Exact: a sender outside the top-K (WITH TIES) of the rollup with nothing in the
+ * tail has only its rollup total, which at least K candidates reach or beat. Served by tip_totals_rollup_top_idx,
+ * tip_totals_rollup_pkey and journal_created_brin.
+ */
+function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
   const g = guildId ?? '*';
-  const inGuild = guildId === null ? sql`` : sql`and d.guild_id = ${guildId}`;
   return sql<BoardRow>`
     with closed as (
       select r.sender_id from tip_totals_rollup r
       where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency}
       order by r.total desc fetch first ${limit} rows with ties
-    ), open as (
-      select d.sender_id, sum(d.total) as total, sum(d.tips) as tips from tip_totals_daily d
-      where d.day > ${through}::date and d.currency = ${currency} ${inGuild}
-      group by d.sender_id
-    ), totals as (
+    ), open as (${tail}), totals as (
       -- A lookup per candidate (LATERAL): a merge join would walk the board's whole rollup index.
       select k.sender_id, coalesce(r.total, 0) + coalesce(o.total, 0) as total, coalesce(r.tips, 0) + coalesce(o.tips, 0) as tips
       from (select sender_id from closed union select sender_id from open) k
@@ -256,33 +273,68 @@ export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'da
 }
 
 /**
- * The per-day sum: from the UTC day `since` (YYYY-MM-DD; null = all days). Served by tip_totals_daily_pkey (guild)
- * or tip_totals_daily_day_idx (bot-wide).
+ * The per-day rows from the UTC day `since` (YYYY-MM-DD; null = all days) plus the unfolded tail. Served by
+ * tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx (bot-wide).
  */
-export function topTippersQuery(db: Db, currency: string, since: string | null, guildId: string | null, limit: number) {
-  // Aggregate by sender id first and join users for the top rows only.
-  let totals = db
-    .selectFrom('tip_totals_daily as d')
-    .select((eb) => ['d.sender_id', eb.fn.sum<bigint>('d.total').as('total'), eb.fn.sum<bigint>('d.tips').as('tips')])
-    .where('d.currency', '=', currency)
-    .groupBy('d.sender_id');
-  if (since) totals = totals.where('d.day', '>=', sql<Date>`${since}::date`);
-  if (guildId !== null) totals = totals.where('d.guild_id', '=', guildId);
-  return db
-    .selectFrom(totals.as('s'))
-    .innerJoin('users as u', 'u.id', 's.sender_id')
-    .select(['u.discord_id', 'u.username', 's.total', 's.tips'])
-    .orderBy('s.total', 'desc')
-    .orderBy('u.discord_id')
-    .limit(limit);
+function summedBoard(currency: string, since: string | null, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
+  const inGuild = guildId === null ? sql`` : sql`and d.guild_id = ${guildId}`;
+  const inWindow = since === null ? sql`` : sql`and d.day >= ${since}::date`;
+  return sql<BoardRow>`
+    with totals as (
+      select x.sender_id, sum(x.total) as total, sum(x.tips) as tips from (
+        select d.sender_id, d.total, d.tips from tip_totals_daily d where d.currency = ${currency} ${inGuild} ${inWindow}
+        union all
+        select * from (${tail}) o
+      ) x
+      group by x.sender_id
+      order by total desc fetch first ${limit} rows with ties
+    )
+    select u.discord_id, u.username, t.total, t.tips from totals t join users u on u.id = t.sender_id
+    order by t.total desc, u.discord_id limit ${limit}`;
 }
 
-/** Folds up to `maxDays` closed days into tip_totals_rollup (ledger_rollup()); returns how many it folded. */
-export async function rollupTipTotals(db: Db, maxDays: number, today?: string): Promise<number> {
-  const day = today === undefined ? sql`` : sql`p_today => ${today}::date, `;
-  const { rows } = await sql<{ n: number }>`select ledger_rollup(${day}p_max_days => ${maxDays}::integer) as n`.execute(db);
-  return rows[0]!.n;
+export interface TipFold {
+  folded: bigint;
+  caught_up: boolean;
 }
+
+/**
+ * Folds the tip legs created in the next `maxSpan` of time (at most up to the safe horizon) into tip_totals_daily
+ * and tip_totals_rollup (ledger_fold_tips()). `now` replays history in tests; the job passes nothing.
+ */
+export async function foldTipTotals(db: Db, maxSpan: string, opts: { now?: string; margin?: string } = {}): Promise<TipFold> {
+  const now = opts.now === undefined ? sql`` : sql`p_now => ${opts.now}::timestamptz, `;
+  const margin = opts.margin === undefined ? sql`` : sql`, p_margin => ${opts.margin}::interval`;
+  const { rows } = await sql<TipFold>`select * from ledger_fold_tips(${now}p_max_span => ${maxSpan}::interval${margin})`.execute(db);
+  return rows[0]!;
+}
+
+/**
+ * Summarizes the complete BRIN page ranges at the journal's end that are not summarized yet, so the unfolded tail a
+ * board scans stays the last range or two (autosummarize would wait for autovacuum's next round). The last, growing
+ * range is left alone: a summarized range would cost every tip landing in it a summary update in the WAL.
+ */
+export async function summarizeJournalBrin(db: Db, ranges = 64): Promise<number> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // The summary takes a SHARE UPDATE EXCLUSIVE lock: behind a running (auto)vacuum of the journal it gives up
+      // well before deadlock_timeout, where the wait would cancel that autovacuum. The next run tries again.
+      await sql`set local lock_timeout = '200ms'`.execute(trx);
+      const { rows } = await sql<{ n: bigint }>`
+        select coalesce(sum(brin_summarize_range('journal_created_brin'::regclass, b)), 0) as n
+        from (select pg_relation_size('journal') / current_setting('block_size')::bigint as blocks) r,
+             generate_series(greatest(0, (r.blocks / ${JOURNAL_BRIN_RANGE}) - 1 - ${ranges}) * ${JOURNAL_BRIN_RANGE},
+                             ((r.blocks / ${JOURNAL_BRIN_RANGE}) - 1) * ${JOURNAL_BRIN_RANGE}, ${JOURNAL_BRIN_RANGE}) b`.execute(trx);
+      return Number(rows[0]!.n);
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return 0; // lock_not_available
+    throw err;
+  }
+}
+
+/** pages_per_range of journal_created_brin (migration 2026_11_28_220000_ledger_tip_fold). */
+const JOURNAL_BRIN_RANGE = 16;
 
 /**
  * At most one write per member per minute: activity is a recency signal, not an audit log. Not an upsert: ON CONFLICT
