@@ -5,13 +5,17 @@ import { sql, type Kysely } from 'kysely';
 // Issue 18, the per-tip aggregate write leaves the tip path, and bot-wide boards stop re-summing today's senders.
 // Until now ledger_tip() updated (or inserted) a tip_totals_daily row in the sender's transaction for every tip: one
 // more heap write, WAL record and row lock per tip. Now nothing on the tip path writes an aggregate; the ledger-rollup
-// job folds committed tip legs from the journal every few seconds (ledger_fold_tips()) into
+// job folds committed tip legs from the journal every few seconds (ledger_fold_tips()) into tip_totals_open, one row
+// per (guild, currency, UTC day, sender) with a HOT-updated total: one write per sender and batch. When a UTC day
+// begins, or when it holds more than a few thousand rows, the open table is rolled (moved) into
 //   - tip_totals_daily (per guild, currency, UTC day and sender, as before: the fallback boards and the window slide
 //     read it), and
-//   - tip_totals_rollup: 'all' (every folded leg) and the sliding windows 'day', 'week' and 'month' (folded legs of
-//     the UTC days window_day − 1, − 7 and − 30 through window_day, BOARD_DAYS in ledger.repository.ts).
-// A board is the rollup's top-K (WITH TIES) ∪ the senders of the unfolded tail (journal legs created at or after
-// folded_until), re-summed: exact for the same reason as before (the tail only adds).
+//   - tip_totals_rollup: 'all' and the sliding windows 'day', 'week' and 'month' (the UTC days window_day − 1, − 7 and
+//     − 30 through window_day, BOARD_DAYS in ledger.repository.ts), for guild and bot-wide ('*'): nine writes per open
+//     row, paid once per sender per roll instead of once per fold.
+// A board is the rollup's top-K (WITH TIES) ∪ the senders of the open rows and of the unfolded tail (journal legs
+// created at or after folded_until), re-summed: exact for the same reason as before (open rows and tail only add), and
+// bounded (a few thousand open rows plus a few seconds of journal) whatever the day's traffic.
 //
 // The horizon (folded_until). A journal row's created_at is its transaction's start (now(), the server's clock, so
 // replicas' clocks play no part). Every leg created before the horizon must be committed and visible when the fold
@@ -29,9 +33,10 @@ import { sql, type Kysely } from 'kysely';
 // ranges behind the end itself (brin_summarize_range), so the tail a board scans is the last range or two. Boards read
 // folded_until and then the tail in one REPEATABLE READ snapshot, so the tail starts exactly where the fold stopped.
 //
-// Windows slide when the fold first runs on a new UTC day: the days leaving each window are subtracted (from
-// tip_totals_daily, which holds exactly the folded legs) before any leg of the new day is added. Until then (seconds
-// after midnight) boards of a window sum the per-day rows plus the tail instead.
+// Windows slide when the fold first runs on a new UTC day: the open rows are rolled first, then the days leaving each
+// window are subtracted (from tip_totals_daily, which then holds every folded leg of them), before any leg of the new
+// day is folded. Until then (seconds after midnight) boards of a window sum the per-day rows, the open rows and the
+// tail instead.
 //
 // Deploy: tips that run the old ledger_tip() while this migration commits (another replica, mid-rollout) wrote their
 // own per-day row; the migration locks tip_totals_daily first, so those that started before it are in the per-day
@@ -55,6 +60,18 @@ export async function up(db: Db): Promise<void> {
     ALTER TABLE tip_totals_rollup_state
       ADD COLUMN folded_until timestamptz, -- every tip leg created before this is in the aggregates, none after
       ADD COLUMN window_day date;          -- the UTC day the window rows ('day', 'week', 'month') end on
+    -- Folded legs not rolled into tip_totals_daily and the rollup yet: a few thousand rows at most (p_max_open), so a
+    -- board re-sums them whole. No index on total: a fold's += is a HOT update.
+    CREATE TABLE tip_totals_open (
+      guild_id text NOT NULL, -- '' = DMs
+      currency text NOT NULL,
+      day date NOT NULL,      -- UTC
+      sender_id bigint NOT NULL,
+      total numeric(39, 0) NOT NULL,
+      tips bigint NOT NULL,
+      -- The fold's upsert; a guild board's rows.
+      PRIMARY KEY (guild_id, currency, day, sender_id)
+    ) WITH (fillfactor = 70);
     -- The fold's batch and a board's unfolded tail: journal rows created after a recent instant.
     CREATE INDEX journal_created_brin ON journal USING brin (created_at) WITH (pages_per_range = 16, autosummarize = on);
     DROP FUNCTION ledger_rollup(date, integer);
@@ -83,12 +100,13 @@ export async function up(db: Db): Promise<void> {
   `.execute(db);
 
   await sql`
-    -- Folds the tip legs created in [folded_until, horizon) into tip_totals_daily and tip_totals_rollup, at most
-    -- p_max_span of time per call (the job calls again while caught_up is false). p_now is the fold's "now" (tests
-    -- replay history); the horizon is never later than the start of a transaction still running. See the header of
+    -- Folds the tip legs created in [folded_until, horizon) into tip_totals_open, at most p_max_span of time per call
+    -- (the job calls again while caught_up is false); first rolls tip_totals_open into tip_totals_daily and the rollup
+    -- when a UTC day has begun or it holds more than p_max_open rows. p_now is the fold's "now" (tests replay
+    -- history); the horizon is never later than the start of a transaction still running. See the header of
     -- migration 2026_11_28_220000_ledger_tip_fold.
     CREATE FUNCTION ledger_fold_tips(p_now timestamptz DEFAULT now(), p_max_span interval DEFAULT '5 minutes',
-                                     p_margin interval DEFAULT '2 seconds')
+                                     p_margin interval DEFAULT '2 seconds', p_max_open integer DEFAULT 2000)
     RETURNS TABLE (folded bigint, caught_up boolean) LANGUAGE plpgsql AS $$
     DECLARE
       v_until timestamptz; -- folded before this
@@ -100,9 +118,28 @@ export async function up(db: Db): Promise<void> {
     BEGIN
       SELECT s.folded_until, s.window_day INTO STRICT v_until, v_window FROM tip_totals_rollup_state s FOR UPDATE;
 
+      IF v_window < v_today OR (SELECT count(*) > p_max_open FROM (SELECT 1 FROM tip_totals_open LIMIT p_max_open + 1) o) THEN
+        -- Roll the open rows into the per-day rows and the rollup (the windows as of window_day: every open row's
+        -- day is at most window_day), then empty it.
+        WITH gone AS (
+          DELETE FROM tip_totals_open RETURNING guild_id, currency, day, sender_id, total, tips
+        ), daily AS (
+          INSERT INTO tip_totals_daily AS d (guild_id, currency, day, sender_id, total, tips)
+          -- Day first: a day's rows sit together in the heap for the window slide.
+          SELECT g.guild_id, g.currency, g.day, g.sender_id, g.total, g.tips FROM gone g ORDER BY 3, 1, 2, 4
+          ON CONFLICT (guild_id, currency, day, sender_id) DO UPDATE SET total = d.total + excluded.total, tips = d.tips + excluded.tips
+        )
+        INSERT INTO tip_totals_rollup AS r (period, guild_id, currency, sender_id, total, tips)
+        SELECT w.period, coalesce(g.guild_id, '*'), g.currency, g.sender_id, sum(g.total), sum(g.tips)
+        FROM gone g JOIN (VALUES ('all', NULL::integer), ('day', 1), ('week', 7), ('month', 30)) AS w(period, keep)
+          ON w.keep IS NULL OR g.day >= v_window - w.keep
+        GROUP BY GROUPING SETS ((w.period, g.guild_id, g.currency, g.sender_id), (w.period, g.currency, g.sender_id))
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, guild_id, currency, sender_id) DO UPDATE SET total = r.total + excluded.total, tips = r.tips + excluded.tips;
+      END IF;
+
       IF v_window < v_today THEN
-        -- A new UTC day: the days leaving each window go (folded legs all have days <= window_day, so the rows of
-        -- those days are complete for what the windows hold).
+        -- A new UTC day: the days leaving each window go (the per-day rows now hold every folded leg of them).
         INSERT INTO tip_totals_rollup AS r (period, guild_id, currency, sender_id, total, tips)
         SELECT w.period, coalesce(t.guild_id, '*'), t.currency, t.sender_id, -sum(t.total), -sum(t.tips)
         FROM ${sql.raw(WINDOWS)} AS w(period, keep)
@@ -137,25 +174,18 @@ export async function up(db: Db): Promise<void> {
         RETURN;
       END IF;
 
-      -- A separate statement from the horizon check: in READ COMMITTED its snapshot is taken after it.
+      -- A separate statement from the horizon check: in READ COMMITTED its snapshot is taken after it. One write per
+      -- (guild, currency, day, sender) of the batch, a HOT update once the sender has a row.
       WITH legs AS (
         SELECT coalesce(j.guild_id, '') AS guild_id, j.currency, (j.created_at AT TIME ZONE 'UTC')::date AS day,
                j.from_user_id AS sender_id, sum(j.amount) AS total, count(*) AS tips
         FROM journal j
         WHERE j.created_at >= v_until AND j.created_at < v_to AND j.type IN ('tip', 'rain')
         GROUP BY 1, 2, 3, 4
-      ), daily AS (
-        INSERT INTO tip_totals_daily AS d (guild_id, currency, day, sender_id, total, tips)
+      ), opened AS (
+        INSERT INTO tip_totals_open AS o (guild_id, currency, day, sender_id, total, tips)
         SELECT l.guild_id, l.currency, l.day, l.sender_id, l.total, l.tips FROM legs l ORDER BY 1, 2, 3, 4
-        ON CONFLICT (guild_id, currency, day, sender_id) DO UPDATE SET total = d.total + excluded.total, tips = d.tips + excluded.tips
-      ), rolled AS (
-        INSERT INTO tip_totals_rollup AS r (period, guild_id, currency, sender_id, total, tips)
-        SELECT w.period, coalesce(l.guild_id, '*'), l.currency, l.sender_id, sum(l.total), sum(l.tips)
-        FROM legs l JOIN (VALUES ('all', NULL::integer), ('day', 1), ('week', 7), ('month', 30)) AS w(period, keep)
-          ON w.keep IS NULL OR l.day >= v_window - w.keep
-        GROUP BY GROUPING SETS ((w.period, l.guild_id, l.currency, l.sender_id), (w.period, l.currency, l.sender_id))
-        ORDER BY 1, 2, 3, 4
-        ON CONFLICT (period, guild_id, currency, sender_id) DO UPDATE SET total = r.total + excluded.total, tips = r.tips + excluded.tips
+        ON CONFLICT (guild_id, currency, day, sender_id) DO UPDATE SET total = o.total + excluded.total, tips = o.tips + excluded.tips
       )
       SELECT coalesce(sum(l.tips), 0) INTO v_rows FROM legs l;
 
@@ -170,8 +200,22 @@ export async function down(db: Db): Promise<void> {
     LOCK TABLE tip_totals_daily IN EXCLUSIVE MODE;
     LOCK TABLE tip_totals_rollup_state IN EXCLUSIVE MODE;
     ${sql.raw(LEDGER_TIP_190100)};
-    DROP FUNCTION ledger_fold_tips(timestamptz, interval, interval);
+    DROP FUNCTION ledger_fold_tips(timestamptz, interval, interval, integer);
     DELETE FROM tip_totals_rollup WHERE period <> 'all';
+
+    -- The open rows into the per-day rows and 'all'.
+    WITH gone AS (DELETE FROM tip_totals_open RETURNING guild_id, currency, day, sender_id, total, tips),
+    daily AS (
+      INSERT INTO tip_totals_daily AS d (guild_id, currency, day, sender_id, total, tips)
+      SELECT g.guild_id, g.currency, g.day, g.sender_id, g.total, g.tips FROM gone g
+      ON CONFLICT (guild_id, currency, day, sender_id) DO UPDATE SET total = d.total + excluded.total, tips = d.tips + excluded.tips
+    )
+    INSERT INTO tip_totals_rollup AS r (period, guild_id, currency, sender_id, total, tips)
+    SELECT 'all', coalesce(g.guild_id, '*'), g.currency, g.sender_id, sum(g.total), sum(g.tips) FROM gone g
+    GROUP BY GROUPING SETS ((g.guild_id, g.currency, g.sender_id), (g.currency, g.sender_id))
+    ORDER BY 2, 3, 4
+    ON CONFLICT (period, guild_id, currency, sender_id) DO UPDATE SET total = r.total + excluded.total, tips = r.tips + excluded.tips;
+    DROP TABLE tip_totals_open;
 
     -- The unfolded tail into the per-day rows and 'all': the old ledger_tip() keeps the per-day rows from here on.
     WITH legs AS (

@@ -226,27 +226,34 @@ export async function topTippers(db: Db, currency: string, period: BoardPeriod, 
 /** The board's query for a given fold state (`until`: folded_until as text, `window`: window_day). */
 export function boardQuery(currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, state: { until: string; window: string }) {
   const since = period === 'all' ? null : utcDay(today, BOARD_DAYS[period]);
-  const tail = unfoldedTail(currency, guildId, state.until, since);
+  const tail = recentTips(currency, guildId, state.until, since);
   return period === 'all' || state.window === today ? rolledUpBoard(currency, period, guildId, limit, tail) : summedBoard(currency, since, guildId, limit, tail);
 }
 
 /**
- * Tip legs not folded yet (created at or after `until`), per sender. `until` is a literal so the planner sees how
+ * What the rollup does not hold yet, per sender: the folded legs still in tip_totals_open (a few thousand rows at
+ * most) and the legs not folded at all (created at or after `until`). `until` is a literal so the planner sees how
  * recent it is and reads journal_created_brin: the last few page ranges, not the journal.
  */
-function unfoldedTail(currency: string, guildId: string | null, until: string, since: string | null) {
+function recentTips(currency: string, guildId: string | null, until: string, since: string | null) {
+  const openGuild = guildId === null ? sql`` : sql`and o.guild_id = ${guildId}`;
+  const openWindow = since === null ? sql`` : sql`and o.day >= ${since}::date`;
   const inGuild = guildId === null ? sql`` : sql`and coalesce(j.guild_id, '') = ${guildId}`;
   const inWindow = since === null ? sql`` : sql`and j.created_at >= (${since}::date::timestamp at time zone 'UTC')`;
   return sql`
-    select j.from_user_id as sender_id, sum(j.amount) as total, count(*) as tips from journal j
-    where j.created_at >= ${until}::timestamptz and j.type in ('tip', 'rain') and j.currency = ${currency} ${inGuild} ${inWindow}
-    group by j.from_user_id`;
+    select x.sender_id, sum(x.total) as total, sum(x.tips) as tips from (
+      select o.sender_id, o.total, o.tips from tip_totals_open o where o.currency = ${currency} ${openGuild} ${openWindow}
+      union all
+      select j.from_user_id, j.amount, 1 from journal j
+      where j.created_at >= ${until}::timestamptz and j.type in ('tip', 'rain') and j.currency = ${currency} ${inGuild} ${inWindow}
+    ) x
+    group by x.sender_id`;
 }
 
 /**
- * Rollup totals ∪ the unfolded tail. Exact: a sender outside the top-K (WITH TIES) of the rollup with nothing in the
- * tail has only its rollup total, which at least K candidates reach or beat. Served by tip_totals_rollup_top_idx,
- * tip_totals_rollup_pkey and journal_created_brin.
+ * Rollup totals ∪ the recent tips (open rows and unfolded tail). Exact: a sender outside the top-K (WITH TIES) of
+ * the rollup with no recent tip has only its rollup total, which at least K candidates reach or beat. Served by
+ * tip_totals_rollup_top_idx, tip_totals_rollup_pkey, tip_totals_open and journal_created_brin.
  */
 function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
   const g = guildId ?? '*';
@@ -273,7 +280,7 @@ function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | 
 }
 
 /**
- * The per-day rows from the UTC day `since` (YYYY-MM-DD; null = all days) plus the unfolded tail. Served by
+ * The per-day rows from the UTC day `since` (YYYY-MM-DD; null = all days) plus the recent tips. Served by
  * tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx (bot-wide).
  */
 function summedBoard(currency: string, since: string | null, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
@@ -299,13 +306,14 @@ export interface TipFold {
 }
 
 /**
- * Folds the tip legs created in the next `maxSpan` of time (at most up to the safe horizon) into tip_totals_daily
- * and tip_totals_rollup (ledger_fold_tips()). `now` replays history in tests; the job passes nothing.
+ * Folds the tip legs created in the next `maxSpan` of time (at most up to the safe horizon) into tip_totals_open,
+ * rolling it into tip_totals_daily and tip_totals_rollup when a day has begun or it is full (ledger_fold_tips()). `now` replays history in tests; the job passes nothing.
  */
-export async function foldTipTotals(db: Db, maxSpan: string, opts: { now?: string; margin?: string } = {}): Promise<TipFold> {
+export async function foldTipTotals(db: Db, maxSpan: string, opts: { now?: string; margin?: string; maxOpen?: number } = {}): Promise<TipFold> {
   const now = opts.now === undefined ? sql`` : sql`p_now => ${opts.now}::timestamptz, `;
   const margin = opts.margin === undefined ? sql`` : sql`, p_margin => ${opts.margin}::interval`;
-  const { rows } = await sql<TipFold>`select * from ledger_fold_tips(${now}p_max_span => ${maxSpan}::interval${margin})`.execute(db);
+  const maxOpen = opts.maxOpen === undefined ? sql`` : sql`, p_max_open => ${opts.maxOpen}::integer`;
+  const { rows } = await sql<TipFold>`select * from ledger_fold_tips(${now}p_max_span => ${maxSpan}::interval${margin}${maxOpen})`.execute(db);
   return rows[0]!;
 }
 
