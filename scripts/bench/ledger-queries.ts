@@ -90,7 +90,7 @@ try {
   await measure('/leaderboard all (bot-wide, DMs)', () => ledger.leaderboard('SOL', 'all', null));
 
   const tail = Number(values.tail);
-  const folding = (await sql<{ f: string | null }>`SELECT to_regprocedure('ledger_fold_tips(timestamptz, interval, interval)')::text AS f`.execute(db)).rows[0]!.f;
+  const folding = (await sql<{ f: string | null }>`SELECT to_regprocedure('ledger_fold_tips(timestamptz, interval, interval, integer)')::text AS f`.execute(db)).rows[0]!.f;
   if (tail > 0 && folding) {
     // Unfolded legs as ledger_tip() writes them (created now, so after the fold's horizon), spread like the data.
     await sql`

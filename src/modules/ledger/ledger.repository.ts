@@ -209,14 +209,14 @@ function utcDay(day: string, minusDays = 0): string {
  * the tail starts exactly where the fold stopped. A window whose rollup rows end on another day (the seconds after
  * midnight until the job has slid them) sums the per-day rows plus the tail instead.
  */
-export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string): Promise<BoardRow[]> {
+export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, margin = BOARD_MARGIN): Promise<BoardRow[]> {
   const read = async (q: Db) => {
     // As text: a Date would cut folded_until to milliseconds, and the tail must start at the exact microsecond.
     const state = await q
       .selectFrom('tip_totals_rollup_state')
       .select([sql<string>`folded_until::text`.as('until'), sql<string>`window_day::text`.as('window')])
       .executeTakeFirstOrThrow();
-    return (await boardQuery(currency, period, guildId, limit, today, state).execute(q)).rows;
+    return (await boardQuery(currency, period, guildId, limit, today, state, margin).execute(q)).rows;
   };
   // REPEATABLE READ: the state row, the rollup and the tail must come from one snapshot (a fold committing between
   // two READ COMMITTED statements would count its legs twice).
@@ -224,10 +224,10 @@ export async function topTippers(db: Db, currency: string, period: BoardPeriod, 
 }
 
 /** The board's query for a given fold state (`until`: folded_until as text, `window`: window_day). */
-export function boardQuery(currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, state: { until: string; window: string }) {
+export function boardQuery(currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, state: { until: string; window: string }, margin = BOARD_MARGIN) {
   const since = period === 'all' ? null : utcDay(today, BOARD_DAYS[period]);
   const tail = recentTips(currency, guildId, state.until, since);
-  return period === 'all' || state.window === today ? rolledUpBoard(currency, period, guildId, limit, tail) : summedBoard(currency, since, guildId, limit, tail);
+  return period === 'all' || state.window === today ? rolledUpBoard(currency, period, guildId, limit, tail, margin) : summedBoard(currency, since, guildId, limit, tail);
 }
 
 /**
@@ -251,21 +251,28 @@ function recentTips(currency: string, guildId: string | null, until: string, sin
 }
 
 /**
- * Rollup totals ∪ the recent tips (open rows and unfolded tail). Exact: a sender outside the top-K (WITH TIES) of
- * the rollup with no recent tip has only its rollup total, which at least K candidates reach or beat. Served by
- * tip_totals_rollup_top_idx, tip_totals_rollup_pkey, tip_totals_open and journal_created_brin.
+ * Rollup totals plus the recent tips (open rows and unfolded tail), without looking up every recent sender. Let T be
+ * the board's K-th rollup total and T' its (K + margin)-th (0 when there are fewer rows). A sender on the final
+ * board has rollup + recent ≥ T (the K best rollup senders already reach T). If its recent part is below T − T', its
+ * rollup total is above T', so it is among the top K + margin rollup rows. Candidates are therefore those rows
+ * (WITH TIES) ∪ the recent senders with at least T − T': exact, and a few lookups however many recent senders there
+ * are. Ties are broken by discord id. Served by tip_totals_rollup_top_idx, tip_totals_rollup_pkey, tip_totals_open and
+ * journal_created_brin.
  */
-function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
+function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | null, limit: number, recent: ReturnType<typeof sql>, margin: number) {
   const g = guildId ?? '*';
   return sql<BoardRow>`
-    with closed as (
-      select r.sender_id from tip_totals_rollup r
+    with top as (
+      select r.sender_id, r.total from tip_totals_rollup r
       where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency}
-      order by r.total desc fetch first ${limit} rows with ties
-    ), open as (${tail}), totals as (
+      order by r.total desc fetch first ${limit + margin} rows with ties
+    ), gap as (
+      select coalesce((select t.total from top t order by t.total desc offset ${limit - 1} limit 1), 0)
+           - coalesce((select t.total from top t order by t.total desc offset ${limit + margin - 1} limit 1), 0) as v
+    ), open as (${recent}), totals as (
       -- A lookup per candidate (LATERAL): a merge join would walk the board's whole rollup index.
       select k.sender_id, coalesce(r.total, 0) + coalesce(o.total, 0) as total, coalesce(r.tips, 0) + coalesce(o.tips, 0) as tips
-      from (select sender_id from closed union select sender_id from open) k
+      from (select sender_id from top union select q.sender_id from open q, gap where q.total >= gap.v) k
       left join lateral (
         select r.total, r.tips from tip_totals_rollup r
         where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
@@ -278,6 +285,12 @@ function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | 
     select u.discord_id, u.username, t.total, t.tips from totals t join users u on u.id = t.sender_id
     order by t.total desc, u.discord_id limit ${limit}`;
 }
+
+/**
+ * Rollup rows read beyond a board's K to bound which recent senders need a lookup (see rolledUpBoard): wide enough that
+ * the gap between the K-th and the (K + margin)-th total is more than most senders' recent tips.
+ */
+const BOARD_MARGIN = 100;
 
 /**
  * The per-day rows from the UTC day `since` (YYYY-MM-DD; null = all days) plus the recent tips. Served by
