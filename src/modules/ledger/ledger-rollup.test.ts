@@ -280,16 +280,22 @@ async function expectRollupExact(db = t.db, week = 7, month = 30) {
   expect(rows[0]!.diff).toBe(0n);
 }
 
+/** The migration names of a test database, and a migrateTo(name) that throws the migrator's error. */
+async function migrations(m: TestDatabase) {
+  const names = (await migrationStatus(m.db)).map((x) => x.name);
+  const migrateTo = async (name: string) => {
+    const result = await createMigrator(m.db).migrateTo(name);
+    if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
+  };
+  return { names, migrateTo };
+}
+
 describe('migration 2026_11_28_190000_ledger_rollup', () => {
   it('is reversible: down keeps the per-day rows, up again folds their closed days', async () => {
     const MIGRATION = '2026_11_28_190000_ledger_rollup';
     const m = await createTestDatabase();
     try {
-      const names = (await migrationStatus(m.db)).map((x) => x.name);
-      const migrateTo = async (name: string) => {
-        const result = await createMigrator(m.db).migrateTo(name);
-        if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
-      };
+      const { names, migrateTo } = await migrations(m);
       // The checks below are of the per-day world; 2026_11_28_220000 (tested below) replaces it.
       const EARLY_FOLD = '2026_11_28_210000_ledger_rollup_early_fold';
       await migrateTo(names[names.indexOf(MIGRATION) - 1]!);
@@ -331,11 +337,7 @@ describe('migration 2026_11_28_220000_ledger_tip_fold', () => {
     const MIGRATION = '2026_11_28_220000_ledger_tip_fold';
     const m = await createTestDatabase();
     try {
-      const names = (await migrationStatus(m.db)).map((x) => x.name);
-      const migrateTo = async (name: string) => {
-        const result = await createMigrator(m.db).migrateTo(name);
-        if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
-      };
+      const { names, migrateTo } = await migrations(m);
       const before = names[names.indexOf(MIGRATION) - 1]!;
       await migrateTo(before);
       const { rows: ids } = await sql<{ id: bigint }>`
