@@ -83,11 +83,13 @@ try {
       UNION ALL SELECT from_user_id, -amount FROM journal WHERE from_user_id IS NOT NULL
     ) m GROUP BY user_id ORDER BY user_id`);
   // What the ledger-rollup job would have folded by now: every tip leg, through ledger_fold_tips() itself, from the
-  // oldest leg on (one transaction; the job does the same in 5-minute spans).
+  // oldest leg on (one transaction; the job does the same in 5-minute spans), then rolled.
   await step('leaderboard aggregates (ledger_fold_tips)', `
     UPDATE tip_totals_rollup_state SET folded_until = j.t, window_day = (j.t AT TIME ZONE 'UTC')::date
     FROM (SELECT min(created_at) AS t FROM journal) j;
-    SELECT * FROM ledger_fold_tips(p_max_span => '100 years', p_margin => '0')`);
+    SELECT * FROM ledger_fold_tips(p_max_span => '100 years', p_margin => '0');
+    -- …and rolled into tip_totals_daily and the rollup (the open table would otherwise hold the whole history).
+    SELECT * FROM ledger_fold_tips(p_margin => '0', p_max_open => 0)`);
   await step('VACUUM ANALYZE', 'VACUUM ANALYZE');
   await report(db);
   say(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; data in ${dataDir}`);
@@ -99,6 +101,6 @@ try {
 async function report(db: Kysely<DB>) {
   const { rows: sizes } = await sql<{ rel: string; rows: bigint; size: string }>`
     SELECT c.relname AS rel, c.reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(c.oid)) AS size
-    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily', 'tip_totals_rollup') ORDER BY 1`.execute(db);
+    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily', 'tip_totals_open', 'tip_totals_rollup') ORDER BY 1`.execute(db);
   for (const s of sizes) say(`${s.rel.padEnd(20)} ${String(s.rows).padStart(10)} rows  ${s.size}`);
 }
