@@ -2,9 +2,9 @@
 //   npx tsx scripts/bench/ledger-data.ts [--rows 10000000] [--users 1000000] [--guilds 1000] [--days 365] [--dir .data/bench-ledger]
 // Shape: tips and rain only (plus one funding credit per user), spread evenly over --days and in id order like a real
 // append-only journal; sender and receiver uniform, except that one "streamer" (user 1) receives 1% of all tips and one
-// "whale" (user 2) sends 1%, and guild 1 carries a tenth of the traffic. Balances and tip_totals_daily are derived from
-// the journal, so the data is exactly what the tip path would have written; the leaderboard rollup is folded from
-// them as the ledger-rollup job would have. Indexes are built after the load.
+// "whale" (user 2) sends 1%, and guild 1 carries a tenth of the traffic. Balances are derived from the journal, so the
+// data is exactly what the tip path would have written; the leaderboard aggregates (tip_totals_daily, the rollup) are
+// folded from it by ledger_fold_tips(), as the ledger-rollup job would have. Indexes are built after the load.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -82,16 +82,14 @@ try {
       SELECT to_user_id AS user_id, amount FROM journal WHERE to_user_id IS NOT NULL
       UNION ALL SELECT from_user_id, -amount FROM journal WHERE from_user_id IS NOT NULL
     ) m GROUP BY user_id ORDER BY user_id`);
-  await step('tip_totals_daily from the journal', `
-    INSERT INTO tip_totals_daily (guild_id, currency, day, sender_id, total, tips)
-    SELECT coalesce(guild_id, ''), currency, (created_at AT TIME ZONE 'UTC')::date, from_user_id, sum(amount), count(*)
-    FROM journal WHERE type IN ('tip', 'rain') GROUP BY 1, 2, 3, 4
-    -- In day order, as tips write them: a day's rows sit together in the heap (the boards read the open days).
-    ORDER BY 3`);
-  // What the ledger-rollup job would have folded by now: every closed day of the history above.
-  await step('tip_totals_rollup (ledger_rollup)', `
-    UPDATE tip_totals_rollup_state SET folded_through = (SELECT min(day) - 1 FROM tip_totals_daily);
-    SELECT ledger_rollup(p_max_days => 1000000)`);
+  // What the ledger-rollup job would have folded by now: every tip leg, through ledger_fold_tips() itself, from the
+  // oldest leg on (one transaction; the job does the same in 5-minute spans), then rolled.
+  await step('leaderboard aggregates (ledger_fold_tips)', `
+    UPDATE tip_totals_rollup_state SET folded_until = j.t, window_day = (j.t AT TIME ZONE 'UTC')::date
+    FROM (SELECT min(created_at) AS t FROM journal) j;
+    SELECT * FROM ledger_fold_tips(p_max_span => '100 years', p_margin => '0');
+    -- …and rolled into tip_totals_daily and the rollup (the open table would otherwise hold the whole history).
+    SELECT * FROM ledger_fold_tips(p_margin => '0', p_max_open => 0)`);
   await step('VACUUM ANALYZE', 'VACUUM ANALYZE');
   await report(db);
   say(`done in ${((performance.now() - started) / 1000).toFixed(0)} s; data in ${dataDir}`);
@@ -103,6 +101,6 @@ try {
 async function report(db: Kysely<DB>) {
   const { rows: sizes } = await sql<{ rel: string; rows: bigint; size: string }>`
     SELECT c.relname AS rel, c.reltuples::bigint AS rows, pg_size_pretty(pg_total_relation_size(c.oid)) AS size
-    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily', 'tip_totals_rollup') ORDER BY 1`.execute(db);
+    FROM pg_class c WHERE c.relname IN ('journal', 'users', 'balances', 'tip_totals_daily', 'tip_totals_open', 'tip_totals_rollup') ORDER BY 1`.execute(db);
   for (const s of sizes) say(`${s.rel.padEnd(20)} ${String(s.rows).padStart(10)} rows  ${s.size}`);
 }

@@ -175,10 +175,12 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
     }
   };
   const workers = Array.from({ length: clients }, (_, w) => worker(w));
-  // The ledger-fold job's work, done here every second: its WAL belongs to the tips it folds.
+  // The ledger-fold job's work, done here every second, and the ledger-rollup job's every 5 s (the leaderboard
+  // aggregates): their WAL belongs to the tips they fold.
   const folder = (async () => {
-    while (!stop) {
+    for (let i = 1; !stop; i++) {
       await ledger.foldCredits();
+      if (i % 5 === 0) await ledger.rollupTipTotals();
       await new Promise((r) => setTimeout(r, 1000));
     }
   })();

@@ -1,13 +1,13 @@
 import { defineJob } from '../../jobs/job';
 
 /**
- * Folds closed UTC days of tip_totals_daily into the leaderboard rollup (ledger_rollup()); yesterday is closed once
- * no transaction that began before midnight is running. Each minute, so the week and month boards are back on the
- * rollup a minute after a day closes; a run with nothing to fold reads one row. Idempotent: the watermark moves in
- * the fold's own transaction.
+ * Folds committed tip legs from the journal into the leaderboard aggregates (ledger_fold_tips(): tip_totals_daily
+ * and tip_totals_rollup's all/day/week/month rows) up to the safe horizon, a few seconds behind now, and slides the
+ * windows when a UTC day begins. Every 5 s, so a board re-sums at most a few seconds of journal. Idempotent: the
+ * horizon moves in the fold's own transaction, under the state row's lock.
  */
 export default defineJob({
   name: 'ledger-rollup',
-  schedule: '20 * * * * *',
-  run: async (ctx) => ({ days: await ctx.services.ledger.rollupTipTotals() }),
+  schedule: '*/5 * * * * *',
+  run: async (ctx) => ({ legs: await ctx.services.ledger.rollupTipTotals() }),
 });

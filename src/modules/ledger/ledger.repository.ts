@@ -204,44 +204,75 @@ function utcDay(day: string, minusDays = 0): string {
 
 /**
  * The top senders of the period as of the UTC day `today` (YYYY-MM-DD): `guildId` null = bot-wide (every guild and
- * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. `all`, and `week`/`month` while the
- * rollup is current (folded through yesterday: ledger_rollup() folds a day as soon as no transaction that began on it
- * is still running), read the ledger-rollup job's totals plus the open days; `day` and a window whose rollup is
- * behind (the seconds after midnight until the job has run) sum the per-day rows.
+ * DMs), otherwise only what was sent in that guild. Ties are broken by discord id. Read as the rollup (every tip leg
+ * the ledger-rollup job has folded, see ledger_fold_tips()) plus the unfolded tail of the journal, in one snapshot so
+ * the tail starts exactly where the fold stopped. A window whose rollup rows end on another day (the seconds after
+ * midnight until the job has slid them) sums the per-day rows plus the tail instead.
  */
-export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string): Promise<BoardRow[]> {
-  if (period !== 'day') {
-    const state = await db.selectFrom('tip_totals_rollup_state').select(sql<string>`folded_through::text`.as('through')).executeTakeFirst();
-    if (state && (period === 'all' || state.through === utcDay(today, 1))) {
-      const { rows } = await rolledUpBoard(currency, period, guildId, limit, state.through).execute(db);
-      return rows;
-    }
-  }
+export async function topTippers(db: Db, currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, margin = BOARD_MARGIN): Promise<BoardRow[]> {
+  const read = async (q: Db) => {
+    // As text: a Date would cut folded_until to milliseconds, and the tail must start at the exact microsecond.
+    const state = await q
+      .selectFrom('tip_totals_rollup_state')
+      .select([sql<string>`folded_until::text`.as('until'), sql<string>`window_day::text`.as('window')])
+      .executeTakeFirstOrThrow();
+    return (await boardQuery(currency, period, guildId, limit, today, state, margin).execute(q)).rows;
+  };
+  // REPEATABLE READ: the state row, the rollup and the tail must come from one snapshot (a fold committing between
+  // two READ COMMITTED statements would count its legs twice).
+  return db.isTransaction ? read(db) : db.transaction().setIsolationLevel('repeatable read').execute(read);
+}
+
+/** The board's query for a given fold state (`until`: folded_until as text, `window`: window_day). */
+export function boardQuery(currency: string, period: BoardPeriod, guildId: string | null, limit: number, today: string, state: { until: string; window: string }, margin = BOARD_MARGIN) {
   const since = period === 'all' ? null : utcDay(today, BOARD_DAYS[period]);
-  return topTippersQuery(db, currency, since, guildId, limit).execute();
+  const tail = recentTips(currency, guildId, state.until, since);
+  return period === 'all' || state.window === today ? rolledUpBoard(currency, period, guildId, limit, tail, margin) : summedBoard(currency, since, guildId, limit, tail);
 }
 
 /**
- * Rollup totals (days up to `through`) ∪ the open days after it. Exact: a sender outside the top-K (WITH TIES) of the
- * rollup who sent nothing since has only its rollup total, which at least K candidates reach or beat. Served by
- * tip_totals_rollup_top_idx, tip_totals_rollup_pkey and tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx.
+ * What the rollup does not hold yet, per sender: the folded legs still in tip_totals_open (a few thousand rows at
+ * most) and the legs not folded at all (created at or after `until`). `until` is a literal so the planner sees how
+ * recent it is and reads journal_created_brin: the last few page ranges, not the journal.
  */
-export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'day'>, guildId: string | null, limit: number, through: string) {
+function recentTips(currency: string, guildId: string | null, until: string, since: string | null) {
+  const openGuild = guildId === null ? sql`` : sql`and o.guild_id = ${guildId}`;
+  const openWindow = since === null ? sql`` : sql`and o.day >= ${since}::date`;
+  const inGuild = guildId === null ? sql`` : sql`and coalesce(j.guild_id, '') = ${guildId}`;
+  const inWindow = since === null ? sql`` : sql`and j.created_at >= (${since}::date::timestamp at time zone 'UTC')`;
+  return sql`
+    select x.sender_id, sum(x.total) as total, sum(x.tips) as tips from (
+      select o.sender_id, o.total, o.tips from tip_totals_open o where o.currency = ${currency} ${openGuild} ${openWindow}
+      union all
+      select j.from_user_id, j.amount, 1 from journal j
+      where j.created_at >= ${until}::timestamptz and j.type in ('tip', 'rain') and j.currency = ${currency} ${inGuild} ${inWindow}
+    ) x
+    group by x.sender_id`;
+}
+
+/**
+ * Rollup totals plus the recent tips (open rows and unfolded tail), without looking up every recent sender. Let T be
+ * the board's K-th rollup total and T' its (K + margin)-th (0 when there are fewer rows). A sender on the final
+ * board has rollup + recent ≥ T (the K best rollup senders already reach T). If its recent part is below T − T', its
+ * rollup total is above T', so it is among the top K + margin rollup rows. Candidates are therefore those rows
+ * (WITH TIES) ∪ the recent senders with at least T − T': exact, and a few lookups however many recent senders there
+ * are. Ties are broken by discord id. Served by tip_totals_rollup_top_idx, tip_totals_rollup_pkey, tip_totals_open and
+ * journal_created_brin.
+ */
+function rolledUpBoard(currency: string, period: BoardPeriod, guildId: string | null, limit: number, recent: ReturnType<typeof sql>, margin: number) {
   const g = guildId ?? '*';
-  const inGuild = guildId === null ? sql`` : sql`and d.guild_id = ${guildId}`;
   return sql<BoardRow>`
-    with closed as (
-      select r.sender_id from tip_totals_rollup r
+    with top as (
+      select r.sender_id, r.total from tip_totals_rollup r
       where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency}
-      order by r.total desc fetch first ${limit} rows with ties
-    ), open as (
-      select d.sender_id, sum(d.total) as total, sum(d.tips) as tips from tip_totals_daily d
-      where d.day > ${through}::date and d.currency = ${currency} ${inGuild}
-      group by d.sender_id
-    ), totals as (
+      order by r.total desc fetch first ${limit + margin} rows with ties
+    ), gap as (
+      select coalesce((select t.total from top t order by t.total desc offset ${limit - 1} limit 1), 0)
+           - coalesce((select t.total from top t order by t.total desc offset ${limit + margin - 1} limit 1), 0) as v
+    ), open as (${recent}), totals as (
       -- A lookup per candidate (LATERAL): a merge join would walk the board's whole rollup index.
       select k.sender_id, coalesce(r.total, 0) + coalesce(o.total, 0) as total, coalesce(r.tips, 0) + coalesce(o.tips, 0) as tips
-      from (select sender_id from closed union select sender_id from open) k
+      from (select sender_id from top union select q.sender_id from open q, gap where q.total >= gap.v) k
       left join lateral (
         select r.total, r.tips from tip_totals_rollup r
         where r.period = ${period} and r.guild_id = ${g} and r.currency = ${currency} and r.sender_id = k.sender_id
@@ -256,33 +287,75 @@ export function rolledUpBoard(currency: string, period: Exclude<BoardPeriod, 'da
 }
 
 /**
- * The per-day sum: from the UTC day `since` (YYYY-MM-DD; null = all days). Served by tip_totals_daily_pkey (guild)
- * or tip_totals_daily_day_idx (bot-wide).
+ * Rollup rows read beyond a board's K to bound which recent senders need a lookup (see rolledUpBoard): wide enough that
+ * the gap between the K-th and the (K + margin)-th total is more than most senders' recent tips.
  */
-export function topTippersQuery(db: Db, currency: string, since: string | null, guildId: string | null, limit: number) {
-  // Aggregate by sender id first and join users for the top rows only.
-  let totals = db
-    .selectFrom('tip_totals_daily as d')
-    .select((eb) => ['d.sender_id', eb.fn.sum<bigint>('d.total').as('total'), eb.fn.sum<bigint>('d.tips').as('tips')])
-    .where('d.currency', '=', currency)
-    .groupBy('d.sender_id');
-  if (since) totals = totals.where('d.day', '>=', sql<Date>`${since}::date`);
-  if (guildId !== null) totals = totals.where('d.guild_id', '=', guildId);
-  return db
-    .selectFrom(totals.as('s'))
-    .innerJoin('users as u', 'u.id', 's.sender_id')
-    .select(['u.discord_id', 'u.username', 's.total', 's.tips'])
-    .orderBy('s.total', 'desc')
-    .orderBy('u.discord_id')
-    .limit(limit);
+const BOARD_MARGIN = 100;
+
+/**
+ * The per-day rows from the UTC day `since` (YYYY-MM-DD; null = all days) plus the recent tips. Served by
+ * tip_totals_daily_pkey (guild) or tip_totals_daily_day_idx (bot-wide).
+ */
+function summedBoard(currency: string, since: string | null, guildId: string | null, limit: number, tail: ReturnType<typeof sql>) {
+  const inGuild = guildId === null ? sql`` : sql`and d.guild_id = ${guildId}`;
+  const inWindow = since === null ? sql`` : sql`and d.day >= ${since}::date`;
+  return sql<BoardRow>`
+    with totals as (
+      select x.sender_id, sum(x.total) as total, sum(x.tips) as tips from (
+        select d.sender_id, d.total, d.tips from tip_totals_daily d where d.currency = ${currency} ${inGuild} ${inWindow}
+        union all
+        select * from (${tail}) o
+      ) x
+      group by x.sender_id
+      order by total desc fetch first ${limit} rows with ties
+    )
+    select u.discord_id, u.username, t.total, t.tips from totals t join users u on u.id = t.sender_id
+    order by t.total desc, u.discord_id limit ${limit}`;
 }
 
-/** Folds up to `maxDays` closed days into tip_totals_rollup (ledger_rollup()); returns how many it folded. */
-export async function rollupTipTotals(db: Db, maxDays: number, today?: string): Promise<number> {
-  const day = today === undefined ? sql`` : sql`p_today => ${today}::date, `;
-  const { rows } = await sql<{ n: number }>`select ledger_rollup(${day}p_max_days => ${maxDays}::integer) as n`.execute(db);
-  return rows[0]!.n;
+export interface TipFold {
+  folded: bigint;
+  caught_up: boolean;
 }
+
+/**
+ * Folds the tip legs created in the next `maxSpan` of time (at most up to the safe horizon) into tip_totals_open,
+ * rolling it into tip_totals_daily and tip_totals_rollup when a day has begun or it is full (ledger_fold_tips()). `now` replays history in tests; the job passes nothing.
+ */
+export async function foldTipTotals(db: Db, maxSpan: string, opts: { now?: string; margin?: string; maxOpen?: number } = {}): Promise<TipFold> {
+  const now = opts.now === undefined ? sql`` : sql`p_now => ${opts.now}::timestamptz, `;
+  const margin = opts.margin === undefined ? sql`` : sql`, p_margin => ${opts.margin}::interval`;
+  const maxOpen = opts.maxOpen === undefined ? sql`` : sql`, p_max_open => ${opts.maxOpen}::integer`;
+  const { rows } = await sql<TipFold>`select * from ledger_fold_tips(${now}p_max_span => ${maxSpan}::interval${margin}${maxOpen})`.execute(db);
+  return rows[0]!;
+}
+
+/**
+ * Summarizes the complete BRIN page ranges at the journal's end that are not summarized yet, so the unfolded tail a
+ * board scans stays the last range or two (autosummarize would wait for autovacuum's next round). The last, growing
+ * range is left alone: a summarized range would cost every tip landing in it a summary update in the WAL.
+ */
+export async function summarizeJournalBrin(db: Db, ranges = 64): Promise<number> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      // The summary takes a SHARE UPDATE EXCLUSIVE lock: behind a running (auto)vacuum of the journal it gives up
+      // well before deadlock_timeout, where the wait would cancel that autovacuum. The next run tries again.
+      await sql`set local lock_timeout = '200ms'`.execute(trx);
+      const { rows } = await sql<{ n: bigint }>`
+        select coalesce(sum(brin_summarize_range('journal_created_brin'::regclass, b)), 0) as n
+        from (select pg_relation_size('journal') / current_setting('block_size')::bigint as blocks) r,
+             generate_series(greatest(0, (r.blocks / ${JOURNAL_BRIN_RANGE}) - 1 - ${ranges}) * ${JOURNAL_BRIN_RANGE},
+                             ((r.blocks / ${JOURNAL_BRIN_RANGE}) - 1) * ${JOURNAL_BRIN_RANGE}, ${JOURNAL_BRIN_RANGE}) b`.execute(trx);
+      return Number(rows[0]!.n);
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === '55P03') return 0; // lock_not_available
+    throw err;
+  }
+}
+
+/** pages_per_range of journal_created_brin (migration 2026_11_28_220000_ledger_tip_fold). */
+const JOURNAL_BRIN_RANGE = 16;
 
 /**
  * At most one write per member per minute: activity is a recency signal, not an audit log. Not an upsert: ON CONFLICT

@@ -7,7 +7,7 @@ import { JobRunner } from '../../jobs/job-runner';
 import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import ledgerFold from './ledger-fold.job';
-import { openEscrow, tip as tipRow, topTippersQuery } from './ledger.repository';
+import { boardQuery, openEscrow, tip as tipRow } from './ledger.repository';
 import { LedgerService, type Airdrop, type DiscordUserRef } from './ledger.service';
 
 let t: TestDatabase;
@@ -517,17 +517,22 @@ describe('per-guild leaderboard', () => {
     expect(tip).toEqual({ guild_id: null, amount: 1000n });
   });
 
-  it('the per-guild board is served by the per-day aggregate tip_totals_daily, not by scanning the journal', async () => {
-    const compiled = topTippersQuery(t.db, 'USDC', new Date(Date.now() - 86_400_000).toISOString().slice(0, 10), g1, 10).compile();
-    const plan = await t.db.transaction().execute(async (trx) => {
-      // The test table is tiny, so forbid the sequential scan the planner would rightly prefer here.
-      await sql`set local enable_seqscan = off`.execute(trx);
-      const r = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
-      return r.rows.map((row) => row['QUERY PLAN']).join('\n');
-    });
-    // On a tiny table either of its indexes may win; at scale the guild equality picks the primary key (bench:ledger-queries).
-    expect(plan).toMatch(/Index Scan using tip_totals_daily_\w+ on tip_totals_daily/);
-    expect(plan).not.toContain('journal');
+  it('the per-guild board is served by the rollup and the journal BRIN tail, not by scanning the journal', async () => {
+    const state = await sql<{ until: string; window: string }>`
+      select folded_until::text as until, window_day::text as window from tip_totals_rollup_state`.execute(t.db);
+    const today = new Date().toISOString().slice(0, 10);
+    for (const period of ['week', 'all'] as const) {
+      const compiled = boardQuery('USDC', period, g1, 10, today, { ...state.rows[0]!, window: today }).compile(t.db);
+      const plan = await t.db.transaction().execute(async (trx) => {
+        // The test table is tiny, so forbid the sequential scan the planner would rightly prefer here.
+        await sql`set local enable_seqscan = off`.execute(trx);
+        const r = await trx.executeQuery<{ 'QUERY PLAN': string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
+        return r.rows.map((row) => row['QUERY PLAN']).join('\n');
+      });
+      expect(plan).toMatch(/Index Scan using tip_totals_rollup_\w+ on tip_totals_rollup/);
+      expect(plan).toContain('Bitmap Index Scan on journal_created_brin');
+      expect(plan).not.toMatch(/Seq Scan on journal|on tip_totals_daily/);
+    }
   });
 });
 

@@ -92,11 +92,11 @@ export interface TipTotalsDailyTable {
 }
 
 /**
- * The closed days of tip_totals_daily folded per board period (migration 2026_11_28_190000_ledger_rollup): all time,
- * and the closed part of the week and month windows. guild_id '*' = bot-wide.
+ * Folded tip legs per board period (migrations 2026_11_28_190000_ledger_rollup, 2026_11_28_220000_ledger_tip_fold):
+ * all time, and the day/week/month windows ending on the state's window_day. guild_id '*' = bot-wide.
  */
 export interface TipTotalsRollupTable {
-  period: 'all' | 'week' | 'month';
+  period: 'all' | 'day' | 'week' | 'month';
   guild_id: string;
   currency: string;
   sender_id: bigint;
@@ -104,10 +104,15 @@ export interface TipTotalsRollupTable {
   tips: bigint;
 }
 
-/** One row: the last UTC day folded into tip_totals_rollup. */
+/**
+ * One row: tip legs created before folded_until are in tip_totals_daily and tip_totals_rollup, none after; the window
+ * rows end on window_day (migration 2026_11_28_220000_ledger_tip_fold). folded_through is unused since then.
+ */
 export interface TipTotalsRollupStateTable {
   singleton: ColumnType<boolean, never, never>;
   folded_through: ColumnType<Date, string, string>;
+  folded_until: ColumnType<Date, string, string>;
+  window_day: ColumnType<Date, string, string>;
 }
 
 export interface AirdropsTable {
