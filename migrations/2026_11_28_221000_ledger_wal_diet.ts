@@ -9,6 +9,16 @@ import { sql, type Kysely } from 'kysely';
 //   INSERT in a subtransaction (exception block): −12 B in every commit record, and the subtransaction's CPU.
 // Same signature and result as 2026_11_28_190100; the journal, its rows and its indexes are unchanged.
 // The tip_totals_daily block is kept as 190100 had it (another branch moves that aggregation to a job).
+// Every index a tip leg writes is needed by a query; the catalog now says which (COMMENT ON INDEX), so the next one to
+// add an index to the journal sees what each entry costs for. A tip writes no other index: journal_guild_revenue_idx
+// is partial (subscription types only), the journal has no primary key (dropped in 130000) and no BRIN.
+
+const INDEX_COMMENTS: Array<[string, string]> = [
+  ['journal_idempotency_key_key', 'Exactly-once claim of every journal entry: ledger_tip() probe and replay, insertJournal ON CONFLICT (ledger.repository.ts).'],
+  ['journal_from_user_idx', 'Sent side of /history (historyPage, historyCount, historyIdAt) and the repeat-tip check (lastIdenticalTip), ledger.repository.ts.'],
+  ['journal_to_user_idx', 'Received side of /history (historyPage, historyCount, historyIdAt), ledger.repository.ts.'],
+  ['balance_credits_owner_idx', 'Unfolded credits by owner: account_balances reads, ledger_debit() probe and fold, ledger_fold().'],
+];
 
 const SIGNATURE = sql`ledger_tip(text, text, text, numeric, text, text, text, text[], text[], text, bigint, text, text)`;
 
@@ -16,12 +26,14 @@ const SIGNATURE = sql`ledger_tip(text, text, text, numeric, text, text, text, te
 export async function up(db: Kysely<any>): Promise<void> {
   await sql`DROP FUNCTION ${SIGNATURE}`.execute(db);
   await sql`${sql.raw(LEDGER_TIP)}`.execute(db);
+  for (const [index, why] of INDEX_COMMENTS) await sql`COMMENT ON INDEX ${sql.id(index)} IS ${sql.lit(why)}`.execute(db);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP FUNCTION ${SIGNATURE}`.execute(db);
   await sql`${sql.raw(LEDGER_TIP_190100)}`.execute(db);
+  for (const [index] of INDEX_COMMENTS) await sql`COMMENT ON INDEX ${sql.id(index)} IS NULL`.execute(db);
 }
 
 const LEDGER_TIP = `

@@ -38,6 +38,15 @@ async function tip(interaction: string, kind: string, each: bigint, sender: stri
   return rows[0]!;
 }
 
+/** Indexes a tip leg writes, and whether the catalog says which query each one serves. */
+const indexComments = async () =>
+  (
+    await sql<{ index: string; why: string | null }>`
+      select c.relname as index, obj_description(c.oid, 'pg_class') as why from pg_class c
+      where c.relname in ('journal_idempotency_key_key', 'journal_from_user_idx', 'journal_to_user_idx', 'balance_credits_owner_idx')
+      order by 1`.execute(t.db)
+  ).rows;
+
 const credits = async (discordId: string) =>
   (
     await sql<{ n: bigint }>`select count(*) as n from balance_credits c join users u on u.id = c.user_id where u.discord_id = ${discordId}`.execute(
@@ -60,8 +69,10 @@ describe(`migration ${MIGRATION}`, () => {
     await expect(tip('1300000000000000003', 'tip', 10_000_000n, c, [a])).rejects.toMatchObject({ code: 'SB001' });
     const old = await read();
 
+    expect((await indexComments()).map((i) => i.why)).toEqual([null, null, null, null]);
     await migrateTo(MIGRATION);
     expect(await read()).toEqual(old);
+    for (const i of await indexComments()) expect(i.why, i.index).toMatch(/ledger|history|claim/i);
     // Replays of tips written by the previous function return their legs, in leg order (and today's balance).
     const legs = ({ tip_ids, receiver_ids }: { tip_ids: string[]; receiver_ids: string[] }) => ({ tip_ids, receiver_ids });
     expect(await tip('1300000000000000001', 'tip', 100n, a, [b])).toMatchObject({ ...legs(before), replayed: true });
@@ -101,6 +112,7 @@ describe(`migration ${MIGRATION}`, () => {
     await createMigrator(t.db).migrateDown();
     expect((await migrationStatus(t.db)).find((m) => m.name === MIGRATION)?.executedAt).toBeUndefined();
     expect(await read()).toEqual(withNew);
+    expect((await indexComments()).map((i) => i.why)).toEqual([null, null, null, null]);
     // The previous function replays tips made while migrated, and works for new ones.
     expect((await tip('1300000000000000005', 'tip', 20n, a, [d])).replayed).toBe(true);
     expect((await tip('1300000000000000009', 'tip', 2n, b, [c])).replayed).toBe(false);
