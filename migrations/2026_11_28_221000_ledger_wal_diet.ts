@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
 //
 // Issue 18, WAL diet of the tip path (measured with scripts/bench/tips-wal.ts; bytes per tip at 8 clients, uniform):
 // - the receiver's in-place credit no longer writes a row-lock record first (FOR UPDATE SKIP LOCKED → a check of the
-//   row version's xmax, see the comment in the function): −54 B;
+//   row version's xmax plus a try-lock on an advisory lock, see the comment in the function): −54 B;
 // - duplicate attempts of one interaction take turns on an advisory lock instead of each tip running its journal
 //   INSERT in a subtransaction (exception block): −12 B in every commit record, and the subtransaction's CPU.
 // Same signature and result as 2026_11_28_190100; the journal, its rows and its indexes are unchanged.
@@ -148,23 +148,28 @@ const LEDGER_TIP = `
       -- Receivers are not waited for: a row nobody holds is credited in place (a HOT update, no extra row); a held
       -- one (a hot receiver) or a missing one gets an unfolded credit instead. "Nobody holds it" is first read from
       -- the row version itself: its xmax is 0 unless a transaction has updated or locked it. That costs no WAL, where
-      -- FOR UPDATE SKIP LOCKED writes a row-lock record (54 B) before every in-place credit. A row with an xmax that
-      -- may be over (a rolled-back tip's lock, a committed lock-only) goes the SKIP LOCKED way once; its update
-      -- clears the xmax for the next tip. Between the xmax read and the UPDATE's own lock another transaction can
-      -- take the row (a window of microseconds) and the UPDATE then waits for it. Tips cannot wait on each other in a
-      -- cycle that way (each one's locks are all taken before the read that let it wait, so a cycle would order those
-      -- reads before themselves); a cycle with a multi-row locker (the fold job) ends in the deadlock detector, and
-      -- LedgerService retries the tip.
+      -- FOR UPDATE SKIP LOCKED writes a row-lock record (54 B) before every in-place credit. Tips that find the same
+      -- free row at once (a hot receiver between two credits) must not queue for it: each also needs a try-lock on
+      -- the receiver (transaction-level advisory lock, namespace 0x5461, no WAL), and the losers append credits. A row
+      -- with an xmax that may be over (a rolled-back tip's lock, a committed lock-only) goes the SKIP LOCKED way
+      -- once; its update clears the xmax for the next tip. Between the xmax read and the UPDATE's own lock a
+      -- transaction that is not crediting (a debit of that member, the fold job) can take the row, a window of
+      -- microseconds, and the UPDATE then waits for it. Tips cannot wait on each other in a cycle that way (each one's
+      -- locks are all taken before the read that let it wait, so a cycle would order those reads before themselves); a
+      -- cycle with a writer that locks several rows unconditionally ends in the deadlock detector, and LedgerService
+      -- retries the tip.
       WITH upd AS (
         UPDATE balances b SET amount = b.amount + p_each
-        WHERE b.currency = p_currency AND b.user_id = ANY (v_receivers) AND b.xmax = '0'::xid
+        WHERE b.currency = p_currency AND b.user_id = ANY (v_receivers)
+          AND CASE WHEN b.xmax = '0'::xid THEN pg_try_advisory_xact_lock(x'5461'::integer, (b.user_id % 2147483647)::integer) ELSE false END
         RETURNING b.user_id
       )
       SELECT coalesce(array_agg(user_id), '{}') INTO v_direct FROM upd;
       IF cardinality(v_direct) < cardinality(v_receivers) THEN
         WITH got AS (
           SELECT b.id FROM balances b
-          WHERE b.currency = p_currency AND b.user_id = ANY (v_receivers) AND b.user_id <> ALL (v_direct)
+          -- xmax 0 here means another tip won the try-lock: leave the row to it rather than make it wait for us.
+          WHERE b.currency = p_currency AND b.user_id = ANY (v_receivers) AND b.user_id <> ALL (v_direct) AND b.xmax <> '0'::xid
           FOR UPDATE SKIP LOCKED
         ), upd AS (
           UPDATE balances b SET amount = b.amount + p_each FROM got WHERE b.id = got.id RETURNING b.user_id

@@ -1,5 +1,6 @@
 // Shared by the tip benchmarks (tips.ts, tips-wal.ts): interaction ids shaped like Discord's, the pgbench script that
 // drives ledger_tip() from pgbench's own C client, the tip_totals_daily experiment, and WAL attribution.
+import { spawn } from 'node:child_process';
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../../src/db/schema';
 
@@ -99,4 +100,16 @@ export function printBreakdown(say: (line: string) => void, title: string, w: Wa
   for (const r of w.byType.slice(0, limit)) say(`  ${r.type.padEnd(32)} ${f(r.records, 2)}   ${f(r.bytes)}  (${f(r.fpi)})`);
   say('  relation                         records/tx  bytes/tx  (FPI)');
   for (const r of w.byRelation.slice(0, limit)) say(`  ${r.relation.padEnd(32)} ${f(r.records, 2)}   ${f(r.bytes)}  (${f(r.fpi)})`);
+}
+
+/** Runs a command (pgbench) to completion; resolves with its stdout and stderr, rejects on a non-zero exit. */
+export function runCommand(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
+  });
 }

@@ -4,7 +4,6 @@
 // --checkpoint: each workload's window starts right after a CHECKPOINT, so the first change to every page it touches
 //   carries a full-page image (the cost right after each checkpoint); without it, the window has no checkpoint.
 // --without-daily-totals: experiment only, ledger_tip() minus its per-tip tip_totals_daily block (see tips-lib.ts).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { migrateToLatest } from '../../src/db/migrator';
 import type { DB } from '../../src/db/schema';
 import { createLogger } from '../../src/logger';
 import { LedgerService } from '../../src/modules/ledger/ledger.service';
-import { dropDailyTotalsBlock, printBreakdown, snowflake, walBreakdown } from './tips-lib';
+import { dropDailyTotalsBlock, printBreakdown, snowflake, walBreakdown, runCommand } from './tips-lib';
 
 const { values } = parseArgs({
   options: {
@@ -106,12 +105,5 @@ async function measure(db: Kysely<DB>, work: () => Promise<number>) {
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: pgEnv });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
-  });
+  return runCommand(cmd, args, pgEnv);
 }

@@ -9,7 +9,6 @@
 // pgbench's scale defaults to the largest client count: below that, pgbench's clients queue on its few branch rows
 // and the baseline is slowed by its own hot rows, which flatters us. A smaller --scale is allowed but flagged.
 // Runs are interleaved (pgbench, uniform, hot per client count) so a noisy neighbour hits all of them alike.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,7 +21,7 @@ import { migrateToLatest } from '../../src/db/migrator';
 import type { DB } from '../../src/db/schema';
 import { createLogger } from '../../src/logger';
 import { LedgerService, type DiscordUserRef } from '../../src/modules/ledger/ledger.service';
-import { dropDailyTotalsBlock, pgbenchTipScript, snowflake } from './tips-lib';
+import { dropDailyTotalsBlock, pgbenchTipScript, snowflake, runCommand } from './tips-lib';
 
 const { values } = parseArgs({
   options: {
@@ -190,6 +189,9 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   let counting = false;
   let stop = false;
   let done = 0;
+  // Tips completed from the first WAL reading until the workers stopped: the WAL window's denominator.
+  let walWindow = false;
+  let walDone = 0;
   let errors = 0;
   const worker = async (w: number) => {
     for (let i = 0; !stop; i++) {
@@ -199,6 +201,7 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
       try {
         await ledger.tip({ interactionId: snowflake(w), sender, receivers: [receiver], amount: 1000n, currency: 'SOL' });
         if (counting) done++;
+        if (walWindow) walDone++;
       } catch (err) {
         if (counting) errors++;
         if (errors < 3 && counting) say(`  tip error: ${String(err)}`);
@@ -216,6 +219,7 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   await new Promise((r) => setTimeout(r, 1000));
   const commitsBefore = await commits(db);
   const walBefore = await walLsn(url);
+  walWindow = true;
   const waits = sampleWaits(url.replace(/\/tips$/, '/postgres'), 'tips');
   const cpuBefore = process.cpuUsage();
   counting = true;
@@ -225,19 +229,20 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const waitSummary = await waits.stop();
-  // Credits still unfolded at the end are folded inside the measured window (slightly overcharging this run).
+  // Tips still in flight finish inside the WAL window (and count for it); credits still unfolded are folded in it.
+  stop = true;
+  await Promise.all([...workers, folder]);
+  walWindow = false;
   await ledger.foldCredits();
   const commitsAfter = await commits(db);
   const walAfter = await walLsn(url);
-  stop = true;
-  await Promise.all([...workers, folder]);
   await db.destroy();
   return {
     tps: done / elapsed,
     errors,
     // Includes the sampler's and this probe's own transactions, so slightly above the true value.
-    txPerTip: Number(commitsAfter - commitsBefore) / Math.max(1, done),
-    walPerTip: Number(walAfter - walBefore) / Math.max(1, done),
+    txPerTip: Number(commitsAfter - commitsBefore) / Math.max(1, walDone),
+    walPerTip: Number(walAfter - walBefore) / Math.max(1, walDone),
     nodeCpu: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
     waits: waitSummary,
   };
@@ -328,12 +333,5 @@ async function totalSol(db: Kysely<DB>): Promise<bigint> {
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: pgEnv });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
-  });
+  return runCommand(cmd, args, pgEnv);
 }
