@@ -1,13 +1,14 @@
 // Tip throughput vs pgbench tpcb-like on the same (embedded, throwaway) PostgreSQL in the same run.
 //   npx tsx scripts/bench/tips.ts [--seconds 10] [--clients 8,32] [--users 1000] [--scale <max clients>] [--rounds 1]
-//                                 [--modes uniform,hot] [--pg-flags "-c name=value"]
+//                                 [--modes uniform,hot,pg-uniform,pg-hot] [--pg-flags "-c name=value"]
+// pg-uniform / pg-hot (diagnostic): the same tips, but ledger_tip() called by pgbench's C client (tips-lib.ts), so the
+// two workloads share a client and the ratio is the database's alone; the product path is uniform / hot (LedgerService).
 // Targets (issue 18): tips/s ≥ 0.9× pgbench with uniform random pairs and ≥ 0.8× when everyone tips one user, at every
 // client count; WAL bytes per tip ≤ 1.2× pgbench's per transaction. Exits 1 when any target is missed.
 // pgbench's scale defaults to the largest client count: below that, pgbench's clients queue on its few branch rows
 // and the baseline is slowed by its own hot rows, which flatters us. A smaller --scale is allowed but flagged.
 // Runs are interleaved (pgbench, uniform, hot per client count) so a noisy neighbour hits all of them alike.
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import { migrateToLatest } from '../../src/db/migrator';
 import type { DB } from '../../src/db/schema';
 import { createLogger } from '../../src/logger';
 import { LedgerService, type DiscordUserRef } from '../../src/modules/ledger/ledger.service';
+import { pgbenchTipScript, snowflake, runCommand } from './tips-lib';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +30,7 @@ const { values } = parseArgs({
     scale: { type: 'string' },
     rounds: { type: 'string', default: '1' },
     pgbench: { type: 'string', default: '/usr/bin/pgbench' },
-    modes: { type: 'string', default: 'uniform,hot' },
+    modes: { type: 'string', default: 'uniform,hot,pg-uniform,pg-hot' },
     // Extra postgres flags for profiling experiments, e.g. "-c full_page_writes=off" (applies to both workloads).
     'pg-flags': { type: 'string', default: '' },
   },
@@ -74,9 +76,10 @@ try {
   );
   const sumBefore = await totalSol(setup);
 
-  type Row = { clients: number; pgbench: number[]; pgbenchWal: number[]; uniform: Sample[]; hot: Sample[] };
-  const rows: Row[] = clientCounts.map((clients) => ({ clients, pgbench: [], pgbenchWal: [], uniform: [], hot: [] }));
-  let runId = 0;
+  type Mode = 'uniform' | 'hot' | 'pg-uniform' | 'pg-hot';
+  const modes = values.modes!.split(',') as Mode[];
+  type Row = { clients: number; pgbench: number[]; pgbenchWal: number[] } & Record<Mode, Sample[]>;
+  const rows: Row[] = clientCounts.map((clients) => ({ clients, pgbench: [], pgbenchWal: [], uniform: [], hot: [], 'pg-uniform': [], 'pg-hot': [] }));
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const row of rows) {
       const waits = sampleWaits(pg.url, 'pgbench');
@@ -88,11 +91,17 @@ try {
       const walPerTx = Number((await walLsn(pg.url)) - walBefore) / txns;
       row.pgbenchWal.push(walPerTx);
       say(`pgbench tpcb-like  c=${row.clients}: ${tps.toFixed(0)} tps   WAL ${walPerTx.toFixed(0)} B/tx   waits: ${await waits.stop()}`);
-      for (const mode of values.modes!.split(',') as Array<'uniform' | 'hot'>) {
-        const s = await tipRun(tipsUrl, users, row.clients, mode, ++runId);
+      for (const mode of modes) {
+        if (mode === 'pg-uniform' || mode === 'pg-hot') {
+          const s = await pgbenchTipRun(tipsUrl, users.length, row.clients, mode === 'pg-hot');
+          row[mode].push(s);
+          say(`tips ${mode.padEnd(10)}    c=${row.clients}: ${s.tps.toFixed(0)} tps   WAL ${s.walPerTip.toFixed(0)} B/tip   (pgbench client)   waits: ${s.waits}`);
+          continue;
+        }
+        const s = await tipRun(tipsUrl, users, row.clients, mode);
         row[mode].push(s);
         say(
-          `tips ${mode.padEnd(7)}       c=${row.clients}: ${s.tps.toFixed(0)} tps   WAL ${s.walPerTip.toFixed(0)} B/tip   ${s.errors} errors, ${s.txPerTip.toFixed(2)} transactions/tip, ` +
+          `tips ${mode.padEnd(10)}    c=${row.clients}: ${s.tps.toFixed(0)} tps   WAL ${s.walPerTip.toFixed(0)} B/tip   ${s.errors} errors, ${s.txPerTip.toFixed(2)} transactions/tip, ` +
             `node CPU ${s.nodeCpu.toFixed(0)}%   waits: ${s.waits}`,
         );
       }
@@ -134,6 +143,24 @@ try {
     ];
     say(cells.join(' | '));
   }
+  if (modes.includes('pg-uniform') || modes.includes('pg-hot')) {
+    say('Diagnostic, ledger_tip() driven by pgbench (both workloads on the C client; not a target):');
+    say('clients | pg-uniform tps (ratio) | pg-hot tps (ratio) | WAL B/tip pg-uniform (ratio)');
+    for (const row of rows) {
+      const base = median(row.pgbench);
+      const f = (xs: Sample[]) => median(xs.map((s) => s.tps));
+      const w = median(row['pg-uniform'].map((s) => s.walPerTip));
+      const r = (x: number, b: number) => `${(x / b).toFixed(2)}×`;
+      say(
+        [
+          String(row.clients).padStart(7),
+          `${f(row['pg-uniform']).toFixed(0).padStart(6)} (${r(f(row['pg-uniform']), base)})`,
+          `${f(row['pg-hot']).toFixed(0).padStart(6)} (${r(f(row['pg-hot']), base)})`,
+          `${w.toFixed(0).padStart(6)} (${r(w, median(row.pgbenchWal))})`,
+        ].join(' | '),
+      );
+    }
+  }
   say(`SOL conserved across all tips: ${sumBefore === sumAfter ? 'yes' : `NO (${sumBefore} → ${sumAfter})`}`);
   say(pass ? 'All targets met.' : 'Targets missed (see MISS above).');
   process.exitCode = pass && sumBefore === sumAfter ? 0 : 1;
@@ -152,13 +179,16 @@ interface Sample {
 }
 
 /** `clients` concurrent loops calling LedgerService.tip for `seconds` (after a 1 s warm-up), pool size = clients. */
-async function tipRun(url: string, users: DiscordUserRef[], clients: number, mode: 'uniform' | 'hot', id: number): Promise<Sample> {
+async function tipRun(url: string, users: DiscordUserRef[], clients: number, mode: 'uniform' | 'hot'): Promise<Sample> {
   const db = createDb(createPool(url, clients));
   const ledger = new LedgerService(db, parseConfig({}));
   const pick = () => users[Math.floor(Math.random() * users.length)]!;
   let counting = false;
   let stop = false;
   let done = 0;
+  // Tips completed from the first WAL reading until the workers stopped: the WAL window's denominator.
+  let walWindow = false;
+  let walDone = 0;
   let errors = 0;
   const worker = async (w: number) => {
     for (let i = 0; !stop; i++) {
@@ -166,8 +196,9 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
       const receiver = mode === 'hot' ? users[0]! : pick();
       while (sender === receiver) sender = pick();
       try {
-        await ledger.tip({ interactionId: `bench-${id}-${w}-${i}`, sender, receivers: [receiver], amount: 1000n, currency: 'SOL' });
+        await ledger.tip({ interactionId: snowflake(w), sender, receivers: [receiver], amount: 1000n, currency: 'SOL' });
         if (counting) done++;
+        if (walWindow) walDone++;
       } catch (err) {
         if (counting) errors++;
         if (errors < 3 && counting) say(`  tip error: ${String(err)}`);
@@ -187,6 +218,7 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   await new Promise((r) => setTimeout(r, 1000));
   const commitsBefore = await commits(db);
   const walBefore = await walLsn(url);
+  walWindow = true;
   const waits = sampleWaits(url.replace(/\/tips$/, '/postgres'), 'tips');
   const cpuBefore = process.cpuUsage();
   counting = true;
@@ -196,22 +228,52 @@ async function tipRun(url: string, users: DiscordUserRef[], clients: number, mod
   const elapsed = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const waitSummary = await waits.stop();
-  // Credits still unfolded at the end are folded inside the measured window (slightly overcharging this run).
+  // Tips still in flight finish inside the WAL window (and count for it); credits still unfolded are folded in it.
+  stop = true;
+  await Promise.all([...workers, folder]);
+  walWindow = false;
   await ledger.foldCredits();
   const commitsAfter = await commits(db);
   const walAfter = await walLsn(url);
-  stop = true;
-  await Promise.all([...workers, folder]);
   await db.destroy();
   return {
     tps: done / elapsed,
     errors,
     // Includes the sampler's and this probe's own transactions, so slightly above the true value.
-    txPerTip: Number(commitsAfter - commitsBefore) / Math.max(1, done),
-    walPerTip: Number(walAfter - walBefore) / Math.max(1, done),
+    txPerTip: Number(commitsAfter - commitsBefore) / Math.max(1, walDone),
+    walPerTip: Number(walAfter - walBefore) / Math.max(1, walDone),
     nodeCpu: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
     waits: waitSummary,
   };
+}
+
+/** ledger_tip() called by pgbench (`clients` connections, same seconds), then the fold as in tipRun. */
+async function pgbenchTipRun(url: string, users: number, clients: number, hot: boolean): Promise<Sample> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'solbound-bench-script-'));
+  const script = path.join(dir, 'tip.sql');
+  await writeFile(script, pgbenchTipScript(users, hot));
+  const db = createDb(createPool(url, 1));
+  const ledger = new LedgerService(db, parseConfig({}));
+  try {
+    const walBefore = await walLsn(url);
+    const waits = sampleWaits(url.replace(/\/tips$/, '/postgres'), 'tips');
+    const out = await run(values.pgbench!, ['-c', String(clients), '-j', '2', '-T', String(seconds), '-n', '-f', script, '-D', `base=${snowflake(0)}`, '-D', 'n=0', 'tips']);
+    const waitSummary = await waits.stop();
+    await ledger.foldCredits();
+    const txns = Number(/number of transactions actually processed: (\d+)/.exec(out)?.[1] ?? NaN);
+    const failed = Number(/number of failed transactions: (\d+)/.exec(out)?.[1] ?? 0);
+    return {
+      tps: Number(/tps = ([\d.]+)/.exec(out)?.[1] ?? NaN),
+      errors: failed,
+      txPerTip: 1,
+      walPerTip: Number((await walLsn(url)) - walBefore) / txns,
+      nodeCpu: 0,
+      waits: waitSummary,
+    };
+  } finally {
+    await db.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function commits(db: Kysely<DB>): Promise<bigint> {
@@ -270,12 +332,5 @@ async function totalSol(db: Kysely<DB>): Promise<bigint> {
 }
 
 function run(cmd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: pgEnv });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${out}`))));
-  });
+  return runCommand(cmd, args, pgEnv);
 }

@@ -18,6 +18,10 @@ export const LockNamespace = {
   walletRateLimit: 0x5741,
   /** Check-and-insert of a member's wallet-link nonces (link cooldown); key: the user id. */
   walletLink: 0x5742,
+  /** Taken in SQL by ledger_tip() (migration 2026_11_28_221000): attempts of one tip take turns; key: hashtext('<kind>:<interaction>'). */
+  tipInteraction: 0x5460,
+  /** Taken in SQL by ledger_tip(): try-lock before crediting a receiver's row in place; key: the user id mod 2147483647. */
+  tipReceiver: 0x5461,
 } as const;
 
 export type LockNamespace = (typeof LockNamespace)[keyof typeof LockNamespace];
