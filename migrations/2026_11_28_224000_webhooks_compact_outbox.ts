@@ -116,8 +116,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       RETURN NULL;
     END $$;
 
-    -- The tip.received payload as migration 2026_11_28_160000 stored it, from the journal leg.
-    CREATE FUNCTION webhook_tip_payload(p_journal_id bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    -- The tip.received payload as migration 2026_11_28_160000 stored it, from the journal leg. journal has no index on
+    -- id alone (2026_11_28_130000 dropped its primary key): the leg is found through journal_to_user_idx
+    -- (to_user_id, id) with the receiver, the event's owner; by id alone it was a scan of the whole journal per body.
+    CREATE FUNCTION webhook_tip_payload(p_journal_id bigint, p_receiver bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
       SELECT jsonb_build_object(
         'tipId', j.id::text,
         'senderDiscordId', (SELECT discord_id FROM users WHERE id = j.from_user_id),
@@ -127,16 +129,16 @@ export async function up(db: Kysely<any>): Promise<void> {
         'note', j.note,
         'guildId', j.guild_id,
         'createdAt', to_char(j.created_at AT TIME ZONE 'UTC', ${ISO}))
-      FROM journal j WHERE j.id = p_journal_id
+      FROM journal j WHERE j.to_user_id = p_receiver AND j.id = p_journal_id
     $$;
 
     -- The request body of an event (Standard Webhooks' {type, timestamp, data}), built by the database so the sender
     -- neither parses nor re-serializes the payload.
-    CREATE FUNCTION webhook_event_body(p_type text, p_created_at timestamptz, p_payload jsonb, p_journal_id bigint) RETURNS text LANGUAGE sql STABLE AS $$
+    CREATE FUNCTION webhook_event_body(p_type text, p_created_at timestamptz, p_payload jsonb, p_journal_id bigint, p_owner bigint) RETURNS text LANGUAGE sql STABLE AS $$
       SELECT json_build_object(
         'type', p_type,
         'timestamp', to_char(p_created_at AT TIME ZONE 'UTC', ${ISO}),
-        'data', coalesce(p_payload, webhook_tip_payload(p_journal_id)))::text
+        'data', coalesce(p_payload, webhook_tip_payload(p_journal_id, p_owner)))::text
     $$;
 
     -- The delivery job's two statements, as functions so their plans are cached per connection (planning was ~15 % of
@@ -159,7 +161,7 @@ export async function up(db: Kysely<any>): Promise<void> {
         FROM due WHERE d.id = due.id
         RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
       )
-      SELECT l.id, l.event_id, l.endpoint_id, l.attempts, webhook_event_body(ev.type, ev.created_at, ev.payload, ev.journal_id),
+      SELECT l.id, l.event_id, l.endpoint_id, l.attempts, webhook_event_body(ev.type, ev.created_at, ev.payload, ev.journal_id, ev.owner_user_id),
         ep.url, ep.secret, CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END
       FROM leased l
       JOIN webhook_events ev ON ev.id = l.event_id
@@ -188,7 +190,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql
     .raw(
       `
-    UPDATE webhook_events SET payload = webhook_tip_payload(journal_id) WHERE payload IS NULL;
+    UPDATE webhook_events SET payload = webhook_tip_payload(journal_id, owner_user_id) WHERE payload IS NULL;
     -- Rows whose journal leg is gone cannot be rebuilt, and rows left behind by a deleted endpoint (see above) would
     -- fail the restored foreign keys; neither could ever be delivered.
     DELETE FROM webhook_events WHERE payload IS NULL;
@@ -202,8 +204,8 @@ export async function down(db: Kysely<any>): Promise<void> {
     UPDATE webhook_deliveries SET next_attempt_at = leased_until WHERE status = 'pending' AND leased_until > next_attempt_at;
     ALTER TABLE webhook_deliveries DROP COLUMN leased_until;
     ALTER TABLE webhook_deliveries RESET (fillfactor);
-    DROP FUNCTION webhook_event_body(text, timestamptz, jsonb, bigint);
-    DROP FUNCTION webhook_tip_payload(bigint);
+    DROP FUNCTION webhook_event_body(text, timestamptz, jsonb, bigint, bigint);
+    DROP FUNCTION webhook_tip_payload(bigint, bigint);
 
     CREATE OR REPLACE FUNCTION webhooks_journal_tip() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

@@ -68,7 +68,7 @@ describe(`migration ${MIGRATION}`, () => {
     expect(fresh!.payload).toBeNull();
     expect(fresh!.id).toMatch(/^msg_[0-9a-f]{32}$/);
     // Built at delivery from the journal leg: exactly the payload the old trigger stored for the old tip.
-    const rebuilt = await sql<{ p: Record<string, unknown> }>`SELECT webhook_tip_payload(${old!.payload!.tipId as string}::bigint) AS p`.execute(t.db);
+    const rebuilt = await sql<{ p: Record<string, unknown> }>`SELECT webhook_tip_payload(${old!.payload!.tipId as string}::bigint, ${bob.id}) AS p`.execute(t.db);
     expect(rebuilt.rows[0]!.p).toEqual(old!.payload);
 
     expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 2, retried: 0, dead: 0 });
