@@ -32,6 +32,18 @@ import { sql, type Kysely } from 'kysely';
 // - webhook_emit() inserts the deliveries first and the event only if there was one, instead of asking whether an
 //   endpoint exists and then reading the endpoints again.
 //
+// Delivery cost (issue 16 bench: deliveries/s ≥ 0.5× plain POSTs). Signing, JSON and the sender are ~2 % of the CPU; the
+// claim was most of the rest: its lease moved next_attempt_at, an indexed column, so every claimed row was a non-HOT
+// update writing a new entry into all four indexes of webhook_deliveries (~7 WAL records, ~800 bytes per row).
+// - The lease is its own column, leased_until, in no index: the claim changes only non-indexed columns, so its update
+//   is HOT when the page has room. The due scan (webhook_deliveries_due, unchanged) still finds leased rows and skips
+//   them by leased_until: at most the batches in flight. A retry (markFailed), an operator retry or a replay clears
+//   the lease with the new next_attempt_at.
+// - fillfactor 50: a claim updates up to 50 rows inserted together, i.e. whole pages, in one transaction, so a page
+//   needs room for a second version of each of its rows (measured: 70 still left most claims non-HOT).
+// - Mark-delivered stays a non-HOT update (status is the due index's predicate: a delivered row must leave it); moving
+//   delivered rows elsewhere would change the admin listing, operator retry and replay, which read them here.
+//
 // "No event without the change, no change without the event" is unchanged: all of it still happens in the trigger,
 // inside the changing transaction.
 
@@ -69,6 +81,9 @@ export async function up(db: Kysely<any>): Promise<void> {
 
     ${CASCADES.map(cascade).join('\n')}
 
+    ALTER TABLE webhook_deliveries ADD COLUMN leased_until timestamptz;
+    ALTER TABLE webhook_deliveries SET (fillfactor = 50);
+
     DROP INDEX webhook_events_created_at;
     CREATE INDEX webhook_events_created_at ON webhook_events USING brin (created_at) WITH (pages_per_range = 16);
 
@@ -101,8 +116,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       RETURN NULL;
     END $$;
 
-    -- The tip.received payload as migration 2026_11_28_160000 stored it, from the journal leg.
-    CREATE FUNCTION webhook_tip_payload(p_journal_id bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    -- The tip.received payload as migration 2026_11_28_160000 stored it, from the journal leg. journal has no index on
+    -- id alone (2026_11_28_130000 dropped its primary key): the leg is found through journal_to_user_idx
+    -- (to_user_id, id) with the receiver, the event's owner; by id alone it was a scan of the whole journal per body.
+    CREATE FUNCTION webhook_tip_payload(p_journal_id bigint, p_receiver bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
       SELECT jsonb_build_object(
         'tipId', j.id::text,
         'senderDiscordId', (SELECT discord_id FROM users WHERE id = j.from_user_id),
@@ -112,16 +129,16 @@ export async function up(db: Kysely<any>): Promise<void> {
         'note', j.note,
         'guildId', j.guild_id,
         'createdAt', to_char(j.created_at AT TIME ZONE 'UTC', ${ISO}))
-      FROM journal j WHERE j.id = p_journal_id
+      FROM journal j WHERE j.to_user_id = p_receiver AND j.id = p_journal_id
     $$;
 
     -- The request body of an event (Standard Webhooks' {type, timestamp, data}), built by the database so the sender
     -- neither parses nor re-serializes the payload.
-    CREATE FUNCTION webhook_event_body(p_type text, p_created_at timestamptz, p_payload jsonb, p_journal_id bigint) RETURNS text LANGUAGE sql STABLE AS $$
+    CREATE FUNCTION webhook_event_body(p_type text, p_created_at timestamptz, p_payload jsonb, p_journal_id bigint, p_owner bigint) RETURNS text LANGUAGE sql STABLE AS $$
       SELECT json_build_object(
         'type', p_type,
         'timestamp', to_char(p_created_at AT TIME ZONE 'UTC', ${ISO}),
-        'data', coalesce(p_payload, webhook_tip_payload(p_journal_id)))::text
+        'data', coalesce(p_payload, webhook_tip_payload(p_journal_id, p_owner)))::text
     $$;
 
     -- The delivery job's two statements, as functions so their plans are cached per connection (planning was ~15 % of
@@ -134,17 +151,17 @@ export async function up(db: Kysely<any>): Promise<void> {
       WITH due AS (
         SELECT d.id FROM webhook_deliveries d
         JOIN webhook_endpoints ep ON ep.id = d.endpoint_id AND ep.active
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.leased_until IS NULL OR d.leased_until <= now())
         ORDER BY d.next_attempt_at
         LIMIT p_limit
         FOR UPDATE OF d SKIP LOCKED
       ), leased AS (
         UPDATE webhook_deliveries d
-        SET next_attempt_at = now() + make_interval(secs => p_lease_seconds), attempts = d.attempts + 1, last_attempt_at = now()
+        SET leased_until = now() + make_interval(secs => p_lease_seconds), attempts = d.attempts + 1, last_attempt_at = now()
         FROM due WHERE d.id = due.id
         RETURNING d.id, d.event_id, d.endpoint_id, d.attempts
       )
-      SELECT l.id, l.event_id, l.endpoint_id, l.attempts, webhook_event_body(ev.type, ev.created_at, ev.payload, ev.journal_id),
+      SELECT l.id, l.event_id, l.endpoint_id, l.attempts, webhook_event_body(ev.type, ev.created_at, ev.payload, ev.journal_id, ev.owner_user_id),
         ep.url, ep.secret, CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret END
       FROM leased l
       JOIN webhook_events ev ON ev.id = l.event_id
@@ -157,7 +174,7 @@ export async function up(db: Kysely<any>): Promise<void> {
         SELECT * FROM unnest(p_ids, p_statuses, p_responses) AS v(id, status, response)
       ), d AS (
         UPDATE webhook_deliveries d
-        SET status = 'delivered', delivered_at = now(), last_status = v.status, last_response = v.response, last_error = NULL
+        SET status = 'delivered', delivered_at = now(), last_status = v.status, last_response = v.response, last_error = NULL, leased_until = NULL
         FROM v WHERE d.id = v.id
         RETURNING d.endpoint_id
       )
@@ -173,7 +190,7 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql
     .raw(
       `
-    UPDATE webhook_events SET payload = webhook_tip_payload(journal_id) WHERE payload IS NULL;
+    UPDATE webhook_events SET payload = webhook_tip_payload(journal_id, owner_user_id) WHERE payload IS NULL;
     -- Rows whose journal leg is gone cannot be rebuilt, and rows left behind by a deleted endpoint (see above) would
     -- fail the restored foreign keys; neither could ever be delivered.
     DELETE FROM webhook_events WHERE payload IS NULL;
@@ -183,8 +200,12 @@ export async function down(db: Kysely<any>): Promise<void> {
 
     DROP FUNCTION webhook_mark_delivered(bigint[], int[], text[]);
     DROP FUNCTION webhook_claim_due(int, int);
-    DROP FUNCTION webhook_event_body(text, timestamptz, jsonb, bigint);
-    DROP FUNCTION webhook_tip_payload(bigint);
+    -- Leases in flight keep their rows off the due scan the old way: next_attempt_at moves to the lease's end.
+    UPDATE webhook_deliveries SET next_attempt_at = leased_until WHERE status = 'pending' AND leased_until > next_attempt_at;
+    ALTER TABLE webhook_deliveries DROP COLUMN leased_until;
+    ALTER TABLE webhook_deliveries RESET (fillfactor);
+    DROP FUNCTION webhook_event_body(text, timestamptz, jsonb, bigint, bigint);
+    DROP FUNCTION webhook_tip_payload(bigint, bigint);
 
     CREATE OR REPLACE FUNCTION webhooks_journal_tip() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

@@ -7,10 +7,12 @@ import { createTestContext } from '../../testing/test-context';
 import { createTestDatabase, type TestDatabase } from '../../testing/test-db';
 import { Receivers } from './testing/receiver';
 import { subscribe } from './testing/subscribe';
+import { claimDue } from './webhooks.repository';
 
 // Migration 2026_11_28_224000_webhooks_compact_outbox: tip events written before it (stored payload, random id) and
 // after it (journal_id only, time-ordered id) are delivered with the same body shape; the statement-level triggers
-// delete what the foreign keys cascaded; down() stores the payloads again and restores the foreign keys.
+// delete what the foreign keys cascaded; down() stores the payloads again, restores the foreign keys and moves a
+// lease in flight (leased_until) back into next_attempt_at.
 
 const MIGRATION = '2026_11_28_224000_webhooks_compact_outbox';
 let t: TestDatabase;
@@ -66,7 +68,7 @@ describe(`migration ${MIGRATION}`, () => {
     expect(fresh!.payload).toBeNull();
     expect(fresh!.id).toMatch(/^msg_[0-9a-f]{32}$/);
     // Built at delivery from the journal leg: exactly the payload the old trigger stored for the old tip.
-    const rebuilt = await sql<{ p: Record<string, unknown> }>`SELECT webhook_tip_payload(${old!.payload!.tipId as string}::bigint) AS p`.execute(t.db);
+    const rebuilt = await sql<{ p: Record<string, unknown> }>`SELECT webhook_tip_payload(${old!.payload!.tipId as string}::bigint, ${bob.id}) AS p`.execute(t.db);
     expect(rebuilt.rows[0]!.p).toEqual(old!.payload);
 
     expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 2, retried: 0, dead: 0 });
@@ -81,7 +83,13 @@ describe(`migration ${MIGRATION}`, () => {
     const left = await t.db.selectFrom('webhook_deliveries').select('event_id').where('endpoint_id', '=', endpoint.id).execute();
     expect(left.map((d) => d.event_id)).toEqual([fresh!.id]);
 
+    // A lease in flight (leased_until since this migration) still keeps its row off the due scan after down().
+    await tip(alice, bob);
+    const [leased] = await claimDue(t.db, 10, 600);
+    expect(leased).toBeDefined();
     await migrateTo(before);
+    const back = await sql<{ ahead: boolean }>`SELECT next_attempt_at > now() + interval '500 seconds' AS ahead FROM webhook_deliveries WHERE id = ${leased!.id}`.execute(t.db);
+    expect(back.rows).toEqual([{ ahead: true }]);
     expect(await foreignKeys()).toEqual(['webhook_deliveries_endpoint_id_fkey', 'webhook_deliveries_event_id_fkey', 'webhook_events_owner_user_id_fkey']);
     const [restored] = await events(bob);
     expect(restored!.payload).toEqual({ ...old!.payload, tipId: fresh!.journal_id, createdAt: expect.any(String) });

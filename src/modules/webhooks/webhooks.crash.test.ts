@@ -96,7 +96,7 @@ describe('kill -9 between the change and its delivery', () => {
     expect(await deliveriesOf(endpointId)).toEqual([expect.objectContaining({ status: 'pending', attempts: 1 })]);
 
     // The dead process's lease (150 s) is what keeps others off the row meanwhile; let it run out.
-    await t.db.updateTable('webhook_deliveries').set({ next_attempt_at: sql`now()` }).where('endpoint_id', '=', endpointId).execute();
+    await t.db.updateTable('webhook_deliveries').set({ leased_until: sql`now()` }).where('endpoint_id', '=', endpointId).execute();
     r.hold = false;
     const restarted = await worker('deliver');
     await restarted.child.waitForLine((l) => l.raw.startsWith('run '), WAIT_MS);

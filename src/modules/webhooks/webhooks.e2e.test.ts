@@ -223,7 +223,7 @@ describe('delivery runners', () => {
     // The claim commits, then the process "dies" before sending: nothing else takes it while leased.
     expect(await claimDue(t.db, 10, 60)).toHaveLength(1);
     expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 0, retried: 0, dead: 0 });
-    await t.db.updateTable('webhook_deliveries').set({ next_attempt_at: sql`now()` }).where('endpoint_id', '=', endpoint.id).execute();
+    await t.db.updateTable('webhook_deliveries').set({ leased_until: sql`now()` }).where('endpoint_id', '=', endpoint.id).execute();
     expect(await ctx.services.webhooks.deliverDue()).toEqual({ delivered: 1, retried: 0, dead: 0 });
     const [d] = await deliveriesOf(endpoint.id);
     expect(d).toMatchObject({ status: 'delivered', attempts: 2 });

@@ -80,14 +80,15 @@ export interface ClaimedDelivery {
 }
 
 /**
- * Takes up to `limit` due deliveries and leases them for `leaseSeconds` (next_attempt_at moves past the attempt), in
+ * Takes up to `limit` due deliveries and leases them for `leaseSeconds` (leased_until moves past the attempt), in
  * one statement: SKIP LOCKED lets concurrent runners take disjoint batches, and the lease keeps a delivery from being
  * sent twice while its HTTP request is in flight without holding a row lock across the network call. A runner that
  * dies mid-attempt leaves the row due again once the lease ends (at-least-once; receivers dedupe by webhook-id).
  */
 export async function claimDue(db: Db, limit: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
   // The statement lives in webhook_claim_due() (migration 2026_11_28_224000) so its plan is cached per connection:
-  // due rows of active endpoints oldest first, SKIP LOCKED, leased by moving next_attempt_at, returned with the
+  // due, unleased rows of active endpoints oldest first, SKIP LOCKED, leased by setting leased_until (no index holds it,
+  // so the update is HOT), returned with the
   // body (webhook_event_body()) and the secrets signing now (the previous one only inside its window, database clock).
   // int8 arrives as bigint (src/db/database.ts sets the parser).
   const { rows } = await sql<ClaimedDelivery>`SELECT * FROM webhook_claim_due(${limit}, ${leaseSeconds})`.execute(db);
@@ -120,6 +121,8 @@ export async function markFailed(
       last_response: o.response,
       // The database clock, like claimDue's: one clock decides when a delivery is due.
       next_attempt_at: sql<Date>`now() + make_interval(secs => ${o.retryInSeconds})`,
+      // The attempt is over: from now on next_attempt_at alone says when it is due.
+      leased_until: null,
     })
     .where('id', '=', id)
     .execute();
@@ -140,7 +143,7 @@ export async function noteEndpointFailure(db: Db, endpointId: bigint): Promise<D
 export function retryDelivery(db: Db, id: bigint) {
   return db
     .updateTable('webhook_deliveries')
-    .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()` })
+    .set({ status: 'pending', attempts: 0, next_attempt_at: sql<Date>`now()`, leased_until: null })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirst();
@@ -154,11 +157,11 @@ export function listDeliveries(db: Db, o: { endpointId?: bigint; status?: Delive
   return q.execute();
 }
 
-/** Seconds the oldest due delivery has been waiting (0 when none). */
+/** Seconds the oldest due delivery has been waiting (0 when none); one in flight (leased) is not waiting. */
 export async function queueAgeSeconds(db: Db): Promise<number> {
   const { rows } = await sql<{ age: number | null }>`
     SELECT extract(epoch FROM now() - min(next_attempt_at))::float8 AS age
-    FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()`.execute(db);
+    FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now() AND (leased_until IS NULL OR leased_until <= now())`.execute(db);
   return Math.max(0, rows[0]?.age ?? 0);
 }
 
@@ -194,7 +197,7 @@ export async function replayDeliveries(db: Db, o: { endpointId?: bigint; from: D
       WHERE ev.created_at >= ${o.from} AND ev.created_at < ${o.to}
         ${o.endpointId !== undefined ? sql`AND d.endpoint_id = ${o.endpointId}` : sql``}
     ), replayed AS (
-      UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), delivered_at = NULL
+      UPDATE webhook_deliveries d SET status = 'pending', attempts = 0, next_attempt_at = now(), leased_until = NULL, delivered_at = NULL
       FROM scope WHERE d.id = scope.id AND scope.status <> 'pending'
       RETURNING d.id
     )

@@ -32,6 +32,8 @@ const deliverySchema = z
     attempts: z.number().int(),
     nextAttemptAt: z.string(),
     lastAttemptAt: z.string().nullable(),
+    // While an attempt is in flight, the delivery is not due again before this, whatever nextAttemptAt says.
+    leasedUntil: z.string().nullable(),
     lastStatus: z.number().int().nullable(),
     lastError: z.string().nullable(),
     deliveredAt: z.string().nullable(),
@@ -58,6 +60,7 @@ const deliveryJson = (d: DeliveryRow) => ({
   attempts: d.attempts,
   nextAttemptAt: d.next_attempt_at.toISOString(),
   lastAttemptAt: d.last_attempt_at?.toISOString() ?? null,
+  leasedUntil: d.leased_until?.toISOString() ?? null,
   lastStatus: d.last_status,
   lastError: d.last_error,
   deliveredAt: d.delivered_at?.toISOString() ?? null,

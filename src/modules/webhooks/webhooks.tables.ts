@@ -45,6 +45,8 @@ export interface WebhookDeliveriesTable {
   attempts: ColumnType<number, number | undefined, number>;
   next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
   last_attempt_at: NullableTs;
+  /** While an attempt is in flight: not due again before this (migration 2026_11_28_224000). */
+  leased_until: NullableTs;
   last_status: ColumnType<number | null, number | null | undefined, number | null>;
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
   last_response: ColumnType<string | null, string | null | undefined, string | null>;
