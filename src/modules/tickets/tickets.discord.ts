@@ -1,5 +1,6 @@
 import { ChannelType, ThreadAutoArchiveDuration, type Client, type MessageCreateOptions, type ThreadChannel } from 'discord.js';
 import type { AppContext } from '../../app-context';
+import { fetchChannelOnAnyShard } from '../../discord/channels';
 import { sendDm } from '../../discord/dm';
 import { UserError } from '../../errors';
 import type { Logger } from '../../logger';
@@ -9,9 +10,10 @@ import { closeRequestRow, ratingRow, staffControls, ticketEmbed, transcriptAttac
 // Tickets' Discord effects through the client: the private thread, the card, public lines in the thread, the close.
 // Built once per client as the `ctx.effects.tickets` port (ticketDiscordEffects); what they draw is tickets.views.ts.
 
+/** The ticket's thread, whichever shard its guild is on (jobs and the admin API run on any replica). */
 async function fetchThread(client: Client, threadId: string | null): Promise<ThreadChannel | undefined> {
   if (!threadId) return undefined;
-  const channel = await client.channels.fetch(threadId).catch(() => null);
+  const channel = await fetchChannelOnAnyShard(client, threadId).catch(() => null);
   return channel?.isThread() ? channel : undefined;
 }
 
@@ -25,7 +27,10 @@ async function writableThread(client: Client, ticket: Ticket): Promise<ThreadCha
   const thread = await fetchThread(client, ticket.thread_id);
   if (!thread?.archived) return thread;
   if (thread.locked && ticket.status === 'closed') return undefined;
-  return thread.edit({ archived: false, reason: `Ticket #${ticket.id} is active` });
+  const reopened = await thread.edit({ archived: false, reason: `Ticket #${ticket.id} is active` });
+  // edit() answers with the cached channel, and a thread of a guild this replica does not hold is not cached (edit
+  // returns nothing): fetch it again for its unarchived state.
+  return reopened ?? (await fetchThread(client, thread.id));
 }
 
 /** Creates the private thread, adds the member, pings staff with the ticket card; returns ids to store. */
