@@ -1,32 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardOf, snowflakeOnShard, startDiscordEmulator, type DiscordEmulator, type EmuGuild } from '../../emulators/discord';
+import { describe, expect, it } from 'vitest';
 import { renderMessage } from '../../emulators/discord/render-message';
-import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
 import { Factory } from '../../testing/factories';
-import { startTestApp, type TestApp } from '../../testing/test-app';
+import { useOtherShardWorld } from '../../testing/other-shard';
 
 // Jobs run on whichever replica takes their lock, and a replica holds only its own shards' guilds. The fault suite
 // found the airdrop-expiry job failing to end airdrop messages in the other replicas' guilds ("not a text channel"):
 // discord.js cannot build a channel of a guild it does not hold unless told to accept the unknown guild.
-const SHARDS = 2;
-let emu: DiscordEmulator;
-let bot: TestApp;
-let other: EmuGuild;
-
-beforeAll(async () => {
-  emu = await startDiscordEmulator({ sharding: { shards: SHARDS } });
-  const own = shardOf(emu.guild.id, SHARDS);
-  other = emu.addGuild('Other Shard', { id: snowflakeOnShard(1 - own, SHARDS) });
-  bot = await startTestApp({ emu, env: { SHARD_COUNT: String(SHARDS), SHARD_IDS: String(own) } });
-});
-afterAll(async () => {
-  await bot?.close();
-  await emu?.close();
-});
-failOnEmulatorGaps(() => emu);
+const world = useOtherShardWorld();
 
 describe('airdrop expiry on a replica that does not hold the guild', () => {
   it('ends the airdrop message in a guild on another shard', async () => {
+    const { emu, bot, other } = world;
     const { ctx, t } = bot;
     expect(bot.client.guilds.cache.has(other.id)).toBe(false);
     const { creator, channel, message } = emu.inGuild(other, () => {

@@ -1,35 +1,19 @@
 import { ChannelType } from 'discord.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { shardOf, snowflakeOnShard, startDiscordEmulator, type DiscordEmulator, type EmuChannel, type EmuGuild } from '../../emulators/discord';
+import { describe, expect, it } from 'vitest';
+import type { EmuChannel } from '../../emulators/discord';
 import { renderMessage } from '../../emulators/discord/render-message';
-import { failOnEmulatorGaps } from '../../emulators/discord/vitest-helpers';
-import { startTestApp, type TestApp } from '../../testing/test-app';
+import { useOtherShardWorld } from '../../testing/other-shard';
 import { ticketPolicy } from './tickets.service';
 
 // The auto-close job and the admin API run on whichever replica takes them, and a replica holds only its own shards'
 // guilds: a ticket's thread in another shard's guild must still be announced in, re-rendered, archived and locked.
-const SHARDS = 2;
-let emu: DiscordEmulator;
-let bot: TestApp;
-let other: EmuGuild;
-
-beforeAll(async () => {
-  emu = await startDiscordEmulator({ sharding: { shards: SHARDS } });
-  const own = shardOf(emu.guild.id, SHARDS);
-  other = emu.addGuild('Other Shard', { id: snowflakeOnShard(1 - own, SHARDS) });
-  bot = await startTestApp({ emu, env: { SHARD_COUNT: String(SHARDS), SHARD_IDS: String(own) } });
-});
-afterAll(async () => {
-  await bot?.close();
-  await emu?.close();
-});
-failOnEmulatorGaps(() => emu);
+const world = useOtherShardWorld();
 
 /** The bot's own REST call, as the replica holding `other` made it when the member opened the ticket. */
 async function botRest<T>(method: string, path: string, body: object): Promise<T> {
-  const res = await fetch(`${emu.apiUrl}/v10${path}`, {
+  const res = await fetch(`${world.emu.apiUrl}/v10${path}`, {
     method,
-    headers: { authorization: `Bot ${emu.token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bot ${world.emu.token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -38,6 +22,7 @@ async function botRest<T>(method: string, path: string, body: object): Promise<T
 
 describe('tickets on a replica that does not hold the guild', () => {
   it('the auto-close job closes a ticket in a guild on another shard: closing line, card, archived + locked, even after an auto-archive', async () => {
+    const { emu, bot, other } = world;
     const { ctx, t } = bot;
     expect(bot.client.guilds.cache.has(other.id)).toBe(false);
     const { member, support } = emu.inGuild(other, () => ({ member: emu.user('nia'), support: emu.channel('support') }));
