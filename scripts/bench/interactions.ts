@@ -21,14 +21,12 @@ import { parseConfig } from '../../src/config';
 import { createDb, createPool } from '../../src/db/database';
 import { freePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { migrateToLatest } from '../../src/db/migrator';
-import { buildRegistry } from '../../src/discord/command-loader';
-import { createRest, deployCommands } from '../../src/discord/deploy-commands';
 import { isErrorReply } from '../../src/discord/error-reply';
 import { renderMessage } from '../../src/emulators/discord/render-message';
 import type { InteractionResult } from '../../src/emulators/discord/interaction-result';
 import { createLogger } from '../../src/logger';
 import { LedgerService } from '../../src/modules/ledger/ledger.service';
-import { startEmulators } from '../../src/sandbox/emulators';
+import { botProcessEnv, startEmulatorsWithCommands } from '../../src/testing/bot-process';
 import { spawnChild } from '../../src/testing/child-process';
 
 const { values } = parseArgs({
@@ -100,10 +98,9 @@ try {
   await sql`create extension if not exists pg_stat_statements`.execute(db);
   const postmasterPid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 
-  const emus = await startEmulators({ guildName: 'Solbound Bench' });
+  const emus = await startEmulatorsWithCommands({ guildName: 'Solbound Bench' });
   cleanups.push(() => emus.close());
   const emu = emus.discord;
-  await deployCommands({ rest: createRest(emus.env.DISCORD_TOKEN!, emus.env.DISCORD_API_URL), appId: emus.env.DISCORD_APP_ID!, commands: await buildRegistry() });
   const users = Array.from({ length: 50 }, (_, i) => emu.user(`bench-${i}`));
   if (tipping) {
     // 10 SOL each stays within the emulated treasury, so the solvency job does not raise its alert mid-run.
@@ -115,15 +112,7 @@ try {
 
   const nodeFlags = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values['cpu-prof'])}`] : [];
   const bot = spawnChild(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/main.ts'], {
-    env: {
-      ...process.env,
-      ...emus.env,
-      DATABASE_URL: pg.url,
-      MIGRATE_ON_START: 'false',
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'info',
-      JOBS_ENABLED: String(values.jobs),
-    },
+    env: botProcessEnv(emus, pg.url, { JOBS_ENABLED: String(values.jobs) }),
   });
   cleanups.push(() => bot.stop('SIGTERM'));
   await bot.waitForLine((l) => l.json?.msg === 'ready', 120_000);

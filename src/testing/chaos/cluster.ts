@@ -1,6 +1,5 @@
-import { buildRegistry } from '../../discord/command-loader';
-import { createRest, deployCommands } from '../../discord/deploy-commands';
-import { startEmulators, type Emulators } from '../../sandbox/emulators';
+import type { Emulators } from '../../sandbox/emulators';
+import { botProcessEnv, startEmulatorsWithCommands } from '../bot-process';
 import { spawnTsx, type Child } from '../child-process';
 import type { ChaosPostgres } from './postgres';
 
@@ -39,16 +38,8 @@ export interface Cluster {
 export async function startCluster(pg: ChaosPostgres, opts: { replicas: number; env?: Record<string, string> }): Promise<Cluster> {
   const shards = opts.replicas;
   // One guild per shard at least: the first lands wherever its id says, the extras round-robin over the shards.
-  const emus = await startEmulators({ shards, extraGuilds: shards });
-  await deployCommands({ rest: createRest(emus.env.DISCORD_TOKEN!, emus.env.DISCORD_API_URL), appId: emus.env.DISCORD_APP_ID!, commands: await buildRegistry() });
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...emus.env,
-    DATABASE_URL: pg.url,
-    // The harness migrated the database once; replicas must not race to do it on every restart.
-    MIGRATE_ON_START: 'false',
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'info',
+  const emus = await startEmulatorsWithCommands({ shards, extraGuilds: shards });
+  const env = botProcessEnv(emus, pg.url, {
     SHARD_COUNT: String(shards),
     // Members withdraw several times a run; the cooldown is a product rule with its own tests.
     WITHDRAW_COOLDOWN_SECONDS: '0',
@@ -57,7 +48,7 @@ export async function startCluster(pg: ChaosPostgres, opts: { replicas: number; 
     // Tickets a killed replica left without their thread are removed sooner than in production, for the same reason.
     TICKETS_SETUP_GRACE_SECONDS: '20',
     ...opts.env,
-  };
+  });
   const crashLines: string[] = [];
   const incarnations: Array<{ replica: string; child: Child }> = [];
 
