@@ -15,6 +15,14 @@ export function observeDms(client: Client, observer: DmObserver): void {
   observers.set(client, observer);
 }
 
+/** Refusals a retried DM cannot change: the member closed DMs, or the user does not exist. */
+const FINAL_REFUSALS = new Set<number>([RESTJSONErrorCodes.CannotSendMessagesToThisUser, RESTJSONErrorCodes.UnknownUser]);
+
+/** Whether sendDm's error is final (the outboxes mark the DM refused rather than retry it). */
+export function isFinalDmRefusal(err: unknown): boolean {
+  return err instanceof DiscordAPIError && FINAL_REFUSALS.has(Number(err.code));
+}
+
 /** What a DM may carry; mentions are not the caller's to choose (see sendDm). */
 export type DmContent = string | Omit<MessageCreateOptions, 'allowedMentions'>;
 

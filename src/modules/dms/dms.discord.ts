@@ -1,10 +1,6 @@
-import { DiscordAPIError, RESTJSONErrorCodes } from 'discord.js';
 import type { DiscordDeps } from '../../app-module';
-import { sendDm } from '../../discord/dm';
+import { isFinalDmRefusal, sendDm } from '../../discord/dm';
 import type { DmPort } from './dm-outbox';
-
-/** Refusals a retry cannot change: the member closed DMs, or the user does not exist. */
-const FINAL = new Set<number>([RESTJSONErrorCodes.CannotSendMessagesToThisUser, RESTJSONErrorCodes.UnknownUser]);
 
 /** The DM outbox's Discord side: a DM that never pings (sendDm); anything but a final refusal throws to be retried. */
 export function dmPort({ client, log }: Pick<DiscordDeps, 'client' | 'log'>): DmPort {
@@ -15,7 +11,7 @@ export function dmPort({ client, log }: Pick<DiscordDeps, 'client' | 'log'>): Dm
         await sendDm(client, discordId, content);
         return 'sent';
       } catch (err) {
-        if (err instanceof DiscordAPIError && FINAL.has(Number(err.code))) {
+        if (isFinalDmRefusal(err)) {
           l.warn({ err, discordId }, 'member DM refused for good');
           return 'refused';
         }

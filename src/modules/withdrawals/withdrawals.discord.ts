@@ -1,6 +1,6 @@
-import { DiscordAPIError, RESTJSONErrorCodes, type Client } from 'discord.js';
+import type { Client } from 'discord.js';
 import type { Config } from '../../config';
-import { sendDm } from '../../discord/dm';
+import { isFinalDmRefusal, sendDm } from '../../discord/dm';
 import type { Logger } from '../../logger';
 import { Currencies } from '../ledger/currencies';
 import type { WithdrawalNotifier } from './withdrawals.service';
@@ -30,7 +30,7 @@ export function withdrawalDiscordNotifier(client: Client, log: Logger, config: P
     // The member notice is an outbox row (see WithdrawalsService.deliverNotices): a refusal that retrying cannot
     // change is logged and the notice counts as delivered; anything else throws so the notice is sent again later.
     await sendDm(client, e.discordId, withdrawalText(currencies, e.withdrawal)).catch((err: unknown) => {
-      if (err instanceof DiscordAPIError && FINAL_DM_ERRORS.has(Number(err.code))) {
+      if (isFinalDmRefusal(err)) {
         l.warn({ err, discordId: e.discordId }, 'could not DM a withdrawal notification');
         return;
       }
@@ -38,8 +38,6 @@ export function withdrawalDiscordNotifier(client: Client, log: Logger, config: P
     });
   };
 }
-
-const FINAL_DM_ERRORS = new Set<number>([RESTJSONErrorCodes.CannotSendMessagesToThisUser, RESTJSONErrorCodes.UnknownUser]);
 
 async function postToChannel(client: Client, channelId: string, content: string): Promise<void> {
   const channel = await fetchChannelOnAnyShard(client, channelId);
